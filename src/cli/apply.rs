@@ -1,0 +1,155 @@
+//! `steward apply`: plan and confirm, or carry out a saved plan; then report what was
+//! done, what failed and what was skipped because something it needed failed.
+
+use std::collections::HashMap;
+use std::io::{BufRead, IsTerminal};
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use super::{CmdResult, Selection, Status, Ui, Workspace, runtime};
+use crate::diag::Problem;
+use crate::engine::{Engine, OrgApply};
+use crate::graph::Outcome;
+use crate::plan::{FORMAT_VERSION, Plan, render_text};
+
+#[derive(Args, Debug)]
+pub struct ApplyArgs {
+    /// Org files, or one saved plan file (from `steward plan --out`).
+    pub files: Vec<PathBuf>,
+    /// Every org in orgs/ (the default when no file is named).
+    #[arg(long)]
+    pub all: bool,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Hide the progress bars (they are hidden anyway when stderr is not a terminal).
+    #[arg(long)]
+    pub no_progress: bool,
+    /// Operations at once within an org (default from steward.yaml, else 10).
+    #[arg(long)]
+    pub parallelism: Option<usize>,
+    /// Print how many API requests were made (to stderr).
+    #[arg(long)]
+    pub stats: bool,
+}
+
+fn read_saved_plan(path: &Path) -> Option<Result<Plan, String>> {
+    let text = std::fs::read_to_string(path).ok()?;
+    if !text.trim_start().starts_with('{') {
+        return None;
+    }
+    let value: serde_json::Value = match serde_json::from_str(&text) {
+        Ok(v) => v,
+        Err(e) => return Some(Err(format!("not a valid plan file: {e}"))),
+    };
+    match value["format_version"].as_u64() {
+        Some(v) if v == u64::from(FORMAT_VERSION) => {}
+        Some(v) => {
+            return Some(Err(format!(
+                "plan format version {v} is not supported (this steward reads {FORMAT_VERSION})"
+            )));
+        }
+        None => return Some(Err("not a plan file: no format_version".into())),
+    }
+    Some(serde_json::from_value(value).map_err(|e| format!("not a valid plan file: {e}")))
+}
+
+pub fn run(root: &Option<PathBuf>, ui: &Ui, args: ApplyArgs) -> CmdResult {
+    let ws = Workspace::open(root, ui)?;
+    let saved = match args.files.as_slice() {
+        [one] => read_saved_plan(one).map(|r| {
+            r.map_err(|e| Box::new(Problem::new("plan_file", format!("{}: {e}", one.display()))))
+        }),
+        _ => None,
+    }
+    .transpose()?;
+    let engine = Engine::new(ws.pool.clone(), args.parallelism)
+        .map_err(|e| Problem::new("engine", e.to_string()))?;
+    let rt = runtime()?;
+    let progress = !args.no_progress && std::io::stderr().is_terminal();
+
+    let (orgs, plan, refreshed, is_saved) = match saved {
+        Some(plan) => {
+            let files = plan
+                .orgs
+                .iter()
+                .map(|o| ws.pool.root.join(&o.file))
+                .collect();
+            let orgs = ws.load_orgs(&Selection { files, all: false }, ui)?;
+            (orgs, plan, HashMap::new(), true)
+        }
+        None => {
+            let sel = Selection {
+                files: args.files.clone(),
+                all: args.all,
+            };
+            let orgs = ws.load_orgs(&sel, ui)?;
+            let (plan, refreshed) = rt.block_on(engine.plan(&orgs));
+            (orgs, plan, refreshed, false)
+        }
+    };
+    print!("{}", render_text(&plan, ui.color));
+    if plan.summary.total() == 0 {
+        println!("No changes to apply.");
+        return Ok(if plan.has_errors() { Status::Failed } else { Status::Ok });
+    }
+    if !is_saved && !args.yes && !confirm()? {
+        println!("Apply cancelled.");
+        return Ok(Status::Failed);
+    }
+    let reports = rt.block_on(engine.apply(&orgs, &plan, refreshed, is_saved, progress));
+    let failed = summarise(&reports);
+    if args.stats {
+        super::plan::print_stats(&engine.http.stats);
+    }
+    Ok(if failed || plan.has_errors() { Status::Failed } else { Status::Ok })
+}
+
+fn confirm() -> Result<bool, Box<Problem>> {
+    eprintln!("Apply these changes? Only 'yes' is accepted:");
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| Box::new(Problem::new("stdin", format!("cannot read the answer: {e}"))))?;
+    Ok(line.trim() == "yes")
+}
+
+/// Prints per-org results; true when anything failed.
+fn summarise(reports: &[OrgApply]) -> bool {
+    let (mut done, mut failed, mut skipped, mut org_errors) = (0, 0, 0, 0);
+    for r in reports {
+        if let Some(e) = &r.error {
+            org_errors += 1;
+            println!("{}: not applied: {e}", r.org);
+            continue;
+        }
+        let (d, f, s) = r.count();
+        done += d;
+        failed += f;
+        skipped += s;
+        println!("{}: {d} done, {f} failed, {s} skipped", r.org);
+        for c in &r.results {
+            match &c.outcome {
+                Outcome::Failed(e) => println!("  failed  {} {}: {e}", c.action.symbol(), c.address),
+                Outcome::Skipped(_) => println!(
+                    "  skipped {} {} (needs {}, which failed)",
+                    c.action.symbol(),
+                    c.address,
+                    c.blocked_by.as_ref().map_or_else(String::new, ToString::to_string)
+                ),
+                Outcome::Done => {}
+            }
+        }
+    }
+    println!(
+        "Apply: {done} done, {failed} failed, {skipped} skipped{}.",
+        if org_errors > 0 {
+            format!(", {org_errors} org(s) not applied")
+        } else {
+            String::new()
+        }
+    );
+    failed > 0 || org_errors > 0
+}

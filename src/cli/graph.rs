@@ -1,0 +1,89 @@
+//! `steward graph ORG`: modules and resources with their dependencies, as text or DOT.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use petgraph::Direction;
+
+use super::{CmdResult, Selection, Status, Ui, Workspace};
+use crate::diag::Problem;
+
+#[derive(Args, Debug)]
+pub struct GraphArgs {
+    /// An org id or org file.
+    pub org: String,
+    /// Graphviz DOT instead of text.
+    #[arg(long)]
+    pub dot: bool,
+}
+
+pub fn run(root: &Option<PathBuf>, ui: &Ui, args: GraphArgs) -> CmdResult {
+    let ws = Workspace::open(root, ui)?;
+    let path = if args.org.ends_with(".yaml") || args.org.contains('/') {
+        PathBuf::from(&args.org)
+    } else {
+        ws.pool.orgs_dir().join(format!("{}.yaml", args.org))
+    };
+    if !path.is_file() {
+        return Err(Box::new(Problem::new("org_file", format!("no org file {}", path.display()))));
+    }
+    let orgs = ws.load_orgs(&Selection { files: vec![path], all: false }, ui)?;
+    let Some(org) = orgs.first() else {
+        return Ok(Status::Failed);
+    };
+    let g = &org.graph;
+    if args.dot {
+        println!("digraph \"{}\" {{", org.id);
+        println!("  rankdir=LR;");
+        for module in &org.modules {
+            println!("  subgraph \"cluster_{module}\" {{ label=\"module {module}\";");
+            for n in g.node_indices() {
+                let r = &org.resources[g[n]];
+                if &r.module == module {
+                    println!("    \"{}\";", r.address);
+                }
+            }
+            println!("  }}");
+        }
+        for e in g.edge_indices() {
+            if let Some((a, b)) = g.edge_endpoints(e) {
+                // Arrows point from a resource to what it needs, as in `depends on`.
+                println!(
+                    "  \"{}\" -> \"{}\";",
+                    org.resources[g[b]].address, org.resources[g[a]].address
+                );
+            }
+        }
+        println!("}}");
+        return Ok(Status::Ok);
+    }
+    println!("org {}", org.id);
+    for module in &org.modules {
+        let requires = ws
+            .catalogue
+            .get(module)
+            .map(|m| m.spec.requires.clone())
+            .unwrap_or_default();
+        if requires.is_empty() {
+            println!("module {module}");
+        } else {
+            println!("module {module} (requires {})", requires.join(", "));
+        }
+        for n in g.node_indices() {
+            let r = &org.resources[g[n]];
+            if &r.module != module {
+                continue;
+            }
+            let deps: Vec<String> = g
+                .neighbors_directed(n, Direction::Incoming)
+                .map(|d| org.resources[g[d]].address.to_string())
+                .collect();
+            if deps.is_empty() {
+                println!("  {}", r.address);
+            } else {
+                println!("  {} <- {}", r.address, deps.join(", "));
+            }
+        }
+    }
+    Ok(Status::Ok)
+}

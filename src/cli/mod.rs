@@ -1,0 +1,223 @@
+//! The command line: argument types, and one file per command. Commands return an exit
+//! status; errors are rendered here, at the edge, with miette.
+
+mod apply;
+mod graph;
+mod lab;
+mod modules;
+mod plan;
+mod validate;
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::diag::{Problem, Problems};
+use crate::modules::Catalogue;
+use crate::org::{self, Org};
+use crate::pool::Pool;
+use crate::secrets::Secrets;
+
+#[derive(Parser, Debug)]
+#[command(name = "steward", version, about = "Pooled nonprofit IT as code: plan and apply org files against live systems")]
+pub struct Cli {
+    /// The pool repository (holding steward.yaml); found upwards from the current folder by default.
+    #[arg(long, global = true, env = "STEWARD_ROOT")]
+    pub root: Option<PathBuf>,
+    /// When to use colour.
+    #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Check org files without touching the network; reports every problem at once.
+    Validate(validate::ValidateArgs),
+    /// Refresh live state and show what apply would change.
+    Plan(plan::PlanArgs),
+    /// Apply changes: plan and ask, or carry out a saved plan.
+    Apply(apply::ApplyArgs),
+    /// Show an org's dependency graph of modules and resources.
+    Graph(graph::GraphArgs),
+    /// List the module catalogue.
+    Modules(modules::ModulesArgs),
+    /// Local lab: an emulator of the Google Directory API and its token endpoint.
+    Lab(lab::LabArgs),
+}
+
+/// Which org files a command works on.
+#[derive(Args, Debug, Clone)]
+pub struct Selection {
+    /// Org files (default: every file in orgs/).
+    pub files: Vec<PathBuf>,
+    /// Every org in orgs/ (the default when no file is named).
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// The exit statuses, in one place (Terraform's convention for plan).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Ok = 0,
+    Failed = 1,
+    Changes = 2,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let color = match cli.color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    let _ = miette::set_hook(Box::new(move |_| {
+        Box::new(
+            miette::MietteHandlerOpts::new()
+                .color(color)
+                .unicode(color)
+                .terminal_links(false)
+                .width(110)
+                .build(),
+        )
+    }));
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("STEWARD_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(color)
+        .init();
+    let ui = Ui { color };
+    let status = match cli.command {
+        Command::Validate(a) => validate::run(&cli.root, &ui, a),
+        Command::Plan(a) => plan::run(&cli.root, &ui, a),
+        Command::Apply(a) => apply::run(&cli.root, &ui, a),
+        Command::Graph(a) => graph::run(&cli.root, &ui, a),
+        Command::Modules(a) => modules::run(&cli.root, &ui, a),
+        Command::Lab(a) => lab::run(&cli.root, &ui, a),
+    };
+    match status {
+        Ok(s) => ExitCode::from(s as u8),
+        Err(e) => {
+            eprintln!("{:?}", miette::Report::new(*e));
+            ExitCode::from(Status::Failed as u8)
+        }
+    }
+}
+
+pub type CmdResult = Result<Status, Box<Problem>>;
+
+/// How output should look.
+pub struct Ui {
+    pub color: bool,
+}
+
+impl Ui {
+    pub fn report(&self, problems: &Problems) {
+        for p in &problems.0 {
+            eprintln!("{:?}", miette::Report::new(p.clone()));
+        }
+    }
+}
+
+/// The pool, its modules and secrets: what every command that reads org files needs.
+pub struct Workspace {
+    pub pool: Pool,
+    pub catalogue: Catalogue,
+    pub secrets: Secrets,
+}
+
+impl Workspace {
+    pub fn open(root: &Option<PathBuf>, ui: &Ui) -> Result<Workspace, Box<Problem>> {
+        let root = match root {
+            Some(r) => r.clone(),
+            None => {
+                let cwd = std::env::current_dir()
+                    .map_err(|e| Problem::new("cwd", format!("no current folder: {e}")))?;
+                Pool::discover(&cwd).ok_or_else(|| {
+                    Problem::new("pool_file", "no steward.yaml here or in any parent folder")
+                        .with_help("run steward inside the pool repository, or pass --root DIR")
+                })?
+            }
+        };
+        let root = std::fs::canonicalize(&root).unwrap_or(root);
+        let pool = Pool::load(&root)?;
+        let (catalogue, problems) = Catalogue::load(&pool.modules_dir());
+        if !problems.is_empty() {
+            ui.report(&Problems(problems));
+            return Err(Box::new(Problem::new(
+                "modules",
+                "the module catalogue has problems (above); fix them first",
+            )));
+        }
+        let secrets = Secrets::new(&pool.secrets_dir(), &pool.config.secrets.env_prefix);
+        Ok(Workspace {
+            pool,
+            catalogue,
+            secrets,
+        })
+    }
+
+    pub fn org_files(&self, sel: &Selection) -> Result<Vec<PathBuf>, Box<Problem>> {
+        if sel.files.is_empty() || sel.all {
+            let mut files = org::discover(&self.pool).map_err(|e| {
+                Problem::new(
+                    "orgs_dir",
+                    format!("cannot read {}: {e}", self.pool.orgs_dir().display()),
+                )
+            })?;
+            for f in &sel.files {
+                if !files.contains(f) {
+                    files.push(absolute(f));
+                }
+            }
+            return Ok(files);
+        }
+        Ok(sel.files.iter().map(|f| absolute(f)).collect())
+    }
+
+    /// Loads the selected orgs. Any problem in any of them stops the command: nothing
+    /// is planned or applied from a pool whose files do not check.
+    pub fn load_orgs(&self, sel: &Selection, ui: &Ui) -> Result<Vec<Org>, Box<Problem>> {
+        let files = self.org_files(sel)?;
+        let (orgs, problems) = org::load_all(&self.pool, &self.catalogue, &self.secrets, &files);
+        if !problems.is_empty() {
+            ui.report(&problems);
+            return Err(Box::new(
+                Problem::new(
+                    "invalid",
+                    format!(
+                        "{} problem(s) in the org files; nothing was planned or applied",
+                        problems.len()
+                    ),
+                )
+                .with_help("run `steward validate` to see them all"),
+            ));
+        }
+        Ok(orgs)
+    }
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// A tokio runtime for commands that talk to the network.
+pub fn runtime() -> Result<tokio::runtime::Runtime, Box<Problem>> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Box::new(Problem::new("runtime", format!("cannot start the async runtime: {e}"))))
+}

@@ -1,0 +1,84 @@
+//! `steward plan`: refresh, diff, show.
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+
+use clap::Args;
+
+use super::{CmdResult, Selection, Status, Ui, Workspace, runtime};
+use crate::diag::Problem;
+use crate::engine::Engine;
+use crate::plan::{Plan, render_text};
+use crate::providers::google::client::Stats;
+
+#[derive(Args, Debug)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Print the plan as JSON (format: docs/plan-format.md).
+    #[arg(long)]
+    pub json: bool,
+    /// Save the plan to FILE, for `steward apply FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Exit 0 when there are no changes, 1 on error, 2 when there are changes.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Operations at once (default from steward.yaml, else 10).
+    #[arg(long)]
+    pub parallelism: Option<usize>,
+    /// Print how many API requests were made (to stderr).
+    #[arg(long)]
+    pub stats: bool,
+}
+
+pub fn run(root: &Option<PathBuf>, ui: &Ui, args: PlanArgs) -> CmdResult {
+    let ws = Workspace::open(root, ui)?;
+    let orgs = ws.load_orgs(&args.selection, ui)?;
+    let engine = Engine::new(ws.pool.clone(), args.parallelism)
+        .map_err(|e| Problem::new("engine", e.to_string()))?;
+    let (plan, _) = runtime()?.block_on(engine.plan(&orgs));
+    if args.json {
+        println!("{}", to_json(&plan)?);
+    } else {
+        print!("{}", render_text(&plan, ui.color));
+    }
+    if let Some(out) = &args.out {
+        save(&plan, out)?;
+        eprintln!("Saved the plan to {}; apply it with `steward apply {}`.", out.display(), out.display());
+    }
+    if args.stats {
+        print_stats(&engine.http.stats);
+    }
+    Ok(if plan.has_errors() {
+        Status::Failed
+    } else if args.detailed_exitcode && plan.summary.total() > 0 {
+        Status::Changes
+    } else {
+        Status::Ok
+    })
+}
+
+pub fn to_json(plan: &Plan) -> Result<String, Box<Problem>> {
+    serde_json::to_string_pretty(plan)
+        .map_err(|e| Box::new(Problem::new("json", format!("cannot write the plan as JSON: {e}"))))
+}
+
+pub fn save(plan: &Plan, out: &std::path::Path) -> Result<(), Box<Problem>> {
+    let text = to_json(plan)?;
+    crate::util::write_atomic(out, text.as_bytes(), 0o644).map_err(|e| {
+        Box::new(Problem::new("plan_file", format!("cannot write {}: {e}", out.display())))
+    })
+}
+
+pub fn print_stats(stats: &Stats) {
+    eprintln!(
+        "API requests: {} (token {}, list {}, write {}, other {}; retries {})",
+        stats.total(),
+        stats.token.load(Ordering::Relaxed),
+        stats.list.load(Ordering::Relaxed),
+        stats.write.load(Ordering::Relaxed),
+        stats.other.load(Ordering::Relaxed),
+        stats.retries.load(Ordering::Relaxed),
+    );
+}

@@ -1,0 +1,350 @@
+//! Plan and apply over many orgs: refresh (batched, concurrent), diff, and a bounded
+//! parallel walk of each org's change graph. Orgs are independent: one failing never
+//! stops or spoils another.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use petgraph::graph::NodeIndex;
+
+use crate::graph::{DepGraph, Outcome, walk};
+use crate::org::Org;
+use crate::plan::{self, Action, Change, OrgPlan, Plan, Summary};
+use crate::pool::Pool;
+use crate::providers::LiveState;
+use crate::providers::google::{self, ApplyCtx, client::Http, client::Session};
+use crate::resource::{Address, Kind};
+use crate::secrets::Secrets;
+
+pub struct Engine {
+    pub pool: Pool,
+    pub secrets: Secrets,
+    pub http: Arc<Http>,
+    pub parallelism: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Google(#[from] google::client::GoogleError),
+    #[error(transparent)]
+    Lock(#[from] crate::lock::LockError),
+    #[error("saved plan is stale for org `{org}`: {why}")]
+    Stale { org: String, why: String },
+}
+
+/// A refreshed org, ready to plan or apply.
+pub struct Refreshed {
+    pub session: Option<Arc<Session>>,
+    pub live: LiveState,
+}
+
+#[derive(Debug, Clone)]
+pub struct ChangeResult {
+    pub address: Address,
+    pub action: Action,
+    pub outcome: Outcome<String>,
+    /// For skipped changes: what they waited on.
+    pub blocked_by: Option<Address>,
+}
+
+#[derive(Debug, Clone)]
+pub struct OrgApply {
+    pub org: String,
+    pub results: Vec<ChangeResult>,
+    /// The org could not be applied at all (lock held, stale plan, refresh failed).
+    pub error: Option<String>,
+}
+
+impl OrgApply {
+    pub fn count(&self) -> (usize, usize, usize) {
+        let mut c = (0, 0, 0);
+        for r in &self.results {
+            match r.outcome {
+                Outcome::Done => c.0 += 1,
+                Outcome::Failed(_) => c.1 += 1,
+                Outcome::Skipped(_) => c.2 += 1,
+            }
+        }
+        c
+    }
+}
+
+impl Engine {
+    pub fn new(pool: Pool, parallelism: Option<usize>) -> Result<Engine, EngineError> {
+        let secrets = Secrets::new(&pool.secrets_dir(), &pool.config.secrets.env_prefix);
+        let http = Http::new(&pool.config.google)?;
+        let parallelism = parallelism.unwrap_or(pool.config.parallelism).max(1);
+        Ok(Engine {
+            pool,
+            secrets,
+            http,
+            parallelism,
+        })
+    }
+
+    pub async fn refresh(&self, org: &Org) -> Result<Refreshed, EngineError> {
+        let Some(tenant) = &org.google else {
+            return Ok(Refreshed {
+                session: None,
+                live: LiveState::default(),
+            });
+        };
+        let session = Arc::new(google::connect(&self.http, tenant, &self.secrets)?);
+        let live = google::refresh(&session, org).await?;
+        Ok(Refreshed {
+            session: Some(session),
+            live,
+        })
+    }
+
+    pub fn plan_org(&self, org: &Org, live: &LiveState) -> OrgPlan {
+        let mut changes = plan::diff(org, live, |r| google::desired_attrs(org, r));
+        let (orphans, mut unmanaged) = google::orphans(org, live);
+        changes.extend(orphans);
+        plan::sort_changes(org, &mut changes);
+        unmanaged.sort();
+        OrgPlan {
+            org: org.id.clone(),
+            file: org.file.path.display().to_string(),
+            file_sha256: org.sha256.clone(),
+            live_sha256: live.fingerprint(),
+            summary: Summary::of(&changes),
+            changes,
+            unmanaged,
+            error: None,
+        }
+    }
+
+    /// Refreshes and plans every org concurrently (requests are bounded in the client).
+    pub async fn plan(&self, orgs: &[Org]) -> (Plan, HashMap<String, Refreshed>) {
+        let results = futures_util::future::join_all(orgs.iter().map(|org| async move {
+            (org, self.refresh(org).await)
+        }))
+        .await;
+        let mut plans = Vec::new();
+        let mut refreshed = HashMap::new();
+        for (org, result) in results {
+            match result {
+                Ok(r) => {
+                    plans.push(self.plan_org(org, &r.live));
+                    refreshed.insert(org.id.clone(), r);
+                }
+                Err(e) => plans.push(failed_plan(org, e.to_string())),
+            }
+        }
+        (Plan::new(plans), refreshed)
+    }
+
+    /// Applies each org's planned changes; orgs run one after another so their progress
+    /// reads clearly, and changes within an org in parallel along the graph.
+    pub async fn apply(
+        &self,
+        orgs: &[Org],
+        plan: &Plan,
+        mut refreshed: HashMap<String, Refreshed>,
+        saved: bool,
+        progress: bool,
+    ) -> Vec<OrgApply> {
+        let multi = MultiProgress::with_draw_target(if progress {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        });
+        let style = ProgressStyle::with_template("{prefix:>24} [{bar:30}] {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+        let mut reports = Vec::new();
+        for op in &plan.orgs {
+            if op.error.is_some() || op.changes.is_empty() {
+                continue;
+            }
+            let Some(org) = orgs.iter().find(|o| o.id == op.org) else {
+                reports.push(OrgApply {
+                    org: op.org.clone(),
+                    results: vec![],
+                    error: Some("org file not found".into()),
+                });
+                continue;
+            };
+            let bar = multi.add(ProgressBar::new(op.changes.len() as u64));
+            bar.set_style(style.clone());
+            bar.set_prefix(op.org.clone());
+            let report = self
+                .apply_org(org, op, refreshed.remove(&op.org), saved, &bar)
+                .await;
+            let (done, failed, skipped) = report.count();
+            bar.finish_with_message(match &report.error {
+                Some(e) => format!("not applied: {e}"),
+                None => format!("{done} done, {failed} failed, {skipped} skipped"),
+            });
+            reports.push(report);
+        }
+        reports
+    }
+
+    async fn apply_org(
+        &self,
+        org: &Org,
+        op: &OrgPlan,
+        refreshed: Option<Refreshed>,
+        saved: bool,
+        bar: &ProgressBar,
+    ) -> OrgApply {
+        let fail = |e: String| OrgApply {
+            org: org.id.clone(),
+            results: vec![],
+            error: Some(e),
+        };
+        let _lock = match crate::lock::acquire(&self.pool.state_dir(), &org.id) {
+            Ok(l) => l,
+            Err(e) => return fail(e.to_string()),
+        };
+        // Under the lock: a saved plan must still describe this file and this live state.
+        let refreshed = if saved || refreshed.is_none() {
+            if op.file_sha256 != org.sha256 {
+                return fail(
+                    EngineError::Stale {
+                        org: org.id.clone(),
+                        why: format!("{} changed since the plan was made", op.file),
+                    }
+                    .to_string(),
+                );
+            }
+            match self.refresh(org).await {
+                Ok(r) => {
+                    if r.live.fingerprint() != op.live_sha256 {
+                        return fail(
+                            EngineError::Stale {
+                                org: org.id.clone(),
+                                why: "live state changed since the plan was made; plan again"
+                                    .into(),
+                            }
+                            .to_string(),
+                        );
+                    }
+                    r
+                }
+                Err(e) => return fail(e.to_string()),
+            }
+        } else {
+            match refreshed {
+                Some(r) => r,
+                None => return fail("not refreshed".into()),
+            }
+        };
+        let Some(session) = refreshed.session else {
+            return fail("org has no Google tenant".into());
+        };
+        let ctx = Arc::new(OwnedCtx {
+            org: org.clone(),
+            secrets: self.secrets.clone(),
+            password_file: self
+                .pool
+                .state_dir()
+                .join("passwords")
+                .join(format!("{}.tsv", org.id)),
+        });
+        let graph = change_graph(&op.changes);
+        let changes: Arc<Vec<Change>> = Arc::new(op.changes.clone());
+        let outcomes = walk(&graph, self.parallelism, |node: NodeIndex| {
+            let session = session.clone();
+            let ctx = ctx.clone();
+            let changes = changes.clone();
+            let bar = bar.clone();
+            async move {
+                let change = &changes[node.index()];
+                bar.set_message(format!("{} {}", change.action.symbol(), change.address));
+                let actx = ApplyCtx {
+                    org: &ctx.org,
+                    secrets: &ctx.secrets,
+                    password_file: ctx.password_file.clone(),
+                };
+                let r = google::apply(&session, &actx, change)
+                    .await
+                    .map_err(|e| e.to_string());
+                bar.inc(1);
+                r
+            }
+        })
+        .await;
+        let results = outcomes
+            .into_iter()
+            .enumerate()
+            .map(|(i, outcome)| ChangeResult {
+                address: op.changes[i].address.clone(),
+                action: op.changes[i].action,
+                blocked_by: match &outcome {
+                    Outcome::Skipped(n) => Some(op.changes[n.index()].address.clone()),
+                    _ => None,
+                },
+                outcome,
+            })
+            .collect();
+        OrgApply {
+            org: org.id.clone(),
+            results,
+            error: None,
+        }
+    }
+}
+
+struct OwnedCtx {
+    org: Org,
+    secrets: Secrets,
+    password_file: std::path::PathBuf,
+}
+
+pub fn failed_plan(org: &Org, error: String) -> OrgPlan {
+    OrgPlan {
+        org: org.id.clone(),
+        file: org.file.path.display().to_string(),
+        file_sha256: org.sha256.clone(),
+        live_sha256: String::new(),
+        changes: vec![],
+        unmanaged: vec![],
+        summary: Summary::default(),
+        error: Some(error),
+    }
+}
+
+/// Orders changes: creates and updates after what they reference; deletes of members
+/// before deletes of the users and groups they join.
+pub fn change_graph(changes: &[Change]) -> DepGraph<usize> {
+    let mut g = DepGraph::new();
+    let nodes: Vec<NodeIndex> = (0..changes.len()).map(|i| g.add_node(i)).collect();
+    let index: HashMap<&Address, usize> = changes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (&c.address, i))
+        .collect();
+    for (i, c) in changes.iter().enumerate() {
+        for dep in &c.depends_on {
+            if let Some(j) = index.get(dep) {
+                if changes[*j].action != Action::Delete {
+                    g.update_edge(nodes[*j], nodes[i], ());
+                }
+            }
+        }
+        if c.action == Action::Delete && c.address.kind == Kind::GoogleMember {
+            let (group, email) = c.address.id.split_once('/').unwrap_or_default();
+            for (kind, id) in [
+                (Kind::GoogleGroup, group),
+                (Kind::GoogleUser, email),
+                (Kind::GoogleGroup, email),
+            ] {
+                let a = Address {
+                    kind,
+                    id: id.to_string(),
+                };
+                if let Some(j) = index.get(&a) {
+                    if changes[*j].action == Action::Delete {
+                        g.update_edge(nodes[i], nodes[*j], ());
+                    }
+                }
+            }
+        }
+    }
+    g
+}

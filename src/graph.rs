@@ -1,0 +1,185 @@
+//! Dependency graphs (petgraph): finding cycles, and walking a graph with bounded
+//! parallelism so independent branches go on when one fails.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::sync::Arc;
+
+use petgraph::Direction;
+use petgraph::algo::tarjan_scc;
+use petgraph::graph::{DiGraph, NodeIndex};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+/// A graph whose edges run from a dependency to what depends on it.
+pub type DepGraph<N> = DiGraph<N, ()>;
+
+/// One cycle, as the nodes in order (the last leads back to the first), if there is one.
+/// Self-loops count.
+pub fn find_cycle<N>(g: &DepGraph<N>) -> Option<Vec<NodeIndex>> {
+    for scc in tarjan_scc(g) {
+        if scc.len() == 1 {
+            let n = scc[0];
+            if g.contains_edge(n, n) {
+                return Some(vec![n]);
+            }
+            continue;
+        }
+        // Walk inside the component until a node repeats: that stretch is a cycle.
+        let members: std::collections::HashSet<NodeIndex> = scc.iter().copied().collect();
+        let mut path = vec![scc[0]];
+        let mut cur = scc[0];
+        loop {
+            let next = g
+                .neighbors_directed(cur, Direction::Outgoing)
+                .find(|n| members.contains(n))?;
+            if let Some(pos) = path.iter().position(|p| *p == next) {
+                return Some(path.split_off(pos));
+            }
+            path.push(next);
+            cur = next;
+        }
+    }
+    None
+}
+
+/// Every edge of a cycle, written `a -> b, b -> c, c -> a`.
+pub fn describe_cycle(names: &[String]) -> String {
+    (0..names.len())
+        .map(|i| format!("{} -> {}", names[i], names[(i + 1) % names.len()]))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome<E> {
+    Done,
+    Failed(E),
+    /// Not attempted because something it depends on failed (the index of that node).
+    Skipped(NodeIndex),
+}
+
+/// Runs `f` on every node after all of its dependencies are done, at most `parallelism`
+/// at a time. A failure skips everything downstream of it and nothing else.
+/// The graph must be acyclic (checked at validation).
+pub async fn walk<N, E, F, Fut>(g: &DepGraph<N>, parallelism: usize, f: F) -> Vec<Outcome<E>>
+where
+    F: Fn(NodeIndex) -> Fut,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    E: Send + 'static,
+{
+    let n = g.node_count();
+    let mut outcome: Vec<Option<Outcome<E>>> = (0..n).map(|_| None).collect();
+    let mut waiting: Vec<usize> = g
+        .node_indices()
+        .map(|i| g.neighbors_directed(i, Direction::Incoming).count())
+        .collect();
+    let mut ready: VecDeque<NodeIndex> = g.node_indices().filter(|i| waiting[i.index()] == 0).collect();
+    let limit = Arc::new(Semaphore::new(parallelism.max(1)));
+    let mut running: JoinSet<(NodeIndex, Result<(), E>)> = JoinSet::new();
+
+    loop {
+        while let Some(node) = ready.pop_front() {
+            let fut = f(node);
+            let limit = limit.clone();
+            running.spawn(async move {
+                let _permit = limit.acquire_owned().await;
+                (node, fut.await)
+            });
+        }
+        let Some(joined) = running.join_next().await else {
+            break;
+        };
+        let Ok((node, result)) = joined else {
+            // A panicking task is a bug; its dependents simply never become ready and are
+            // reported as skipped below.
+            continue;
+        };
+        match result {
+            Ok(()) => {
+                outcome[node.index()] = Some(Outcome::Done);
+                for next in g.neighbors_directed(node, Direction::Outgoing) {
+                    waiting[next.index()] -= 1;
+                    if waiting[next.index()] == 0 && outcome[next.index()].is_none() {
+                        ready.push_back(next);
+                    }
+                }
+            }
+            Err(e) => {
+                outcome[node.index()] = Some(Outcome::Failed(e));
+                let mut stack: Vec<NodeIndex> =
+                    g.neighbors_directed(node, Direction::Outgoing).collect();
+                while let Some(down) = stack.pop() {
+                    if outcome[down.index()].is_none() {
+                        outcome[down.index()] = Some(Outcome::Skipped(node));
+                        stack.extend(g.neighbors_directed(down, Direction::Outgoing));
+                    }
+                }
+            }
+        }
+    }
+    outcome
+        .into_iter()
+        .enumerate()
+        .map(|(i, o)| o.unwrap_or(Outcome::Skipped(NodeIndex::new(i))))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[test]
+    fn cycles_are_found_with_every_edge() {
+        let mut g: DepGraph<&str> = DiGraph::new();
+        let a = g.add_node("a");
+        let b = g.add_node("b");
+        let c = g.add_node("c");
+        let d = g.add_node("d");
+        g.add_edge(a, b, ());
+        g.add_edge(b, c, ());
+        g.add_edge(c, a, ());
+        g.add_edge(c, d, ());
+        let cycle = find_cycle(&g).expect("cycle");
+        let names: Vec<String> = cycle.iter().map(|i| g[*i].to_string()).collect();
+        assert_eq!(names.len(), 3);
+        let text = describe_cycle(&names);
+        for edge in ["a -> b", "b -> c", "c -> a"] {
+            assert!(text.contains(edge), "{text}");
+        }
+        g.remove_edge(g.find_edge(c, a).expect("edge"));
+        assert!(find_cycle(&g).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_failure_skips_only_what_depends_on_it() {
+        // a -> b -> c, and d independent
+        let mut g: DepGraph<&str> = DiGraph::new();
+        let a = g.add_node("a");
+        let b = g.add_node("b");
+        let c = g.add_node("c");
+        let d = g.add_node("d");
+        g.add_edge(a, b, ());
+        g.add_edge(b, c, ());
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let names: Vec<&str> = g.node_weights().copied().collect();
+        let out = walk(&g, 2, |i| {
+            let name = names[i.index()];
+            let order = order.clone();
+            async move {
+                order.lock().map_err(|_| "poisoned")?.push(name);
+                if name == "b" { Err("boom") } else { Ok(()) }
+            }
+        })
+        .await;
+        assert_eq!(out[a.index()], Outcome::Done);
+        assert_eq!(out[b.index()], Outcome::Failed("boom"));
+        assert_eq!(out[c.index()], Outcome::Skipped(b));
+        assert_eq!(out[d.index()], Outcome::Done);
+        let order = order.lock().expect("lock");
+        let pos = |n| order.iter().position(|x| *x == n);
+        assert!(pos("a") < pos("b"));
+        assert_eq!(pos("c"), None);
+    }
+}

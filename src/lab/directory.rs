@@ -1,0 +1,1100 @@
+//! An emulator of the Admin SDK Directory API (users, groups, members, org units) and
+//! Google's OAuth token endpoint, for the lab and the tests.
+//!
+//! It checks what the real service checks that matters to a client: the JWT's RS256
+//! signature against the service account's public key, the impersonated admin, the
+//! audience, expiry and scopes; page-size caps and page tokens; `fields` masks; etags
+//! with If-Match / If-None-Match; 404 and 409 semantics. It can add latency, inject
+//! faults (429, 403 rate limits, 5xx, dropped replies after the write is done) and delay
+//! visibility of new objects, as Google's eventual consistency does.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use openssl::hash::MessageDigest;
+use openssl::pkey::{PKey, Public};
+use openssl::sign::Verifier;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::Mutex;
+
+use super::mask::Mask;
+
+const SCOPE_BASE: &str = "https://www.googleapis.com/auth/admin.directory.";
+
+/// One Google Workspace customer the lab hosts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TenantSpec {
+    pub customer_id: String,
+    pub domains: Vec<String>,
+    pub admin: String,
+    pub client_email: String,
+    pub public_key_pem: String,
+}
+
+/// Faults and delays, changeable while running (`POST /_lab/faults`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Faults {
+    /// Added to every reply.
+    pub latency_ms: u64,
+    /// Share of API requests (0..1) that get a fault instead of (or after) their work.
+    pub rate: f64,
+    /// Which faults: "429", "403", "500", "503", "drop" (work done, reply lost).
+    pub kinds: Vec<String>,
+    /// Retry-After seconds sent with 429.
+    pub retry_after: Option<u64>,
+    /// New objects stay invisible (404, left out of lists) this long.
+    pub visibility_ms: u64,
+}
+
+#[derive(Debug, Clone)]
+struct Obj {
+    data: Value,
+    visible_at: Instant,
+}
+
+#[derive(Debug)]
+struct Tenant {
+    spec: TenantSpec,
+    key: PKey<Public>,
+    orgunits: BTreeMap<String, Obj>,
+    users: BTreeMap<String, Obj>,
+    groups: BTreeMap<String, Obj>,
+    /// group email -> member email -> member
+    members: BTreeMap<String, BTreeMap<String, Obj>>,
+    next_id: u64,
+}
+
+struct Token {
+    tenant: usize,
+    scopes: Vec<String>,
+    until: Instant,
+}
+
+struct State {
+    tenants: Vec<Tenant>,
+    tokens: HashMap<String, Token>,
+    faults: Faults,
+    counts: BTreeMap<String, u64>,
+    fault_seq: u64,
+}
+
+pub struct Lab {
+    state: Mutex<State>,
+    requests: AtomicU64,
+}
+
+type Reply = Response<Full<Bytes>>;
+
+/// A reply, or "drop the connection without answering".
+enum Outcome {
+    Reply(Reply),
+    Drop,
+}
+
+fn reply(status: StatusCode, body: &Value) -> Reply {
+    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json; charset=UTF-8"),
+    );
+    r
+}
+
+fn error(status: StatusCode, reason: &str, message: &str) -> Reply {
+    reply(
+        status,
+        &json!({"error": {
+            "code": status.as_u16(),
+            "message": message,
+            "errors": [{"domain": "global", "reason": reason, "message": message}],
+        }}),
+    )
+}
+
+fn not_found(what: &str) -> Reply {
+    error(StatusCode::NOT_FOUND, "notFound", &format!("Resource Not Found: {what}"))
+}
+
+fn etag_of(data: &Value) -> String {
+    let mut v = data.clone();
+    if let Some(m) = v.as_object_mut() {
+        m.remove("etag");
+    }
+    let h = crate::util::sha256_hex(v.to_string().as_bytes());
+    format!("\"{}\"", &h[..27])
+}
+
+fn with_etag(data: &Value) -> Value {
+    let mut v = data.clone();
+    v["etag"] = json!(etag_of(data));
+    v
+}
+
+impl Tenant {
+    fn owns_domain(&self, email: &str) -> bool {
+        email
+            .rsplit_once('@')
+            .is_some_and(|(_, d)| self.spec.domains.iter().any(|x| x.eq_ignore_ascii_case(d)))
+    }
+
+    fn id(&mut self) -> String {
+        self.next_id += 1;
+        format!("1{:020}", self.next_id)
+    }
+}
+
+fn visible(o: &Obj) -> bool {
+    Instant::now() >= o.visible_at
+}
+
+impl Lab {
+    pub fn new(tenants: Vec<TenantSpec>, faults: Faults) -> Result<Arc<Lab>, String> {
+        let mut built = Vec::new();
+        for spec in tenants {
+            let key = PKey::public_key_from_pem(spec.public_key_pem.as_bytes())
+                .map_err(|e| format!("tenant {}: bad public key: {e}", spec.customer_id))?;
+            let mut t = Tenant {
+                key,
+                orgunits: BTreeMap::new(),
+                users: BTreeMap::new(),
+                groups: BTreeMap::new(),
+                members: BTreeMap::new(),
+                next_id: 0,
+                spec,
+            };
+            let admin = t.spec.admin.to_ascii_lowercase();
+            let id = t.id();
+            let (given, family) = admin.split_once('@').unwrap_or((&admin, "admin"));
+            t.users.insert(
+                admin.clone(),
+                Obj {
+                    data: json!({
+                        "kind": "admin#directory#user",
+                        "id": id,
+                        "primaryEmail": admin,
+                        "name": {"givenName": given, "familyName": family, "fullName": format!("{given} {family}")},
+                        "isAdmin": true,
+                        "orgUnitPath": "/",
+                        "suspended": false,
+                        "customerId": t.spec.customer_id,
+                        "creationTime": crate::util::now_rfc3339(),
+                    }),
+                    visible_at: Instant::now(),
+                },
+            );
+            built.push(t);
+        }
+        Ok(Arc::new(Lab {
+            state: Mutex::new(State {
+                tenants: built,
+                tokens: HashMap::new(),
+                faults,
+                counts: BTreeMap::new(),
+                fault_seq: 0,
+            }),
+            requests: AtomicU64::new(0),
+        }))
+    }
+
+    /// Serves connections until the process ends.
+    pub async fn serve(self: Arc<Self>, listener: TcpListener) -> std::io::Result<()> {
+        loop {
+            let (stream, _) = listener.accept().await?;
+            let lab = self.clone();
+            tokio::spawn(async move {
+                let io = TokioIo::new(stream);
+                let service = service_fn(move |req| {
+                    let lab = lab.clone();
+                    async move { lab.handle(req).await }
+                });
+                let _ = http1::Builder::new().serve_connection(io, service).await;
+            });
+        }
+    }
+
+    async fn handle(&self, req: Request<Incoming>) -> Result<Reply, std::io::Error> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let method = req.method().clone();
+        let path = req.uri().path().to_string();
+        let query: HashMap<String, String> = req
+            .uri()
+            .query()
+            .map(|q| {
+                url_decode_form(q)
+            })
+            .unwrap_or_default();
+        let headers = req.headers().clone();
+        let body = match req.into_body().collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(_) => Bytes::new(),
+        };
+        let latency = self.state.lock().await.faults.latency_ms;
+        if latency > 0 {
+            tokio::time::sleep(Duration::from_millis(latency)).await;
+        }
+        let outcome = self.route(&method, &path, &query, &headers, &body).await;
+        match outcome {
+            Outcome::Reply(r) => Ok(r),
+            // Dropping the connection: hyper closes it when the service errors.
+            Outcome::Drop => Err(std::io::Error::other("lab: reply dropped on purpose")),
+        }
+    }
+
+    async fn route(
+        &self,
+        method: &Method,
+        path: &str,
+        query: &HashMap<String, String>,
+        headers: &hyper::HeaderMap,
+        body: &Bytes,
+    ) -> Outcome {
+        if let Some(rest) = path.strip_prefix("/_lab/") {
+            return Outcome::Reply(self.control(method, rest, body).await);
+        }
+        if path == "/token" && method == Method::POST {
+            let mut st = self.state.lock().await;
+            *st.counts.entry("token".into()).or_default() += 1;
+            return Outcome::Reply(token(&mut st, body));
+        }
+        let Some(api) = path.strip_prefix("/admin/directory/v1/") else {
+            return Outcome::Reply(not_found(path));
+        };
+        let segs: Vec<String> = api.split('/').map(percent_decode).collect();
+        let mut st = self.state.lock().await;
+        let route_name = route_name(method, &segs);
+        *st.counts.entry(route_name.clone()).or_default() += 1;
+
+        // Authentication first, as Google does.
+        let auth = headers
+            .get(hyper::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::to_string);
+        let Some((tenant_idx, scopes)) = auth.as_deref().and_then(|t| {
+            st.tokens
+                .get(t)
+                .filter(|tok| Instant::now() < tok.until)
+                .map(|tok| (tok.tenant, tok.scopes.clone()))
+        }) else {
+            return Outcome::Reply(error(
+                StatusCode::UNAUTHORIZED,
+                "authError",
+                "Request had invalid authentication credentials. Expected OAuth 2 access token.",
+            ));
+        };
+        if let Some(needed) = scope_for(&segs) {
+            let write = *method != Method::GET;
+            let ok = scopes.iter().any(|s| {
+                s == &format!("{SCOPE_BASE}{needed}")
+                    || (!write && s == &format!("{SCOPE_BASE}{needed}.readonly"))
+                    || (needed == "group.member"
+                        && (s == &format!("{SCOPE_BASE}group")
+                            || (!write && s == &format!("{SCOPE_BASE}group.readonly"))))
+            });
+            if !ok {
+                return Outcome::Reply(error(
+                    StatusCode::FORBIDDEN,
+                    "insufficientPermissions",
+                    "Request had insufficient authentication scopes.",
+                ));
+            }
+        }
+
+        // Faults are decided per request, deterministically spread over the sequence.
+        let fault = pick_fault(&mut st);
+        match fault.as_deref() {
+            Some("429") => {
+                let mut r = error(StatusCode::TOO_MANY_REQUESTS, "rateLimitExceeded", "Rate Limit Exceeded");
+                if let Some(s) = st.faults.retry_after {
+                    if let Ok(v) = hyper::header::HeaderValue::from_str(&s.to_string()) {
+                        r.headers_mut().insert(hyper::header::RETRY_AFTER, v);
+                    }
+                }
+                return Outcome::Reply(r);
+            }
+            Some("403") => {
+                return Outcome::Reply(error(StatusCode::FORBIDDEN, "userRateLimitExceeded", "User Rate Limit Exceeded"));
+            }
+            Some("500") => return Outcome::Reply(error(StatusCode::INTERNAL_SERVER_ERROR, "backendError", "Backend Error")),
+            Some("503") => return Outcome::Reply(error(StatusCode::SERVICE_UNAVAILABLE, "backendError", "The service is currently unavailable.")),
+            _ => {}
+        }
+        let visibility = Duration::from_millis(st.faults.visibility_ms);
+        let Some(tenant) = st.tenants.get_mut(tenant_idx) else {
+            return Outcome::Reply(not_found("customer"));
+        };
+        let body_json: Option<Value> = if body.is_empty() {
+            None
+        } else {
+            match serde_json::from_slice(body) {
+                Ok(v) => Some(v),
+                Err(_) => {
+                    return Outcome::Reply(error(StatusCode::BAD_REQUEST, "parseError", "Parse Error"));
+                }
+            }
+        };
+        let if_match = headers.get(hyper::header::IF_MATCH).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let if_none_match = headers
+            .get(hyper::header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let req = ApiRequest {
+            method: method.clone(),
+            segs: &segs,
+            query,
+            body: body_json,
+            if_match,
+            if_none_match,
+            visibility,
+        };
+        let result = api_call(tenant, &req);
+        let result = match result {
+            Ok(v) => v,
+            Err(r) => return Outcome::Reply(r),
+        };
+        if fault.as_deref() == Some("drop") {
+            // The work is done; the reply is lost. A client retrying a create must then
+            // cope with 409.
+            return Outcome::Drop;
+        }
+        let (status, value) = result;
+        if status == StatusCode::NOT_MODIFIED || status == StatusCode::NO_CONTENT {
+            let mut r = Response::new(Full::new(Bytes::new()));
+            *r.status_mut() = status;
+            return Outcome::Reply(r);
+        }
+        let value = match query.get("fields") {
+            Some(f) => match Mask::parse(f) {
+                Ok(m) => m.apply(&value),
+                Err(e) => {
+                    return Outcome::Reply(error(StatusCode::BAD_REQUEST, "invalidParameter", &e.to_string()));
+                }
+            },
+            None => value,
+        };
+        Outcome::Reply(reply(status, &value))
+    }
+
+    async fn control(&self, method: &Method, rest: &str, body: &Bytes) -> Reply {
+        let mut st = self.state.lock().await;
+        match (method, rest) {
+            (&Method::GET, "stats") => {
+                let total: u64 = st.counts.values().sum();
+                reply(StatusCode::OK, &json!({"total": total, "requests": st.counts}))
+            }
+            (&Method::POST, "stats/reset") => {
+                st.counts.clear();
+                reply(StatusCode::OK, &json!({}))
+            }
+            (&Method::GET, "faults") => reply(StatusCode::OK, &json!(st.faults)),
+            (&Method::POST, "faults") => match serde_json::from_slice::<Faults>(body) {
+                Ok(f) => {
+                    st.faults = f;
+                    reply(StatusCode::OK, &json!(st.faults))
+                }
+                Err(e) => error(StatusCode::BAD_REQUEST, "invalid", &e.to_string()),
+            },
+            (&Method::GET, "dump") => {
+                let tenants: Vec<Value> = st
+                    .tenants
+                    .iter()
+                    .map(|t| {
+                        json!({
+                            "customer_id": t.spec.customer_id,
+                            "orgunits": t.orgunits.values().map(|o| &o.data).collect::<Vec<_>>(),
+                            "users": t.users.values().map(|o| &o.data).collect::<Vec<_>>(),
+                            "groups": t.groups.values().map(|o| &o.data).collect::<Vec<_>>(),
+                            "members": t.members.iter().map(|(g, m)| (g.clone(), m.values().map(|o| o.data.clone()).collect::<Vec<_>>())).collect::<BTreeMap<_, _>>(),
+                        })
+                    })
+                    .collect();
+                reply(StatusCode::OK, &json!({"tenants": tenants}))
+            }
+            _ => not_found(rest),
+        }
+    }
+}
+
+fn pick_fault(st: &mut State) -> Option<String> {
+    if st.faults.rate <= 0.0 || st.faults.kinds.is_empty() {
+        return None;
+    }
+    st.fault_seq += 1;
+    // A low-discrepancy sequence: the fault rate holds over any window, runs repeat.
+    let x = (st.fault_seq as f64 * 0.618_033_988_749_895).fract();
+    if x >= st.faults.rate {
+        return None;
+    }
+    let k = (st.fault_seq as usize / 3) % st.faults.kinds.len();
+    Some(st.faults.kinds[k].clone())
+}
+
+fn route_name(method: &Method, segs: &[String]) -> String {
+    let shape: Vec<&str> = match segs.first().map(String::as_str) {
+        Some("customer") => {
+            if segs.len() > 3 {
+                vec!["orgunits", "item"]
+            } else {
+                vec!["orgunits"]
+            }
+        }
+        Some("groups") if segs.len() >= 3 && segs[2] == "members" => {
+            if segs.len() > 3 {
+                vec!["members", "item"]
+            } else {
+                vec!["members"]
+            }
+        }
+        Some(first) => {
+            if segs.len() > 1 {
+                vec![first, "item"]
+            } else {
+                vec![first]
+            }
+        }
+        None => vec![],
+    };
+    format!("{} {}", method, shape.join("/"))
+}
+
+fn scope_for(segs: &[String]) -> Option<&'static str> {
+    match segs.first().map(String::as_str) {
+        Some("users") => Some("user"),
+        Some("groups") if segs.len() >= 3 && segs[2] == "members" => Some("group.member"),
+        Some("groups") => Some("group"),
+        Some("customer") => Some("orgunit"),
+        _ => None,
+    }
+}
+
+fn token(st: &mut State, body: &Bytes) -> Reply {
+    let bad = |why: &str| {
+        reply(
+            StatusCode::BAD_REQUEST,
+            &json!({"error": "invalid_grant", "error_description": why}),
+        )
+    };
+    let form = url_decode_form(&String::from_utf8_lossy(body));
+    if form.get("grant_type").map(String::as_str) != Some("urn:ietf:params:oauth:grant-type:jwt-bearer") {
+        return reply(
+            StatusCode::BAD_REQUEST,
+            &json!({"error": "unsupported_grant_type", "error_description": "Invalid grant_type"}),
+        );
+    }
+    let Some(assertion) = form.get("assertion") else {
+        return bad("Missing assertion");
+    };
+    let parts: Vec<&str> = assertion.split('.').collect();
+    let [h, c, sig] = parts.as_slice() else {
+        return bad("Invalid JWT: Token must be a short-lived token and in a reasonable timeframe");
+    };
+    let decode = |p: &str| -> Option<Value> {
+        let bytes = URL_SAFE_NO_PAD.decode(p).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    };
+    let (Some(header), Some(claims)) = (decode(h), decode(c)) else {
+        return bad("Invalid JWT");
+    };
+    if header["alg"] != "RS256" {
+        return bad("Invalid JWT: alg must be RS256");
+    }
+    let iss = claims["iss"].as_str().unwrap_or_default();
+    let Some(idx) = st.tenants.iter().position(|t| t.spec.client_email == iss) else {
+        return reply(
+            StatusCode::UNAUTHORIZED,
+            &json!({"error": "invalid_client", "error_description": "The OAuth client was not found."}),
+        );
+    };
+    let tenant = &st.tenants[idx];
+    let Ok(sig) = URL_SAFE_NO_PAD.decode(sig) else {
+        return bad("Invalid JWT Signature.");
+    };
+    let verified = Verifier::new(MessageDigest::sha256(), &tenant.key)
+        .and_then(|mut v| {
+            v.update(format!("{h}.{c}").as_bytes())?;
+            v.verify(&sig)
+        })
+        .unwrap_or(false);
+    if !verified {
+        return bad("Invalid JWT Signature.");
+    }
+    let now = crate::util::unix_now();
+    let iat = claims["iat"].as_u64().unwrap_or(0);
+    let exp = claims["exp"].as_u64().unwrap_or(0);
+    if exp <= now || iat > now + 60 || exp.saturating_sub(iat) > 3600 {
+        return bad("Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.");
+    }
+    if !claims["aud"].as_str().unwrap_or_default().ends_with("/token") {
+        return bad("Invalid JWT: aud must be the token endpoint");
+    }
+    let sub = claims["sub"].as_str().unwrap_or_default();
+    if !sub.eq_ignore_ascii_case(&tenant.spec.admin) {
+        return reply(
+            StatusCode::UNAUTHORIZED,
+            &json!({"error": "unauthorized_client", "error_description": "Client is unauthorized to retrieve access tokens using this method, or client not authorized for any of the scopes requested."}),
+        );
+    }
+    let scopes: Vec<String> = claims["scope"]
+        .as_str()
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    if scopes.is_empty() || scopes.iter().any(|s| !s.starts_with(SCOPE_BASE)) {
+        return bad("Invalid OAuth scope or ID token audience provided.");
+    }
+    let mut raw = [0u8; 24];
+    if openssl::rand::rand_bytes(&mut raw).is_err() {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "backendError", "no randomness");
+    }
+    let access = format!("ya29.lab-{}", URL_SAFE_NO_PAD.encode(raw));
+    st.tokens.insert(
+        access.clone(),
+        Token {
+            tenant: idx,
+            scopes,
+            until: Instant::now() + Duration::from_secs(3600),
+        },
+    );
+    reply(
+        StatusCode::OK,
+        &json!({"access_token": access, "expires_in": 3599, "token_type": "Bearer"}),
+    )
+}
+
+struct ApiRequest<'a> {
+    method: Method,
+    segs: &'a [String],
+    query: &'a HashMap<String, String>,
+    body: Option<Value>,
+    if_match: Option<String>,
+    if_none_match: Option<String>,
+    visibility: Duration,
+}
+
+type ApiResult = Result<(StatusCode, Value), Reply>;
+
+fn bad_request(message: &str) -> Reply {
+    error(StatusCode::BAD_REQUEST, "invalid", message)
+}
+
+fn page_size(q: &HashMap<String, String>, default: usize, max: usize) -> Result<usize, Reply> {
+    match q.get("maxResults") {
+        None => Ok(default),
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            _ => Err(error(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                &format!("Invalid value '{v}'. Values must be within the range: [1, {max}]"),
+            )),
+        },
+    }
+}
+
+/// One page of `items` (already sorted) from `pageToken`.
+fn paginate(items: Vec<Value>, q: &HashMap<String, String>, size: usize) -> Result<(Vec<Value>, Option<String>), Reply> {
+    let start = match q.get("pageToken") {
+        None => 0,
+        Some(t) => t
+            .strip_prefix("lab-p")
+            .and_then(|n| n.parse::<usize>().ok())
+            .filter(|n| *n <= items.len())
+            .ok_or_else(|| bad_request("Invalid page token"))?,
+    };
+    let end = (start + size).min(items.len());
+    let next = (end < items.len()).then(|| format!("lab-p{end}"));
+    Ok((items[start..end].to_vec(), next))
+}
+
+fn check_if_match(req: &ApiRequest<'_>, data: &Value) -> Result<(), Reply> {
+    match &req.if_match {
+        Some(tag) if tag != "*" && *tag != etag_of(data) => Err(error(
+            StatusCode::PRECONDITION_FAILED,
+            "conditionNotMet",
+            "Precondition Failed",
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn list_reply(kind: &str, key: &str, items: Vec<Value>, next: Option<String>) -> Value {
+    let mut v = json!({"kind": kind, key: items});
+    v["etag"] = json!(etag_of(&v));
+    if let Some(n) = next {
+        v["nextPageToken"] = json!(n);
+    }
+    v
+}
+
+fn check_customer(t: &Tenant, q: &HashMap<String, String>) -> Result<(), Reply> {
+    match (q.get("customer"), q.get("domain")) {
+        (Some(c), _) if c == "my_customer" || *c == t.spec.customer_id => Ok(()),
+        (Some(_), _) => Err(error(StatusCode::FORBIDDEN, "forbidden", "Not Authorized to access this resource/api")),
+        (None, Some(d)) if t.spec.domains.iter().any(|x| x.eq_ignore_ascii_case(d)) => Ok(()),
+        (None, Some(_)) => Err(error(StatusCode::FORBIDDEN, "forbidden", "Not Authorized to access this resource/api")),
+        (None, None) => Err(bad_request("Bad Request")),
+    }
+}
+
+fn api_call(t: &mut Tenant, req: &ApiRequest<'_>) -> ApiResult {
+    let segs: Vec<&str> = req.segs.iter().map(String::as_str).collect();
+    match segs.as_slice() {
+        ["users"] => users(t, req),
+        ["users", key] => user(t, req, &key.to_ascii_lowercase()),
+        ["groups"] => groups(t, req),
+        ["groups", key] => group(t, req, &key.to_ascii_lowercase()),
+        ["groups", g, "members"] => members(t, req, &g.to_ascii_lowercase()),
+        ["groups", g, "members", m] => member(t, req, &g.to_ascii_lowercase(), &m.to_ascii_lowercase()),
+        ["customer", cid, "orgunits", rest @ ..] => {
+            if *cid != "my_customer" && *cid != t.spec.customer_id {
+                return Err(error(StatusCode::FORBIDDEN, "forbidden", "Not Authorized to access this resource/api"));
+            }
+            if rest.is_empty() {
+                orgunits(t, req)
+            } else {
+                orgunit(t, req, &format!("/{}", rest.join("/")))
+            }
+        }
+        _ => Err(not_found("method")),
+    }
+}
+
+fn users(t: &mut Tenant, req: &ApiRequest<'_>) -> ApiResult {
+    match req.method {
+        Method::GET => {
+            check_customer(t, req.query)?;
+            let size = page_size(req.query, 100, 500)?;
+            let domain = req.query.get("domain").map(|d| d.to_ascii_lowercase());
+            let items: Vec<Value> = t
+                .users
+                .values()
+                .filter(|o| visible(o))
+                .filter(|o| {
+                    domain.as_ref().is_none_or(|d| {
+                        o.data["primaryEmail"].as_str().is_some_and(|e| e.ends_with(&format!("@{d}")))
+                    })
+                })
+                .map(|o| with_etag(&o.data))
+                .collect();
+            let (page, next) = paginate(items, req.query, size)?;
+            Ok((StatusCode::OK, list_reply("admin#directory#users", "users", page, next)))
+        }
+        Method::POST => {
+            let body = req.body.clone().ok_or_else(|| bad_request("Bad Request"))?;
+            let email = body["primaryEmail"].as_str().unwrap_or_default().to_ascii_lowercase();
+            if email.is_empty() {
+                return Err(bad_request("Invalid Input: primary_user_email"));
+            }
+            if !t.owns_domain(&email) {
+                return Err(bad_request("Invalid Input: domain not found"));
+            }
+            if body["name"]["givenName"].as_str().is_none_or(str::is_empty)
+                || body["name"]["familyName"].as_str().is_none_or(str::is_empty)
+            {
+                return Err(bad_request("Invalid Given/Family Name"));
+            }
+            if body["password"].as_str().is_none_or(|p| p.len() < 8) {
+                return Err(bad_request("Invalid Password"));
+            }
+            let ou = body["orgUnitPath"].as_str().unwrap_or("/").to_string();
+            if ou != "/" && !t.orgunits.contains_key(&ou) {
+                return Err(bad_request("Invalid Input: INVALID_OU_ID"));
+            }
+            if t.users.contains_key(&email) || t.groups.contains_key(&email) {
+                return Err(error(StatusCode::CONFLICT, "duplicate", "Entity already exists."));
+            }
+            let id = t.id();
+            let given = body["name"]["givenName"].as_str().unwrap_or_default();
+            let family = body["name"]["familyName"].as_str().unwrap_or_default();
+            let data = json!({
+                "kind": "admin#directory#user",
+                "id": id,
+                "primaryEmail": email,
+                "name": {"givenName": given, "familyName": family, "fullName": format!("{given} {family}")},
+                "isAdmin": false,
+                "orgUnitPath": ou,
+                "suspended": body["suspended"].as_bool().unwrap_or(false),
+                "changePasswordAtNextLogin": body["changePasswordAtNextLogin"].as_bool().unwrap_or(false),
+                "externalIds": body.get("externalIds").cloned().unwrap_or(json!([])),
+                "customerId": t.spec.customer_id,
+                "creationTime": crate::util::now_rfc3339(),
+            });
+            t.users.insert(email, Obj { data: data.clone(), visible_at: Instant::now() + req.visibility });
+            Ok((StatusCode::OK, with_etag(&data)))
+        }
+        _ => Err(not_found("method")),
+    }
+}
+
+fn user(t: &mut Tenant, req: &ApiRequest<'_>, key: &str) -> ApiResult {
+    let Some(obj) = t.users.get(key) else {
+        return Err(not_found("userKey"));
+    };
+    let ready = visible(obj);
+    match req.method {
+        Method::GET => {
+            if !ready {
+                return Err(not_found("userKey"));
+            }
+            let v = with_etag(&obj.data);
+            if req.if_none_match.as_deref() == v["etag"].as_str() {
+                return Ok((StatusCode::NOT_MODIFIED, Value::Null));
+            }
+            Ok((StatusCode::OK, v))
+        }
+        Method::PATCH | Method::PUT => {
+            if !ready {
+                return Err(error(StatusCode::PRECONDITION_FAILED, "conditionNotMet", "User creation is not complete."));
+            }
+            check_if_match(req, &obj.data)?;
+            let body = req.body.clone().ok_or_else(|| bad_request("Bad Request"))?;
+            if let Some(ou) = body["orgUnitPath"].as_str() {
+                if ou != "/" && !t.orgunits.contains_key(ou) {
+                    return Err(bad_request("Invalid Input: INVALID_OU_ID"));
+                }
+            }
+            let Some(obj) = t.users.get_mut(key) else {
+                return Err(not_found("userKey"));
+            };
+            let d = &mut obj.data;
+            if let Some(n) = body.get("name") {
+                for k in ["givenName", "familyName"] {
+                    if let Some(v) = n.get(k) {
+                        d["name"][k] = v.clone();
+                    }
+                }
+                let full = format!(
+                    "{} {}",
+                    d["name"]["givenName"].as_str().unwrap_or_default(),
+                    d["name"]["familyName"].as_str().unwrap_or_default()
+                );
+                d["name"]["fullName"] = json!(full);
+            }
+            for k in ["orgUnitPath", "suspended", "externalIds", "changePasswordAtNextLogin"] {
+                if let Some(v) = body.get(k) {
+                    d[k] = v.clone();
+                }
+            }
+            Ok((StatusCode::OK, with_etag(d)))
+        }
+        Method::DELETE => {
+            if !ready {
+                return Err(not_found("userKey"));
+            }
+            check_if_match(req, &obj.data)?;
+            t.users.remove(key);
+            for m in t.members.values_mut() {
+                m.remove(key);
+            }
+            Ok((StatusCode::NO_CONTENT, Value::Null))
+        }
+        _ => Err(not_found("method")),
+    }
+}
+
+fn groups(t: &mut Tenant, req: &ApiRequest<'_>) -> ApiResult {
+    match req.method {
+        Method::GET => {
+            check_customer(t, req.query)?;
+            let size = page_size(req.query, 200, 200)?;
+            let items: Vec<Value> = t
+                .groups
+                .iter()
+                .filter(|(_, o)| visible(o))
+                .map(|(email, o)| {
+                    let mut v = o.data.clone();
+                    v["directMembersCount"] = json!(t.members.get(email).map_or(0, BTreeMap::len).to_string());
+                    with_etag(&v)
+                })
+                .collect();
+            let (page, next) = paginate(items, req.query, size)?;
+            Ok((StatusCode::OK, list_reply("admin#directory#groups", "groups", page, next)))
+        }
+        Method::POST => {
+            let body = req.body.clone().ok_or_else(|| bad_request("Bad Request"))?;
+            let email = body["email"].as_str().unwrap_or_default().to_ascii_lowercase();
+            if !t.owns_domain(&email) {
+                return Err(bad_request("Invalid Input: domain not found"));
+            }
+            if t.groups.contains_key(&email) || t.users.contains_key(&email) {
+                return Err(error(StatusCode::CONFLICT, "duplicate", "Entity already exists."));
+            }
+            let id = t.id();
+            let data = json!({
+                "kind": "admin#directory#group",
+                "id": id,
+                "email": email,
+                "name": body["name"].as_str().unwrap_or(&email),
+                "description": body["description"].as_str().unwrap_or_default(),
+                "adminCreated": true,
+            });
+            t.groups.insert(email.clone(), Obj { data: data.clone(), visible_at: Instant::now() + req.visibility });
+            t.members.entry(email).or_default();
+            Ok((StatusCode::OK, with_etag(&data)))
+        }
+        _ => Err(not_found("method")),
+    }
+}
+
+fn group(t: &mut Tenant, req: &ApiRequest<'_>, key: &str) -> ApiResult {
+    let Some(obj) = t.groups.get(key) else {
+        return Err(not_found("groupKey"));
+    };
+    if !visible(obj) {
+        return Err(not_found("groupKey"));
+    }
+    match req.method {
+        Method::GET => {
+            let v = with_etag(&obj.data);
+            if req.if_none_match.as_deref() == v["etag"].as_str() {
+                return Ok((StatusCode::NOT_MODIFIED, Value::Null));
+            }
+            Ok((StatusCode::OK, v))
+        }
+        Method::PATCH | Method::PUT => {
+            check_if_match(req, &obj.data)?;
+            let body = req.body.clone().ok_or_else(|| bad_request("Bad Request"))?;
+            let Some(obj) = t.groups.get_mut(key) else {
+                return Err(not_found("groupKey"));
+            };
+            for k in ["name", "description"] {
+                if let Some(v) = body.get(k) {
+                    obj.data[k] = v.clone();
+                }
+            }
+            Ok((StatusCode::OK, with_etag(&obj.data)))
+        }
+        Method::DELETE => {
+            check_if_match(req, &obj.data)?;
+            t.groups.remove(key);
+            t.members.remove(key);
+            for m in t.members.values_mut() {
+                m.remove(key);
+            }
+            Ok((StatusCode::NO_CONTENT, Value::Null))
+        }
+        _ => Err(not_found("method")),
+    }
+}
+
+fn members(t: &mut Tenant, req: &ApiRequest<'_>, g: &str) -> ApiResult {
+    if !t.groups.get(g).is_some_and(visible) {
+        return Err(not_found("groupKey"));
+    }
+    match req.method {
+        Method::GET => {
+            let size = page_size(req.query, 200, 200)?;
+            let items: Vec<Value> = t
+                .members
+                .get(g)
+                .map(|m| m.values().filter(|o| visible(o)).map(|o| with_etag(&o.data)).collect())
+                .unwrap_or_default();
+            let (page, next) = paginate(items, req.query, size)?;
+            Ok((StatusCode::OK, list_reply("admin#directory#members", "members", page, next)))
+        }
+        Method::POST => {
+            let body = req.body.clone().ok_or_else(|| bad_request("Bad Request"))?;
+            let email = body["email"].as_str().unwrap_or_default().to_ascii_lowercase();
+            let (kind, id) = if let Some(u) = t.users.get(&email).filter(|o| visible(o)) {
+                ("USER", u.data["id"].clone())
+            } else if let Some(gr) = t.groups.get(&email).filter(|o| visible(o)) {
+                ("GROUP", gr.data["id"].clone())
+            } else if t.owns_domain(&email) {
+                return Err(not_found("memberKey"));
+            } else {
+                ("USER", json!(format!("ext-{email}")))
+            };
+            let role = body["role"].as_str().unwrap_or("MEMBER");
+            if !["MEMBER", "MANAGER", "OWNER"].contains(&role) {
+                return Err(bad_request("Invalid Input: role"));
+            }
+            let list = t.members.entry(g.to_string()).or_default();
+            if list.contains_key(&email) {
+                return Err(error(StatusCode::CONFLICT, "duplicate", "Member already exists."));
+            }
+            let data = json!({
+                "kind": "admin#directory#member",
+                "id": id,
+                "email": email,
+                "role": role,
+                "type": kind,
+                "status": "ACTIVE",
+            });
+            list.insert(email, Obj { data: data.clone(), visible_at: Instant::now() + req.visibility });
+            Ok((StatusCode::OK, with_etag(&data)))
+        }
+        _ => Err(not_found("method")),
+    }
+}
+
+fn member(t: &mut Tenant, req: &ApiRequest<'_>, g: &str, m: &str) -> ApiResult {
+    let Some(list) = t.members.get_mut(g) else {
+        return Err(not_found("groupKey"));
+    };
+    let Some(obj) = list.get_mut(m).filter(|o| visible(o)) else {
+        return Err(not_found("memberKey"));
+    };
+    match req.method {
+        Method::GET => Ok((StatusCode::OK, with_etag(&obj.data))),
+        Method::PATCH | Method::PUT => {
+            check_if_match(req, &obj.data)?;
+            if let Some(role) = req.body.as_ref().and_then(|b| b["role"].as_str()) {
+                if !["MEMBER", "MANAGER", "OWNER"].contains(&role) {
+                    return Err(bad_request("Invalid Input: role"));
+                }
+                obj.data["role"] = json!(role);
+            }
+            Ok((StatusCode::OK, with_etag(&obj.data)))
+        }
+        Method::DELETE => {
+            check_if_match(req, &obj.data)?;
+            list.remove(m);
+            Ok((StatusCode::NO_CONTENT, Value::Null))
+        }
+        _ => Err(not_found("method")),
+    }
+}
+
+fn orgunits(t: &mut Tenant, req: &ApiRequest<'_>) -> ApiResult {
+    match req.method {
+        Method::GET => {
+            let ty = req.query.get("type").map_or("children", String::as_str);
+            let base = req.query.get("orgUnitPath").cloned().unwrap_or_else(|| "/".into());
+            let base = if base.starts_with('/') { base } else { format!("/{base}") };
+            let items: Vec<Value> = t
+                .orgunits
+                .iter()
+                .filter(|(_, o)| visible(o))
+                .filter(|(path, _)| {
+                    let under = base == "/" || path.starts_with(&format!("{base}/")) || (ty == "allIncludingParent" && **path == base);
+                    let child = path.rsplit_once('/').map(|(p, _)| if p.is_empty() { "/" } else { p }) == Some(base.as_str());
+                    match ty {
+                        "children" => child,
+                        "all" | "allIncludingParent" => under,
+                        _ => false,
+                    }
+                })
+                .map(|(_, o)| with_etag(&o.data))
+                .collect();
+            let mut v = json!({"kind": "admin#directory#orgUnits", "organizationUnits": items});
+            v["etag"] = json!(etag_of(&v));
+            Ok((StatusCode::OK, v))
+        }
+        Method::POST => {
+            let body = req.body.clone().ok_or_else(|| bad_request("Bad Request"))?;
+            let name = body["name"].as_str().unwrap_or_default();
+            if name.is_empty() || name.contains('/') {
+                return Err(bad_request("Invalid Ou Name"));
+            }
+            let parent = body["parentOrgUnitPath"].as_str().unwrap_or("/");
+            if parent != "/" && !t.orgunits.contains_key(parent) {
+                return Err(bad_request("Invalid Parent Orgunit"));
+            }
+            let path = if parent == "/" { format!("/{name}") } else { format!("{parent}/{name}") };
+            if t.orgunits.contains_key(&path) {
+                return Err(error(StatusCode::CONFLICT, "duplicate", "Invalid Ou Id: org unit already exists"));
+            }
+            let id = format!("id:{}", t.id());
+            let parent_id = t.orgunits.get(parent).map_or(json!("id:root"), |p| p.data["orgUnitId"].clone());
+            let data = json!({
+                "kind": "admin#directory#orgUnit",
+                "name": name,
+                "description": body["description"].as_str().unwrap_or_default(),
+                "orgUnitPath": path,
+                "orgUnitId": id,
+                "parentOrgUnitPath": parent,
+                "parentOrgUnitId": parent_id,
+                "blockInheritance": false,
+            });
+            t.orgunits.insert(path, Obj { data: data.clone(), visible_at: Instant::now() + req.visibility });
+            Ok((StatusCode::OK, with_etag(&data)))
+        }
+        _ => Err(not_found("method")),
+    }
+}
+
+fn orgunit(t: &mut Tenant, req: &ApiRequest<'_>, path: &str) -> ApiResult {
+    let Some(obj) = t.orgunits.get(path).filter(|o| visible(o)) else {
+        return Err(not_found("orgunit"));
+    };
+    match req.method {
+        Method::GET => Ok((StatusCode::OK, with_etag(&obj.data))),
+        Method::PATCH | Method::PUT => {
+            check_if_match(req, &obj.data)?;
+            let body = req.body.clone().ok_or_else(|| bad_request("Bad Request"))?;
+            let Some(obj) = t.orgunits.get_mut(path) else {
+                return Err(not_found("orgunit"));
+            };
+            if let Some(v) = body.get("description") {
+                obj.data["description"] = v.clone();
+            }
+            Ok((StatusCode::OK, with_etag(&obj.data)))
+        }
+        Method::DELETE => {
+            check_if_match(req, &obj.data)?;
+            let prefix = format!("{path}/");
+            let busy = t.orgunits.keys().any(|k| k.starts_with(&prefix))
+                || t.users.values().any(|u| u.data["orgUnitPath"] == path);
+            if busy {
+                return Err(bad_request("Org unit contains users or sub-units"));
+            }
+            t.orgunits.remove(path);
+            Ok((StatusCode::NO_CONTENT, Value::Null))
+        }
+        _ => Err(not_found("method")),
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn url_decode_form(q: &str) -> HashMap<String, String> {
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(&k.replace('+', " ")), percent_decode(&v.replace('+', " ")))
+        })
+        .collect()
+}
+
+/// Binds on loopback and serves in the background; returns the address.
+pub async fn start(lab: Arc<Lab>, port: u16) -> std::io::Result<SocketAddr> {
+    let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        let _ = lab.serve(listener).await;
+    });
+    Ok(addr)
+}

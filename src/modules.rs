@@ -1,0 +1,263 @@
+//! The module catalogue: `modules/<name>/module.yaml` plus handlebars templates.
+//!
+//! A module declares its inputs (checked with [`crate::schema`]), the modules it needs,
+//! and one template that renders the org's inputs into typed resources. Templates run
+//! in strict mode so a misspelt variable is an error, not an empty string.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use handlebars::{
+    Context, Handlebars, Helper, HelperResult, Output, RenderContext, RenderErrorReason,
+};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::diag::Problem;
+use crate::resource::{Rendered, Resource};
+use crate::schema::Schema;
+
+pub const MODULE_FILE: &str = "module.yaml";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModuleSpec {
+    pub description: String,
+    /// Modules that must be enabled for the org too, and are applied first.
+    #[serde(default)]
+    pub requires: Vec<String>,
+    #[serde(default)]
+    pub inputs: BTreeMap<String, Schema>,
+    /// The template, relative to the module folder.
+    pub template: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct Module {
+    pub name: String,
+    pub dir: PathBuf,
+    pub spec: ModuleSpec,
+}
+
+impl Module {
+    /// The schema of the module's inputs as one object.
+    pub fn input_schema(&self) -> Schema {
+        Schema {
+            ty: crate::schema::Type::Object,
+            description: None,
+            required: false,
+            default: None,
+            one_of: None,
+            items: None,
+            fields: Some(self.spec.inputs.clone()),
+            values: None,
+            unique: None,
+            label: None,
+            in_org_domain: false,
+            min: None,
+            max: None,
+        }
+    }
+}
+
+/// What a module's template produces for one org.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenderedModule {
+    /// Provider settings such as the leaver policy, keyed by setting name.
+    #[serde(default)]
+    pub settings: Map<String, Value>,
+    #[serde(default)]
+    pub resources: Vec<Rendered>,
+}
+
+pub struct Catalogue {
+    pub modules: BTreeMap<String, Module>,
+    registry: Handlebars<'static>,
+}
+
+impl std::fmt::Debug for Catalogue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Catalogue")
+            .field("modules", &self.modules.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModuleError {
+    #[error("module `{module}`: template failed: {message}")]
+    Template { module: String, message: String },
+    #[error("module `{module}`: template output is not valid: {message}")]
+    Output { module: String, message: String },
+}
+
+/// Renders a value as JSON, which is also a valid YAML flow scalar: templates use
+/// `{{json x}}` so no input can break out of the YAML it is placed in.
+fn json_helper(
+    h: &Helper<'_>,
+    _: &Handlebars<'_>,
+    _: &Context,
+    _: &mut RenderContext<'_, '_>,
+    out: &mut dyn Output,
+) -> HelperResult {
+    let value = h
+        .param(0)
+        .ok_or(RenderErrorReason::ParamNotFoundForIndex("json", 0))?;
+    let text = serde_json::to_string(value.value())
+        .map_err(|e| RenderErrorReason::Other(e.to_string()))?;
+    out.write(&text)?;
+    Ok(())
+}
+
+// `{{email "staff" org.domain}}` -> "staff@riversidefood.org"; full addresses pass through.
+handlebars::handlebars_helper!(email_helper: |name: str, domain: str| {
+    if name.contains('@') { name.to_ascii_lowercase() } else { format!("{}@{}", name.to_ascii_lowercase(), domain) }
+});
+
+/// `{{concat "users." @index}}`: the params' text joined, for building `source` paths.
+struct ConcatHelper;
+
+impl handlebars::HelperDef for ConcatHelper {
+    fn call_inner<'reg: 'rc, 'rc>(
+        &self,
+        h: &Helper<'rc>,
+        _: &'reg Handlebars<'reg>,
+        _: &'rc Context,
+        _: &mut RenderContext<'reg, 'rc>,
+    ) -> Result<handlebars::ScopedJson<'rc>, handlebars::RenderError> {
+        let text: String = h
+            .params()
+            .iter()
+            .map(|p| match p.value() {
+                Value::String(s) => s.clone(),
+                v => v.to_string(),
+            })
+            .collect();
+        Ok(handlebars::ScopedJson::Derived(Value::String(text)))
+    }
+}
+
+impl Catalogue {
+    /// Loads every module under `dir`. Problems in module files are collected, not fatal
+    /// to the others.
+    pub fn load(dir: &Path) -> (Catalogue, Vec<Problem>) {
+        let mut registry = Handlebars::new();
+        registry.set_strict_mode(true);
+        registry.register_escape_fn(handlebars::no_escape);
+        registry.register_helper("json", Box::new(json_helper));
+        registry.register_helper("email", Box::new(email_helper));
+        registry.register_helper("concat", Box::new(ConcatHelper));
+        let mut modules = BTreeMap::new();
+        let mut problems = Vec::new();
+        let mut entries: Vec<PathBuf> = match std::fs::read_dir(dir) {
+            Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+            Err(e) => {
+                problems.push(Problem::new(
+                    "modules_dir",
+                    format!("cannot read the modules folder {}: {e}", dir.display()),
+                ));
+                Vec::new()
+            }
+        };
+        entries.sort();
+        for path in entries {
+            let spec_path = path.join(MODULE_FILE);
+            if !spec_path.is_file() {
+                continue;
+            }
+            let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_string)
+            else {
+                continue;
+            };
+            let text = match std::fs::read_to_string(&spec_path) {
+                Ok(t) => t,
+                Err(e) => {
+                    problems.push(Problem::new(
+                        "module_file",
+                        format!("cannot read {}: {e}", spec_path.display()),
+                    ));
+                    continue;
+                }
+            };
+            let spec: ModuleSpec = match serde_yaml::from_str(&text) {
+                Ok(s) => s,
+                Err(e) => {
+                    problems.push(*crate::pool::yaml_problem(&spec_path, &text, &e));
+                    continue;
+                }
+            };
+            let template_path = path.join(&spec.template);
+            match std::fs::read_to_string(&template_path) {
+                Ok(t) => {
+                    if let Err(e) = registry.register_template_string(&name, t) {
+                        problems.push(Problem::new(
+                            "module_template",
+                            format!("{}: {e}", template_path.display()),
+                        ));
+                        continue;
+                    }
+                }
+                Err(e) => {
+                    problems.push(Problem::new(
+                        "module_template",
+                        format!("cannot read {}: {e}", template_path.display()),
+                    ));
+                    continue;
+                }
+            }
+            modules.insert(
+                name.clone(),
+                Module {
+                    name,
+                    dir: path,
+                    spec,
+                },
+            );
+        }
+        (Catalogue { modules, registry }, problems)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Module> {
+        self.modules.get(name)
+    }
+
+    /// Renders one module for one org. `context` holds `org`, and the module's checked
+    /// inputs under `inputs` (also spread at the top level for short templates).
+    pub fn render(
+        &self,
+        module: &Module,
+        org: &Value,
+        inputs: &Value,
+    ) -> Result<(Map<String, Value>, Vec<Resource>), ModuleError> {
+        let mut ctx = match inputs {
+            Value::Object(m) => m.clone(),
+            _ => Map::new(),
+        };
+        ctx.insert("org".into(), org.clone());
+        ctx.insert("inputs".into(), inputs.clone());
+        let text = self
+            .registry
+            .render(&module.name, &Value::Object(ctx))
+            .map_err(|e| ModuleError::Template {
+                module: module.name.clone(),
+                message: e.to_string(),
+            })?;
+        let rendered: RenderedModule =
+            serde_yaml::from_str(&text).map_err(|e| ModuleError::Output {
+                module: module.name.clone(),
+                message: e.to_string(),
+            })?;
+        let prefix = format!("modules.{}", module.name);
+        let resources = rendered
+            .resources
+            .into_iter()
+            .map(|r| Resource::from_rendered(&module.name, &prefix, r))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ModuleError::Output {
+                module: module.name.clone(),
+                message: e.to_string(),
+            })?;
+        Ok((rendered.settings, resources))
+    }
+}

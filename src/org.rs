@@ -1,0 +1,515 @@
+//! Org files: loading, checking every value against its schema, rendering modules into
+//! resources, and checking the references and graph those resources form.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock};
+
+use petgraph::graph::NodeIndex;
+use serde_json::{Map, Value};
+
+use crate::diag::{Problem, Problems, SourceFile, suggest};
+use crate::graph::{DepGraph, describe_cycle, find_cycle};
+use crate::modules::Catalogue;
+use crate::pool::Pool;
+use crate::resource::{Address, Resource};
+use crate::schema::{Ctx, Schema};
+use crate::secrets::Secrets;
+use crate::yaml::{self, Node, Span};
+
+static ORG_SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
+    serde_yaml::from_str(include_str!("org_schema.yaml"))
+        .unwrap_or_else(|e| panic!("built-in org schema is invalid: {e}"))
+});
+
+#[derive(Debug, Clone)]
+pub struct Contact {
+    pub name: String,
+    pub email: String,
+    pub reports: bool,
+}
+
+/// The Google Workspace tenant of an org.
+#[derive(Debug, Clone)]
+pub struct GoogleTenant {
+    pub domains: Vec<String>,
+    pub customer_id: String,
+    pub admin: String,
+    /// Name of the secret holding the service-account key (JSON).
+    pub credentials: String,
+}
+
+/// A checked org: everything later stages need, with positions for messages.
+#[derive(Debug, Clone)]
+pub struct Org {
+    pub id: String,
+    pub name: String,
+    pub file: Arc<SourceFile>,
+    pub root: Node,
+    pub contacts: Vec<Contact>,
+    pub google: Option<GoogleTenant>,
+    /// Enabled modules in dependency order.
+    pub modules: Vec<String>,
+    /// Settings rendered by each module, by module name.
+    pub settings: BTreeMap<String, Map<String, Value>>,
+    pub resources: Vec<Resource>,
+    /// Edges between resources (indices into `resources`), dependency first.
+    pub graph: DepGraph<usize>,
+    pub sha256: String,
+}
+
+impl Org {
+    /// File, line and column a dotted path comes from (the nearest existing parent).
+    pub fn locate(&self, path: &str) -> (String, usize, usize) {
+        let span = self.span_of(path);
+        let (line, col) = self.file.line_col(span);
+        (self.file.path.display().to_string(), line, col)
+    }
+
+    pub fn span_of(&self, path: &str) -> Span {
+        let mut p = path.to_string();
+        loop {
+            if let Some(node) = self.root.at_path(&p) {
+                return node.span;
+            }
+            match p.rsplit_once('.') {
+                Some((parent, _)) => p = parent.to_string(),
+                None => return Span::new(0, 0),
+            }
+        }
+    }
+
+    pub fn resource(&self, address: &Address) -> Option<&Resource> {
+        self.resources.iter().find(|r| &r.address == address)
+    }
+
+    pub fn setting(&self, module: &str, name: &str) -> Option<&Value> {
+        self.settings.get(module)?.get(name)
+    }
+}
+
+/// Every org file in `orgs/`, sorted by name.
+pub fn discover(pool: &Pool) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(pool.orgs_dir())?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "yaml" || e == "yml")
+                && p.file_name().is_some_and(|n| !n.to_string_lossy().starts_with('.'))
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Loads and checks one org file. All problems in it are returned together.
+pub fn load(
+    pool: &Pool,
+    catalogue: &Catalogue,
+    secrets: &Secrets,
+    path: &Path,
+) -> Result<Org, Problems> {
+    let mut problems = Problems::default();
+    let shown = pool.display_path(path);
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            problems.push(Problem::new(
+                "org_file",
+                format!("cannot read {}: {e}", shown.display()),
+            ));
+            return Err(problems);
+        }
+    };
+    let sha256 = crate::util::sha256_hex(text.as_bytes());
+    let file = SourceFile::new(&shown, text);
+    let root = match yaml::parse(&file.text) {
+        Ok(r) => r,
+        Err(e) => {
+            problems.push(Problem::at(
+                "yaml",
+                &file,
+                e.span,
+                format!("YAML syntax error: {}", e.message),
+                "here",
+            ));
+            return Err(problems);
+        }
+    };
+    if root.entries().is_none() {
+        problems.push(Problem::at(
+            "wrong_type",
+            &file,
+            root.span_head(),
+            "an org file is a mapping of keys (org, name, google, modules, ...)",
+            "expected a mapping",
+        ));
+        return Err(problems);
+    }
+
+    // Domains first: emails everywhere else are checked against them.
+    let domains: Vec<String> = root
+        .get("google")
+        .map(|g| {
+            let mut d: Vec<String> = g
+                .get("domain")
+                .and_then(Node::as_str)
+                .map(|s| vec![s.to_ascii_lowercase()])
+                .unwrap_or_default();
+            if let Some(items) = g.get("domains").and_then(Node::items) {
+                d.extend(items.iter().filter_map(Node::as_str).map(str::to_ascii_lowercase));
+            }
+            d
+        })
+        .unwrap_or_default();
+
+    let value = {
+        let mut ctx = Ctx {
+            file: &file,
+            domains: &domains,
+            secrets,
+            problems: &mut problems,
+        };
+        ORG_SCHEMA.check(&root, "", &mut ctx)
+    };
+
+    let id = value["org"].as_str().unwrap_or_default().to_string();
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_default();
+    if let Some(node) = root.get("org") {
+        if !id.is_empty() && id != stem {
+            problems.push(
+                Problem::at(
+                    "org_id_mismatch",
+                    &file,
+                    node.span,
+                    format!("org id `{id}` does not match the file name `{stem}.yaml`"),
+                    "must match the file name",
+                )
+                .with_help(format!(
+                    "rename the file to orgs/{id}.yaml, or set `org: {stem}`"
+                )),
+            );
+        }
+    }
+    let google = root.get("google").map(|g_node| {
+        if domains.is_empty() {
+            problems.push(Problem::at(
+                "missing_key",
+                &file,
+                g_node.span_head(),
+                "google needs `domain` or `domains`",
+                "no domain here",
+            ));
+        }
+        let g = &value["google"];
+        GoogleTenant {
+            domains: domains.clone(),
+            customer_id: g["customer_id"].as_str().unwrap_or_default().to_string(),
+            admin: g["admin"].as_str().unwrap_or_default().to_string(),
+            credentials: g["credentials"]
+                .as_str()
+                .and_then(crate::secrets::reference)
+                .unwrap_or_default()
+                .to_string(),
+        }
+    });
+    let contacts = value["contacts"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|c| Contact {
+                    name: c["name"].as_str().unwrap_or_default().to_string(),
+                    email: c["email"].as_str().unwrap_or_default().to_string(),
+                    reports: c["reports"].as_bool().unwrap_or(false),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+
+    // Modules: known, inputs valid, requirements enabled, no cycle.
+    let mut enabled: Vec<(String, Span, Value)> = Vec::new();
+    if let Some(entries) = root.get("modules").and_then(Node::entries) {
+        for (key, node) in entries {
+            let Some(module) = catalogue.get(&key.text) else {
+                let mut p = Problem::at(
+                    "unknown_module",
+                    &file,
+                    key.span,
+                    format!("unknown module `{}`", key.text),
+                    "not in the module catalogue",
+                );
+                p = match suggest(&key.text, catalogue.modules.keys().map(String::as_str)) {
+                    Some(s) => p.with_help(format!("did you mean `{s}`?")),
+                    None => p.with_help(format!(
+                        "modules available: {} (see `steward modules`)",
+                        catalogue.modules.keys().cloned().collect::<Vec<_>>().join(", ")
+                    )),
+                };
+                problems.push(p);
+                continue;
+            };
+            let mut ctx = Ctx {
+                file: &file,
+                domains: &domains,
+                secrets,
+                problems: &mut problems,
+            };
+            let inputs =
+                module
+                    .input_schema()
+                    .check(node, &format!("modules.{}", key.text), &mut ctx);
+            enabled.push((key.text.clone(), key.span, inputs));
+        }
+    }
+    let mut order_problem = false;
+    for (name, span, _) in &enabled {
+        let Some(module) = catalogue.get(name) else { continue };
+        for req in &module.spec.requires {
+            if !enabled.iter().any(|(n, _, _)| n == req) {
+                order_problem = true;
+                problems.push(
+                    Problem::at(
+                        "missing_module",
+                        &file,
+                        *span,
+                        format!("module `{name}` requires module `{req}`, which this org does not enable"),
+                        format!("needs `{req}`"),
+                    )
+                    .with_help(format!("add `{req}: {{}}` under `modules:`")),
+                );
+            }
+        }
+    }
+    let modules = match module_order(catalogue, &enabled) {
+        Ok(order) => order,
+        Err((cycle, span)) => {
+            order_problem = true;
+            problems.push(
+                Problem::at(
+                    "cycle",
+                    &file,
+                    span,
+                    format!("module dependency cycle: {}", describe_cycle(&cycle)),
+                    "this module is part of a cycle",
+                )
+                .with_help("remove one of these `requires` in the modules' module.yaml"),
+            );
+            Vec::new()
+        }
+    };
+    if order_problem {
+        return Err(problems);
+    }
+    // Rendering and linking go ahead even after value problems, so reference errors are
+    // reported in the same run; a template failing on an invalid value is then expected.
+    let had_problems = !problems.is_empty();
+
+    // Render every module into resources.
+    let org_ctx = serde_json::json!({
+        "id": id,
+        "name": value["name"],
+        "domain": domains.first(),
+        "domains": domains,
+        "google": value["google"],
+    });
+    let mut settings = BTreeMap::new();
+    let mut resources = Vec::new();
+    for name in &modules {
+        let (_, span, inputs) = enabled
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .unwrap_or_else(|| unreachable!("ordered modules are enabled"));
+        let Some(module) = catalogue.get(name) else { continue };
+        match catalogue.render(module, &org_ctx, inputs) {
+            Ok((s, r)) => {
+                settings.insert(name.clone(), s);
+                resources.extend(r);
+            }
+            Err(e) if !had_problems => problems.push(
+                Problem::at("module_render", &file, *span, e.to_string(), "while rendering this module")
+                    .with_help(format!("this is a fault in modules/{name}/, not in the org file")),
+            ),
+            Err(_) => {}
+        }
+    }
+    let org = Org {
+        id,
+        name: value["name"].as_str().unwrap_or_default().to_string(),
+        file: file.clone(),
+        root,
+        contacts,
+        google,
+        modules,
+        settings,
+        resources,
+        graph: DepGraph::new(),
+        sha256,
+    };
+    match link(org, catalogue) {
+        Ok(org) if problems.is_empty() => Ok(org),
+        Ok(_) => Err(problems),
+        Err(more) => {
+            problems.extend(more);
+            Err(problems)
+        }
+    }
+}
+
+/// Orders enabled modules so each comes after what it requires.
+fn module_order(
+    catalogue: &Catalogue,
+    enabled: &[(String, Span, Value)],
+) -> Result<Vec<String>, (Vec<String>, Span)> {
+    let mut g: DepGraph<&str> = DepGraph::new();
+    let idx: HashMap<&str, NodeIndex> = enabled
+        .iter()
+        .map(|(n, _, _)| (n.as_str(), g.add_node(n.as_str())))
+        .collect();
+    for (name, _, _) in enabled {
+        if let Some(m) = catalogue.get(name) {
+            for req in &m.spec.requires {
+                if let (Some(a), Some(b)) = (idx.get(req.as_str()), idx.get(name.as_str())) {
+                    g.add_edge(*a, *b, ());
+                }
+            }
+        }
+    }
+    if let Some(cycle) = find_cycle(&g) {
+        // Edges run from requirement to module; name them the way authors write them.
+        let mut names: Vec<String> = cycle.iter().map(|i| g[*i].to_string()).collect();
+        names.reverse();
+        let span = enabled
+            .iter()
+            .find(|(n, _, _)| *n == names[0])
+            .map(|(_, s, _)| *s)
+            .unwrap_or_default();
+        return Err((names, span));
+    }
+    let order = petgraph::algo::toposort(&g, None).map_err(|_| (Vec::new(), Span::default()))?;
+    Ok(order.into_iter().map(|i| g[i].to_string()).collect())
+}
+
+/// Checks resource identities and references, and builds the resource graph.
+fn link(mut org: Org, catalogue: &Catalogue) -> Result<Org, Problems> {
+    let mut problems = Problems::default();
+    let mut by_address: HashMap<Address, usize> = HashMap::new();
+    for (i, r) in org.resources.iter().enumerate() {
+        if let Some(first) = by_address.get(&r.address) {
+            let first = &org.resources[*first];
+            problems.push(
+                Problem::at(
+                    "duplicate",
+                    &org.file,
+                    org.span_of(&r.source),
+                    format!("duplicate {} `{}`", r.address.kind.noun(), r.address.id),
+                    "defined again here",
+                )
+                .with_label(org.span_of(&first.source), "first defined here"),
+            );
+        } else {
+            by_address.insert(r.address.clone(), i);
+        }
+    }
+    let mut graph: DepGraph<usize> = DepGraph::new();
+    let nodes: Vec<NodeIndex> = (0..org.resources.len()).map(|i| graph.add_node(i)).collect();
+    for (i, r) in org.resources.iter().enumerate() {
+        for reference in r.address.kind.references(&r.attrs) {
+            let target = reference.kinds.iter().find_map(|k| {
+                by_address.get(&Address {
+                    kind: *k,
+                    id: reference.id.clone(),
+                })
+            });
+            match target {
+                Some(t) => {
+                    graph.update_edge(nodes[*t], nodes[i], ());
+                }
+                None => {
+                    let path = format!("{}.{}", r.source, reference.attribute);
+                    let span = match org.root.at_path(&path) {
+                        Some(n) => n.span,
+                        None => org.span_of(&r.source),
+                    };
+                    let nouns: Vec<&str> = reference.kinds.iter().map(|k| k.noun()).collect();
+                    let known: Vec<&str> = org
+                        .resources
+                        .iter()
+                        .filter(|x| reference.kinds.contains(&x.address.kind))
+                        .map(|x| x.address.id.as_str())
+                        .collect();
+                    let message = if nouns.len() == 1 {
+                        format!("unknown {} `{}`", nouns[0], reference.id)
+                    } else {
+                        format!(
+                            "`{}` is neither a {} of this org",
+                            reference.id,
+                            nouns.join(" nor a ")
+                        )
+                    };
+                    let help = if known.is_empty() {
+                        format!("this org declares no {}", nouns.join(" or "))
+                    } else {
+                        match suggest(&reference.id, known.iter().copied()) {
+                            Some(s) => format!("did you mean `{s}`?"),
+                            None => format!("declared: {}", known.join(", ")),
+                        }
+                    };
+                    problems.push(
+                        Problem::at("unknown_reference", &org.file, span, message, "not declared in this org")
+                            .with_help(help),
+                    );
+                }
+            }
+        }
+    }
+    // Modules order resources: everything in a module comes after what it requires.
+    for (i, r) in org.resources.iter().enumerate() {
+        if let Some(m) = catalogue.get(&r.module) {
+            for (j, other) in org.resources.iter().enumerate() {
+                if m.spec.requires.contains(&other.module) {
+                    graph.update_edge(nodes[j], nodes[i], ());
+                }
+            }
+        }
+    }
+    if let Some(cycle) = find_cycle(&graph) {
+        let names: Vec<String> = cycle
+            .iter()
+            .map(|n| org.resources[graph[*n]].address.to_string())
+            .collect();
+        let first = &org.resources[graph[cycle[0]]];
+        problems.push(Problem::at(
+            "cycle",
+            &org.file,
+            org.span_of(&first.source),
+            format!("resource dependency cycle: {}", describe_cycle(&names)),
+            "part of a cycle",
+        ));
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    org.graph = graph;
+    Ok(org)
+}
+
+/// Loads many org files; each org's problems are kept apart so one bad file does not
+/// hide another's.
+pub fn load_all(
+    pool: &Pool,
+    catalogue: &Catalogue,
+    secrets: &Secrets,
+    paths: &[PathBuf],
+) -> (Vec<Org>, Problems) {
+    let mut orgs = Vec::new();
+    let mut problems = Problems::default();
+    for path in paths {
+        match load(pool, catalogue, secrets, path) {
+            Ok(org) => orgs.push(org),
+            Err(p) => problems.extend(p),
+        }
+    }
+    (orgs, problems)
+}

@@ -1,0 +1,365 @@
+//! The plan: a value describing what apply would do, citing where each change comes
+//! from. It is shown as text, saved or printed as JSON (format documented in
+//! `docs/plan-format.md`), and applied later.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::org::Org;
+use crate::providers::LiveState;
+use crate::resource::{Address, Kind};
+
+/// Bumped on any incompatible change to the JSON shape.
+pub const FORMAT_VERSION: u32 = 1;
+/// What secret values are shown as, everywhere.
+pub const REDACTED: &str = "(secret)";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Create,
+    Update,
+    Delete,
+}
+
+impl Action {
+    pub fn symbol(self) -> char {
+        match self {
+            Action::Create => '+',
+            Action::Update => '~',
+            Action::Delete => '-',
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldChange {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Value>,
+    /// The value is secret: `before`/`after` hold the redaction marker, never the value.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub secret: bool,
+}
+
+/// Where in the org file a change comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Source {
+    pub path: String,
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    pub address: Address,
+    pub module: String,
+    pub action: Action,
+    pub fields: Vec<FieldChange>,
+    /// Why, when not simply "the file says so" (e.g. "leaver: suspend").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Source>,
+    /// Changes in this plan that must succeed first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<Address>,
+}
+
+impl Change {
+    pub fn after(&self, field: &str) -> Option<&Value> {
+        self.fields
+            .iter()
+            .find(|f| f.name == field)
+            .and_then(|f| f.after.as_ref())
+    }
+
+    pub fn is_destructive(&self) -> bool {
+        self.action == Action::Delete
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub add: usize,
+    pub change: usize,
+    pub remove: usize,
+}
+
+impl Summary {
+    pub fn of(changes: &[Change]) -> Summary {
+        let mut s = Summary::default();
+        for c in changes {
+            match c.action {
+                Action::Create => s.add += 1,
+                Action::Update => s.change += 1,
+                Action::Delete => s.remove += 1,
+            }
+        }
+        s
+    }
+
+    pub fn total(&self) -> usize {
+        self.add + self.change + self.remove
+    }
+
+    fn absorb(&mut self, o: &Summary) {
+        self.add += o.add;
+        self.change += o.change;
+        self.remove += o.remove;
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrgPlan {
+    pub org: String,
+    pub file: String,
+    /// Digest of the org file the plan was made from.
+    pub file_sha256: String,
+    /// Digest of the live state the plan was made against.
+    pub live_sha256: String,
+    pub changes: Vec<Change>,
+    /// Live objects no org file declares, which Steward leaves alone.
+    pub unmanaged: Vec<Address>,
+    pub summary: Summary,
+    /// Set when the org could not be refreshed; it then has no changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: u32,
+    pub steward_version: String,
+    pub created_at: String,
+    pub orgs: Vec<OrgPlan>,
+    pub summary: Summary,
+}
+
+impl Plan {
+    pub fn new(mut orgs: Vec<OrgPlan>) -> Plan {
+        orgs.sort_by(|a, b| a.org.cmp(&b.org));
+        let mut summary = Summary::default();
+        for o in &orgs {
+            summary.absorb(&o.summary);
+        }
+        Plan {
+            format_version: FORMAT_VERSION,
+            steward_version: env!("CARGO_PKG_VERSION").to_string(),
+            created_at: crate::util::now_rfc3339(),
+            orgs,
+            summary,
+        }
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.orgs.iter().any(|o| o.error.is_some())
+    }
+}
+
+/// Create and update changes for what the org file declares.
+pub fn diff(
+    org: &Org,
+    live: &LiveState,
+    desired_attrs: impl Fn(&crate::resource::Resource) -> Map<String, Value>,
+) -> Vec<Change> {
+    let mut changes = Vec::new();
+    for r in &org.resources {
+        let want = desired_attrs(r);
+        let source = Some(source_of(org, &r.source));
+        let depends_on: Vec<Address> = r
+            .address
+            .kind
+            .references(&r.attrs)
+            .into_iter()
+            .flat_map(|reference| {
+                reference.kinds.iter().map(move |k| Address {
+                    kind: *k,
+                    id: reference.id.clone(),
+                })
+            })
+            .filter(|a| org.resource(a).is_some())
+            .collect();
+        match live.objects.get(&r.address) {
+            None => {
+                let mut fields: Vec<FieldChange> = want
+                    .iter()
+                    .map(|(k, v)| FieldChange {
+                        name: k.clone(),
+                        before: None,
+                        after: Some(v.clone()),
+                        secret: false,
+                    })
+                    .collect();
+                if r.address.kind == Kind::GoogleUser {
+                    fields.push(FieldChange {
+                        name: "password".into(),
+                        before: None,
+                        after: Some(Value::String(REDACTED.into())),
+                        secret: true,
+                    });
+                }
+                changes.push(Change {
+                    address: r.address.clone(),
+                    module: r.module.clone(),
+                    action: Action::Create,
+                    fields,
+                    reason: None,
+                    source,
+                    depends_on,
+                });
+            }
+            Some(obj) => {
+                let fields: Vec<FieldChange> = want
+                    .iter()
+                    .filter(|(k, v)| obj.attrs.get(*k) != Some(*v))
+                    .map(|(k, v)| FieldChange {
+                        name: k.clone(),
+                        before: obj.attrs.get(k).cloned(),
+                        after: Some(v.clone()),
+                        secret: false,
+                    })
+                    .collect();
+                if !fields.is_empty() {
+                    // Point at the first changed field when the file has it.
+                    let field_path = format!("{}.{}", r.source, fields[0].name);
+                    let source = if org.root.at_path(&field_path).is_some() {
+                        Some(source_of(org, &field_path))
+                    } else {
+                        source
+                    };
+                    changes.push(Change {
+                        address: r.address.clone(),
+                        module: r.module.clone(),
+                        action: Action::Update,
+                        fields,
+                        reason: None,
+                        source,
+                        depends_on,
+                    });
+                }
+            }
+        }
+    }
+    changes
+}
+
+pub fn source_of(org: &Org, path: &str) -> Source {
+    let (file, line, column) = org.locate(path);
+    Source {
+        path: path.to_string(),
+        file,
+        line,
+        column,
+    }
+}
+
+/// Deterministic order: by module order of the org, then kind, then id.
+pub fn sort_changes(org: &Org, changes: &mut [Change]) {
+    let module_rank: BTreeMap<&str, usize> = org
+        .modules
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (m.as_str(), i))
+        .collect();
+    changes.sort_by(|a, b| {
+        let ra = module_rank.get(a.module.as_str()).copied().unwrap_or(usize::MAX);
+        let rb = module_rank.get(b.module.as_str()).copied().unwrap_or(usize::MAX);
+        (ra, a.address.kind, a.action, &a.address.id).cmp(&(rb, b.address.kind, b.action, &b.address.id))
+    });
+}
+
+// ---------------------------------------------------------------------------------------
+// Text rendering
+
+fn show(v: &Option<Value>) -> String {
+    match v {
+        None | Some(Value::Null) => "(none)".into(),
+        Some(Value::String(s)) if s == REDACTED => REDACTED.into(),
+        Some(v) => v.to_string(),
+    }
+}
+
+/// The plan as people read it in a terminal.
+pub fn render_text(plan: &Plan, color: bool) -> String {
+    let paint = |code: &str, s: &str| {
+        if color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    };
+    let mut out = String::new();
+    for o in &plan.orgs {
+        out.push_str(&paint("1", &format!("{} ({})", o.org, o.file)));
+        out.push('\n');
+        if let Some(e) = &o.error {
+            out.push_str(&format!("  {} {e}\n", paint("31", "error:")));
+            out.push('\n');
+            continue;
+        }
+        if o.changes.is_empty() {
+            out.push_str("  no changes\n");
+        }
+        let mut module = "";
+        for c in &o.changes {
+            if c.module != module {
+                module = &c.module;
+                out.push_str(&format!("  module {module}\n"));
+            }
+            let code = match c.action {
+                Action::Create => "32",
+                Action::Update => "33",
+                Action::Delete => "31",
+            };
+            let head = format!("{} {}", c.action.symbol(), c.address);
+            let mut line = format!("    {}", paint(code, &head));
+            if let Some(r) = &c.reason {
+                line.push_str(&format!(" ({r})"));
+            }
+            if let Some(s) = &c.source {
+                line.push_str(&paint("2", &format!("  # {}:{}", s.file, s.line)));
+            }
+            out.push_str(&line);
+            out.push('\n');
+            let width = c.fields.iter().map(|f| f.name.len()).max().unwrap_or(0);
+            for f in &c.fields {
+                let text = match c.action {
+                    Action::Create => show(&f.after),
+                    Action::Delete => show(&f.before),
+                    Action::Update => format!("{} -> {}", show(&f.before), show(&f.after)),
+                };
+                out.push_str(&format!("        {:width$} = {text}\n", f.name));
+            }
+        }
+        if !o.unmanaged.is_empty() {
+            let mut by_kind: BTreeMap<Kind, Vec<&str>> = BTreeMap::new();
+            for a in &o.unmanaged {
+                by_kind.entry(a.kind).or_default().push(&a.id);
+            }
+            out.push_str(&format!(
+                "  {} (live, in no org file; left alone)\n",
+                paint("36", "unmanaged")
+            ));
+            for (kind, ids) in by_kind {
+                out.push_str(&format!("    {kind}: {}\n", ids.join(", ")));
+            }
+        }
+        out.push('\n');
+    }
+    let s = &plan.summary;
+    if plan.has_errors() {
+        let failed = plan.orgs.iter().filter(|o| o.error.is_some()).count();
+        out.push_str(&format!("{failed} org(s) could not be planned.\n"));
+    }
+    out.push_str(&format!(
+        "Plan: {} to add, {} to change, {} to remove.\n",
+        s.add, s.change, s.remove
+    ));
+    out
+}

@@ -1,0 +1,228 @@
+//! The pool: `steward.yaml` at the root of the repository, and where things live.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use crate::diag::{Problem, SourceFile};
+use crate::yaml::Span;
+
+pub const POOL_FILE: &str = "steward.yaml";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolConfig {
+    /// Short id of the pool.
+    pub pool: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub secrets: SecretsConfig,
+    /// Where locks, generated passwords and other local state go (git-ignored).
+    #[serde(default = "default_state_dir")]
+    pub state_dir: PathBuf,
+    /// Bound on concurrent operations during apply (like Terraform's -parallelism).
+    #[serde(default = "default_parallelism")]
+    pub parallelism: usize,
+    #[serde(default)]
+    pub google: GoogleConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsConfig {
+    #[serde(default = "default_secrets_dir")]
+    pub dir: PathBuf,
+    #[serde(default = "default_env_prefix")]
+    pub env_prefix: String,
+}
+
+impl Default for SecretsConfig {
+    fn default() -> Self {
+        SecretsConfig {
+            dir: default_secrets_dir(),
+            env_prefix: default_env_prefix(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GoogleConfig {
+    #[serde(default = "default_token_url")]
+    pub token_url: String,
+    #[serde(default = "default_api_url")]
+    pub api_url: String,
+    /// Requests in flight at once across all orgs.
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight: usize,
+    /// Requests in flight at once for one org (one customer's quota).
+    #[serde(default = "default_per_org_in_flight")]
+    pub per_org_in_flight: usize,
+    /// Seconds one request may take.
+    #[serde(default = "default_timeout")]
+    pub request_timeout_secs: u64,
+    /// Seconds a request is retried for (429, 5xx, eventual consistency) before giving up.
+    #[serde(default = "default_retry_for")]
+    pub retry_for_secs: u64,
+}
+
+impl Default for GoogleConfig {
+    fn default() -> Self {
+        GoogleConfig {
+            token_url: default_token_url(),
+            api_url: default_api_url(),
+            max_in_flight: default_max_in_flight(),
+            per_org_in_flight: default_per_org_in_flight(),
+            request_timeout_secs: default_timeout(),
+            retry_for_secs: default_retry_for(),
+        }
+    }
+}
+
+fn default_state_dir() -> PathBuf {
+    PathBuf::from(".steward")
+}
+fn default_parallelism() -> usize {
+    10
+}
+fn default_secrets_dir() -> PathBuf {
+    PathBuf::from("secrets")
+}
+fn default_env_prefix() -> String {
+    "STEWARD_SECRET_".into()
+}
+fn default_token_url() -> String {
+    "https://oauth2.googleapis.com/token".into()
+}
+fn default_api_url() -> String {
+    "https://admin.googleapis.com".into()
+}
+fn default_max_in_flight() -> usize {
+    64
+}
+fn default_per_org_in_flight() -> usize {
+    16
+}
+fn default_timeout() -> u64 {
+    30
+}
+fn default_retry_for() -> u64 {
+    120
+}
+
+/// The loaded pool: its config and the folders it is rooted in.
+#[derive(Debug, Clone)]
+pub struct Pool {
+    pub root: PathBuf,
+    pub config: PoolConfig,
+}
+
+impl Pool {
+    /// Loads `steward.yaml` from `root`. `STEWARD_GOOGLE_URL` points both Google
+    /// endpoints at one base URL (the lab), so the pool file can stay production-true.
+    pub fn load(root: &Path) -> Result<Pool, Box<Problem>> {
+        let path = root.join(POOL_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            Box::new(
+                Problem::new(
+                    "pool_file",
+                    format!("cannot read the pool file {}: {e}", path.display()),
+                )
+                .with_help("run steward from the pool repository, or pass --root DIR"),
+            )
+        })?;
+        let mut config: PoolConfig = if text.trim().is_empty() {
+            serde_yaml::from_str("pool: unnamed").map_err(|e| yaml_problem(&path, &text, &e))?
+        } else {
+            serde_yaml::from_str(&text).map_err(|e| yaml_problem(&path, &text, &e))?
+        };
+        if let Ok(url) = std::env::var("STEWARD_GOOGLE_URL") {
+            let url = url.trim_end_matches('/').to_string();
+            config.google.token_url = format!("{url}/token");
+            config.google.api_url = url;
+        }
+        config.parallelism = config.parallelism.max(1);
+        config.google.max_in_flight = config.google.max_in_flight.max(1);
+        config.google.per_org_in_flight = config.google.per_org_in_flight.max(1);
+        Ok(Pool {
+            root: root.to_path_buf(),
+            config,
+        })
+    }
+
+    /// Finds the pool root: the nearest folder upwards holding `steward.yaml`.
+    pub fn discover(start: &Path) -> Option<PathBuf> {
+        start
+            .ancestors()
+            .find(|dir| dir.join(POOL_FILE).is_file())
+            .map(Path::to_path_buf)
+    }
+
+    pub fn orgs_dir(&self) -> PathBuf {
+        self.root.join("orgs")
+    }
+
+    pub fn modules_dir(&self) -> PathBuf {
+        std::env::var_os("STEWARD_MODULES_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| self.root.join("modules"))
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.root.join(&self.config.state_dir)
+    }
+
+    pub fn secrets_dir(&self) -> PathBuf {
+        self.root.join(&self.config.secrets.dir)
+    }
+
+    /// Paths shown to users are relative to the pool root when possible.
+    pub fn display_path(&self, path: &Path) -> PathBuf {
+        path.strip_prefix(&self.root)
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|_| path.to_path_buf())
+    }
+}
+
+/// A serde_yaml error as a diagnostic at its line and column.
+pub fn yaml_problem(path: &Path, text: &str, err: &serde_yaml::Error) -> Box<Problem> {
+    let file = SourceFile::new(path, text.to_string());
+    let message = err.to_string();
+    let message = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(&message)
+        .to_string();
+    match err.location() {
+        Some(loc) => Box::new(Problem::at(
+            "yaml",
+            &file,
+            Span::new(byte_at(text, loc.line(), loc.column()), 1),
+            message,
+            "here",
+        )),
+        None => {
+            let mut p = Problem::new("yaml", message);
+            p.file = Some(Arc::clone(&file));
+            p.labels.push((Span::new(0, 0), String::new()));
+            Box::new(p)
+        }
+    }
+}
+
+/// Byte offset of a 1-based line and column (in characters).
+fn byte_at(text: &str, line: usize, column: usize) -> usize {
+    let line_start: usize = text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum();
+    let rest = &text[line_start.min(text.len())..];
+    line_start
+        + rest
+            .char_indices()
+            .nth(column.saturating_sub(1))
+            .map_or(rest.len(), |(b, _)| b)
+}

@@ -1,0 +1,38 @@
+//! Providers read live state and carry out changes. Each sits behind the same narrow
+//! shape: refresh an org's live state (batched), plan what only it knows (leavers,
+//! unmanaged objects), apply one change.
+
+pub mod google;
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use crate::resource::Address;
+
+/// One object as it is live, in the same attribute vocabulary as the desired resource.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveObject {
+    pub attrs: Map<String, Value>,
+}
+
+/// What a refresh found for one org.
+#[derive(Debug, Clone, Default)]
+pub struct LiveState {
+    pub objects: BTreeMap<Address, LiveObject>,
+}
+
+impl LiveState {
+    /// A digest of everything read, so a saved plan can tell that the world moved.
+    pub fn fingerprint(&self) -> String {
+        let mut canon = String::new();
+        for (addr, obj) in &self.objects {
+            canon.push_str(&addr.to_string());
+            canon.push('=');
+            // serde_json maps are ordered (BTreeMap), so this is canonical.
+            canon.push_str(&Value::Object(obj.attrs.clone()).to_string());
+            canon.push('\n');
+        }
+        crate::util::sha256_hex(canon.as_bytes())
+    }
+}

@@ -1,0 +1,240 @@
+//! The fixed set of typed resource kinds that modules render into.
+//!
+//! Modules are data, but what a resource *is* — its identity, its managed attributes and
+//! what it refers to — is decided here, in Rust, so a template cannot invent an operation.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    GoogleOrgUnit,
+    GoogleUser,
+    GoogleGroup,
+    GoogleMember,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::GoogleOrgUnit => "google_org_unit",
+            Kind::GoogleUser => "google_user",
+            Kind::GoogleGroup => "google_group",
+            Kind::GoogleMember => "google_member",
+        }
+    }
+
+    /// What one is called in messages to people.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Kind::GoogleOrgUnit => "org unit",
+            Kind::GoogleUser => "user",
+            Kind::GoogleGroup => "group",
+            Kind::GoogleMember => "group member",
+        }
+    }
+
+    pub fn provider(self) -> ProviderKind {
+        ProviderKind::Google
+    }
+
+    /// Attributes a resource of this kind may have, and whether each is required.
+    fn attributes(self) -> &'static [(&'static str, bool)] {
+        match self {
+            Kind::GoogleOrgUnit => &[("path", true), ("description", false)],
+            Kind::GoogleUser => &[("email", true), ("name", true), ("org_unit", true)],
+            Kind::GoogleGroup => &[("email", true), ("name", true), ("description", false)],
+            Kind::GoogleMember => &[("group", true), ("email", true), ("role", false)],
+        }
+    }
+
+    /// Attributes that may be given as `secret:NAME`.
+    fn secret_attributes(self) -> &'static [&'static str] {
+        match self {
+            Kind::GoogleUser => &["password"],
+            _ => &[],
+        }
+    }
+
+    /// The id of a resource is derived from its attributes, so two modules cannot name
+    /// one object differently.
+    fn id_of(self, attrs: &Map<String, Value>) -> String {
+        let s = |k: &str| attrs.get(k).and_then(Value::as_str).unwrap_or_default();
+        match self {
+            Kind::GoogleOrgUnit => s("path").to_string(),
+            Kind::GoogleUser | Kind::GoogleGroup => s("email").to_ascii_lowercase(),
+            Kind::GoogleMember => format!(
+                "{}/{}",
+                s("group").to_ascii_lowercase(),
+                s("email").to_ascii_lowercase()
+            ),
+        }
+    }
+
+    /// What this resource needs to exist first: (attribute, kinds it may be, id).
+    pub fn references(self, attrs: &Map<String, Value>) -> Vec<Reference> {
+        let s = |k: &str| {
+            attrs
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        match self {
+            Kind::GoogleOrgUnit => {
+                let path = s("path");
+                match path.rsplit_once('/') {
+                    Some((parent, _)) if !parent.is_empty() => vec![Reference {
+                        attribute: "path",
+                        kinds: &[Kind::GoogleOrgUnit],
+                        id: parent.to_string(),
+                    }],
+                    _ => Vec::new(),
+                }
+            }
+            Kind::GoogleUser => {
+                let ou = s("org_unit");
+                if ou == "/" {
+                    Vec::new()
+                } else {
+                    vec![Reference {
+                        attribute: "org_unit",
+                        kinds: &[Kind::GoogleOrgUnit],
+                        id: ou,
+                    }]
+                }
+            }
+            Kind::GoogleGroup => Vec::new(),
+            Kind::GoogleMember => vec![
+                Reference {
+                    attribute: "group",
+                    kinds: &[Kind::GoogleGroup],
+                    id: s("group").to_ascii_lowercase(),
+                },
+                Reference {
+                    attribute: "email",
+                    kinds: &[Kind::GoogleUser, Kind::GoogleGroup],
+                    id: s("email").to_ascii_lowercase(),
+                },
+            ],
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderKind {
+    Google,
+}
+
+#[derive(Debug, Clone)]
+pub struct Reference {
+    pub attribute: &'static str,
+    pub kinds: &'static [Kind],
+    pub id: String,
+}
+
+/// `kind[id]`: unique within one org.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Address {
+    pub kind: Kind,
+    pub id: String,
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}[{}]", self.kind, self.id)
+    }
+}
+
+/// A resource as a module renders it, before Steward checks it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rendered {
+    pub kind: String,
+    /// Dotted path of the input this resource comes from, relative to the module's inputs.
+    #[serde(default)]
+    pub source: String,
+    #[serde(default)]
+    pub attributes: Map<String, Value>,
+}
+
+/// A desired resource of one org.
+#[derive(Debug, Clone)]
+pub struct Resource {
+    pub address: Address,
+    pub module: String,
+    pub attrs: Map<String, Value>,
+    /// Secret attributes by name, each the name of the secret it comes from.
+    pub secrets: BTreeMap<String, String>,
+    /// Dotted path in the org file this resource comes from, for diagnostics and plans.
+    pub source: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("unknown resource kind `{0}`")]
+    UnknownKind(String),
+    #[error("{kind} has no attribute `{attr}`")]
+    UnknownAttribute { kind: Kind, attr: String },
+    #[error("{kind} needs attribute `{attr}`")]
+    MissingAttribute { kind: Kind, attr: &'static str },
+    #[error("{kind} attribute `{attr}` must be text")]
+    NotText { kind: Kind, attr: String },
+}
+
+impl Resource {
+    pub fn from_rendered(
+        module: &str,
+        source_prefix: &str,
+        r: Rendered,
+    ) -> Result<Resource, RenderError> {
+        let kind: Kind = serde_json::from_value(Value::String(r.kind.clone()))
+            .map_err(|_| RenderError::UnknownKind(r.kind.clone()))?;
+        let mut attrs = Map::new();
+        let mut secret_attrs = BTreeMap::new();
+        for (name, value) in r.attributes {
+            if kind.secret_attributes().contains(&name.as_str()) {
+                match value {
+                    Value::Null => {}
+                    Value::String(s) => {
+                        let secret = crate::secrets::reference(&s).unwrap_or(&s).to_string();
+                        secret_attrs.insert(name, secret);
+                    }
+                    _ => return Err(RenderError::NotText { kind, attr: name }),
+                }
+                continue;
+            }
+            if !kind.attributes().iter().any(|(a, _)| *a == name) {
+                return Err(RenderError::UnknownAttribute { kind, attr: name });
+            }
+            if !value.is_null() {
+                attrs.insert(name, value);
+            }
+        }
+        for (attr, required) in kind.attributes() {
+            if *required && !attrs.contains_key(*attr) {
+                return Err(RenderError::MissingAttribute { kind, attr });
+            }
+        }
+        let id = kind.id_of(&attrs);
+        let source = crate::schema::join(source_prefix, &r.source);
+        Ok(Resource {
+            address: Address { kind, id },
+            module: module.to_string(),
+            attrs,
+            secrets: secret_attrs,
+            source,
+        })
+    }
+}

@@ -1,0 +1,491 @@
+//! Input schemas: how an org file's values are checked, in data.
+//!
+//! Module authors declare inputs in `module.yaml` with these schemas, and the org file's
+//! own top level uses the same language (`src/org_schema.yaml`), so every value in an
+//! org file is checked by one mechanism that knows where the value sits in the file.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::diag::{Problem, Problems, SourceFile, suggest};
+use crate::secrets::{self, Secrets};
+use crate::yaml::{Node, NodeKind, Span};
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Type {
+    String,
+    Bool,
+    Int,
+    /// An e-mail address.
+    Email,
+    /// A DNS domain name.
+    Domain,
+    /// A Google org unit path such as `/Staff/Kitchen`.
+    OrgUnit,
+    /// A short identifier: letters, digits, `-`, `_`, `.`; safe in file names and commands.
+    Name,
+    /// A `secret:NAME` reference to a value kept outside git.
+    Secret,
+    List,
+    Object,
+    /// A mapping from names to values of one schema.
+    Map,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Schema {
+    #[serde(rename = "type")]
+    pub ty: Type,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default)]
+    pub default: Option<Value>,
+    /// The allowed values of a string.
+    #[serde(default, rename = "enum")]
+    pub one_of: Option<Vec<String>>,
+    /// Schema of each item of a list.
+    #[serde(default)]
+    pub items: Option<Box<Schema>>,
+    /// Fields of an object.
+    #[serde(default)]
+    pub fields: Option<BTreeMap<String, Schema>>,
+    /// Schema of each value of a map.
+    #[serde(default)]
+    pub values: Option<Box<Schema>>,
+    /// On a list of objects: the field that must be unique (case-insensitively).
+    #[serde(default)]
+    pub unique: Option<String>,
+    /// What one item is called in messages ("user", "group").
+    #[serde(default)]
+    pub label: Option<String>,
+    /// On an email: it must be in one of the org's domains.
+    #[serde(default)]
+    pub in_org_domain: bool,
+    /// On a list or object: an empty value (`{}` or nothing) is allowed. Defaults to true.
+    #[serde(default)]
+    pub min: Option<i64>,
+    #[serde(default)]
+    pub max: Option<i64>,
+}
+
+/// What a check needs to know about its surroundings.
+pub struct Ctx<'a> {
+    pub file: &'a Arc<SourceFile>,
+    pub domains: &'a [String],
+    pub secrets: &'a Secrets,
+    pub problems: &'a mut Problems,
+}
+
+impl Ctx<'_> {
+    fn error(&mut self, code: &'static str, span: Span, message: String, label: &str) {
+        self.problems
+            .push(Problem::at(code, self.file, span, message, label));
+    }
+}
+
+impl Schema {
+    /// Checks `node` at dotted `path`, returning the value with defaults filled in.
+    /// Problems are pushed to the context; the returned value is then best-effort.
+    pub fn check(&self, node: &Node, path: &str, ctx: &mut Ctx<'_>) -> Value {
+        if node.is_null() && matches!(self.ty, Type::List | Type::Object | Type::Map) {
+            // `accounts:` with nothing after it means "all defaults".
+            return self.check_collection(&empty_like(self.ty, node.span), path, ctx);
+        }
+        match self.ty {
+            Type::List | Type::Object | Type::Map => self.check_collection(node, path, ctx),
+            _ => self.check_scalar(node, ctx),
+        }
+    }
+
+    fn check_collection(&self, node: &Node, path: &str, ctx: &mut Ctx<'_>) -> Value {
+        match (&self.ty, &node.kind) {
+            (Type::List, NodeKind::Seq(items)) => {
+                let Some(item_schema) = &self.items else {
+                    return node.to_json();
+                };
+                let out: Vec<Value> = items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, item)| item_schema.check(item, &join(path, &i.to_string()), ctx))
+                    .collect();
+                if let Some(field) = &self.unique {
+                    self.check_unique(items, field, ctx);
+                }
+                Value::Array(out)
+            }
+            (Type::Object, NodeKind::Map(entries)) => {
+                let fields = self.fields.clone().unwrap_or_default();
+                let mut out = Map::new();
+                for (key, value) in entries {
+                    match fields.get(&key.text) {
+                        Some(schema) => {
+                            let v = schema.check(value, &join(path, &key.text), ctx);
+                            out.insert(key.text.clone(), v);
+                        }
+                        None => {
+                            let mut p = Problem::at(
+                                "unknown_key",
+                                ctx.file,
+                                key.span,
+                                format!("unknown key `{}`", key.text),
+                                "not expected here",
+                            );
+                            p = match suggest(&key.text, fields.keys().map(String::as_str)) {
+                                Some(s) => p.with_help(format!("did you mean `{s}`?")),
+                                None => p.with_help(format!(
+                                    "expected one of: {}",
+                                    fields.keys().cloned().collect::<Vec<_>>().join(", ")
+                                )),
+                            };
+                            ctx.problems.push(p);
+                        }
+                    }
+                }
+                for (name, schema) in &fields {
+                    if out.contains_key(name) {
+                        continue;
+                    }
+                    if schema.required {
+                        ctx.error(
+                            "missing_key",
+                            node.span_head(),
+                            format!("missing required key `{name}`"),
+                            &format!("`{name}` is required in here"),
+                        );
+                    } else if let Some(d) = &schema.default {
+                        out.insert(name.clone(), d.clone());
+                    } else if matches!(schema.ty, Type::List) {
+                        out.insert(name.clone(), Value::Array(Vec::new()));
+                    }
+                }
+                Value::Object(out)
+            }
+            (Type::Map, NodeKind::Map(entries)) => {
+                let mut out = Map::new();
+                for (key, value) in entries {
+                    if !is_name(&key.text) {
+                        ctx.error(
+                            "bad_name",
+                            key.span,
+                            format!("`{}` is not a valid name", key.text),
+                            "letters, digits, `-`, `_` and `.` only",
+                        );
+                    }
+                    let v = match &self.values {
+                        Some(s) => s.check(value, &join(path, &key.text), ctx),
+                        None => value.to_json(),
+                    };
+                    out.insert(key.text.clone(), v);
+                }
+                Value::Object(out)
+            }
+            _ => {
+                let expected = match self.ty {
+                    Type::List => "a list",
+                    _ => "a mapping",
+                };
+                ctx.error(
+                    "wrong_type",
+                    node.span,
+                    format!("expected {expected}, found {}", node.type_name()),
+                    &format!("should be {expected}"),
+                );
+                Value::Null
+            }
+        }
+    }
+
+    fn check_unique(&self, items: &[Node], field: &str, ctx: &mut Ctx<'_>) {
+        let label = self.label.as_deref().unwrap_or("item");
+        let mut seen: BTreeMap<String, Span> = BTreeMap::new();
+        for item in items {
+            let Some(v) = item.get(field) else { continue };
+            let Some(text) = v.as_str() else { continue };
+            let key = text.to_ascii_lowercase();
+            if let Some(first) = seen.get(&key) {
+                let p = Problem::at(
+                    "duplicate",
+                    ctx.file,
+                    v.span,
+                    format!("duplicate {label} `{text}`"),
+                    "defined again here",
+                )
+                .with_label(*first, "first defined here");
+                ctx.problems.push(p);
+            } else {
+                seen.insert(key, v.span);
+            }
+        }
+    }
+
+    fn check_scalar(&self, node: &Node, ctx: &mut Ctx<'_>) -> Value {
+        let NodeKind::Scalar { value, .. } = &node.kind else {
+            ctx.error(
+                "wrong_type",
+                node.span,
+                format!("expected {}, found {}", self.describe(), node.type_name()),
+                &format!("should be {}", self.describe()),
+            );
+            return Value::Null;
+        };
+        let json = node.to_json();
+        match self.ty {
+            Type::Bool => {
+                if !json.is_boolean() {
+                    ctx.error(
+                        "wrong_type",
+                        node.span,
+                        format!("expected true or false, found `{value}`"),
+                        "should be true or false",
+                    );
+                }
+                return json;
+            }
+            Type::Int => {
+                let Some(i) = json.as_i64() else {
+                    ctx.error(
+                        "wrong_type",
+                        node.span,
+                        format!("expected a whole number, found `{value}`"),
+                        "should be a whole number",
+                    );
+                    return json;
+                };
+                if self.min.is_some_and(|m| i < m) || self.max.is_some_and(|m| i > m) {
+                    ctx.error(
+                        "out_of_range",
+                        node.span,
+                        format!(
+                            "{i} is out of range ({}..={})",
+                            self.min.map_or(String::new(), |m| m.to_string()),
+                            self.max.map_or(String::new(), |m| m.to_string())
+                        ),
+                        "out of range",
+                    );
+                }
+                return json;
+            }
+            _ => {}
+        }
+        if node.is_null() {
+            ctx.error(
+                "wrong_type",
+                node.span,
+                format!("expected {}, found nothing", self.describe()),
+                "a value is needed here",
+            );
+            return Value::Null;
+        }
+        // Everything else is text: numbers and booleans written plain are taken as text.
+        let text = value.as_str();
+        if let Some(allowed) = &self.one_of {
+            if !allowed.iter().any(|a| a == text) {
+                ctx.problems.push(
+                    Problem::at(
+                        "not_allowed",
+                        ctx.file,
+                        node.span,
+                        format!("`{text}` is not one of: {}", allowed.join(", ")),
+                        "not an allowed value",
+                    )
+                    .with_help(match suggest(text, allowed.iter().map(String::as_str)) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => format!("use one of: {}", allowed.join(", ")),
+                    }),
+                );
+            }
+        }
+        if self.ty != Type::Secret && secrets::reference(text).is_some() {
+            ctx.error(
+                "secret_not_allowed",
+                node.span,
+                "a secret reference cannot be used here".into(),
+                "this value is not secret",
+            );
+        }
+        match self.ty {
+            Type::Email => self.check_email(text, node.span, ctx),
+            Type::Domain if !is_domain(text) => ctx.error(
+                "bad_domain",
+                node.span,
+                format!("`{text}` is not a domain name"),
+                "not a domain name",
+            ),
+            Type::OrgUnit => {
+                if let Err(why) = check_org_unit(text) {
+                    ctx.error(
+                        "bad_org_unit",
+                        node.span,
+                        format!("`{text}` is not an org unit path: {why}"),
+                        "not an org unit path",
+                    );
+                }
+            }
+            Type::Name if !is_name(text) => ctx.problems.push(
+                Problem::at(
+                    "bad_name",
+                    ctx.file,
+                    node.span,
+                    format!("`{text}` is not a valid name"),
+                    "unsafe characters",
+                )
+                .with_help("names use letters, digits, `-`, `_` and `.` only"),
+            ),
+            Type::Secret => match secrets::reference(text) {
+                None => ctx.problems.push(
+                    Problem::at(
+                        "not_a_secret",
+                        ctx.file,
+                        node.span,
+                        "this value must be a secret reference".to_string(),
+                        "secrets are never written in org files",
+                    )
+                    .with_help("write `secret:NAME` and keep the value in the secrets folder or the environment"),
+                ),
+                Some(name) => {
+                    if let Err(e) = ctx.secrets.exists(name) {
+                        ctx.problems.push(
+                            Problem::at(
+                                "missing_secret",
+                                ctx.file,
+                                node.span,
+                                format!("missing secret `{name}`"),
+                                "cannot be resolved",
+                            )
+                            .with_help(e.to_string()),
+                        );
+                    }
+                }
+            },
+            _ => {}
+        }
+        Value::String(text.to_string())
+    }
+
+    fn check_email(&self, text: &str, span: Span, ctx: &mut Ctx<'_>) {
+        let Some((local, domain)) = split_email(text) else {
+            ctx.error(
+                "bad_email",
+                span,
+                format!("`{text}` is not an e-mail address"),
+                "not an e-mail address",
+            );
+            return;
+        };
+        let _ = local;
+        if self.in_org_domain
+            && !ctx.domains.is_empty()
+            && !ctx.domains.iter().any(|d| d.eq_ignore_ascii_case(domain))
+        {
+            ctx.problems.push(
+                Problem::at(
+                    "outside_domain",
+                    ctx.file,
+                    span,
+                    format!("`{text}` is outside the org's domains"),
+                    "domain not managed by this org",
+                )
+                .with_help(format!(
+                    "this org's domains are: {}; add the domain under `google.domains` or fix the address",
+                    ctx.domains.join(", ")
+                )),
+            );
+        }
+    }
+
+    fn describe(&self) -> &'static str {
+        match self.ty {
+            Type::String => "text",
+            Type::Bool => "true or false",
+            Type::Int => "a whole number",
+            Type::Email => "an e-mail address",
+            Type::Domain => "a domain name",
+            Type::OrgUnit => "an org unit path",
+            Type::Name => "a name",
+            Type::Secret => "a secret reference",
+            Type::List => "a list",
+            Type::Object | Type::Map => "a mapping",
+        }
+    }
+}
+
+impl Node {
+    /// The first character of a node, for "missing key" labels on whole mappings.
+    pub fn span_head(&self) -> Span {
+        Span::new(self.span.start, self.span.len.min(1))
+    }
+}
+
+fn empty_like(ty: Type, span: Span) -> Node {
+    Node {
+        kind: match ty {
+            Type::List => NodeKind::Seq(Vec::new()),
+            _ => NodeKind::Map(Vec::new()),
+        },
+        span,
+    }
+}
+
+pub fn join(path: &str, seg: &str) -> String {
+    if path.is_empty() {
+        seg.to_string()
+    } else {
+        format!("{path}.{seg}")
+    }
+}
+
+pub fn split_email(text: &str) -> Option<(&str, &str)> {
+    let (local, domain) = text.split_once('@')?;
+    let local_ok = !local.is_empty()
+        && local
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._+-'".contains(c));
+    (local_ok && is_domain(domain)).then_some((local, domain))
+}
+
+pub fn is_domain(text: &str) -> bool {
+    text.contains('.')
+        && text.len() <= 253
+        && text.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+}
+
+pub fn is_name(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 64
+        && !text.starts_with(['-', '.'])
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
+fn check_org_unit(text: &str) -> Result<(), &'static str> {
+    if !text.starts_with('/') {
+        return Err("it must start with `/`");
+    }
+    if text.len() > 1 && text.ends_with('/') {
+        return Err("it must not end with `/`");
+    }
+    if text.contains("//") {
+        return Err("it has an empty segment");
+    }
+    if text
+        .chars()
+        .any(|c| c.is_control() || "\"'`$\\;|&<>".contains(c))
+    {
+        return Err("it has characters that are not allowed");
+    }
+    Ok(())
+}

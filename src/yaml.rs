@@ -1,0 +1,480 @@
+//! A YAML tree that remembers where every key and value came from.
+//!
+//! serde_yaml gives no positions for values, and validation must point at the exact
+//! value that is wrong, so user-edited files are parsed with yaml-rust2's marked event
+//! API into this tree. Markers count characters; everything here is converted to byte
+//! offsets because that is what miette's spans index.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+/// A byte range in the source text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Span {
+    pub start: usize,
+    pub len: usize,
+}
+
+impl Span {
+    pub fn new(start: usize, len: usize) -> Self {
+        Span { start, len }
+    }
+}
+
+impl From<Span> for miette::SourceSpan {
+    fn from(s: Span) -> Self {
+        (s.start, s.len).into()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum NodeKind {
+    /// A scalar; `plain` is false for quoted and block scalars, which are always strings.
+    Scalar { value: String, plain: bool },
+    Seq(Vec<Node>),
+    Map(Vec<(Key, Node)>),
+}
+
+#[derive(Debug, Clone)]
+pub struct Key {
+    pub text: String,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub kind: NodeKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct SyntaxError {
+    pub message: String,
+    pub span: Span,
+}
+
+impl Node {
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.kind {
+            NodeKind::Scalar { value, .. } => Some(value),
+            _ => None,
+        }
+    }
+
+    /// Plain `~`, `null` or an empty value.
+    pub fn is_null(&self) -> bool {
+        matches!(&self.kind, NodeKind::Scalar { value, plain: true }
+            if value.is_empty() || value == "~" || value == "null" || value == "Null" || value == "NULL")
+    }
+
+    pub fn entries(&self) -> Option<&[(Key, Node)]> {
+        match &self.kind {
+            NodeKind::Map(entries) => Some(entries),
+            _ => None,
+        }
+    }
+
+    pub fn items(&self) -> Option<&[Node]> {
+        match &self.kind {
+            NodeKind::Seq(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.entries()?
+            .iter()
+            .find(|(k, _)| k.text == key)
+            .map(|(_, v)| v)
+    }
+
+    pub fn key_span(&self, key: &str) -> Option<Span> {
+        self.entries()?
+            .iter()
+            .find(|(k, _)| k.text == key)
+            .map(|(k, _)| k.span)
+    }
+
+    /// Follows a dotted path such as `modules.accounts.users.3.email`.
+    pub fn at_path(&self, path: &str) -> Option<&Node> {
+        let mut node = self;
+        for seg in path.split('.').filter(|s| !s.is_empty()) {
+            node = match &node.kind {
+                NodeKind::Map(_) => node.get(seg)?,
+                NodeKind::Seq(items) => items.get(seg.parse::<usize>().ok()?)?,
+                NodeKind::Scalar { .. } => return None,
+            };
+        }
+        Some(node)
+    }
+
+    pub fn type_name(&self) -> &'static str {
+        match &self.kind {
+            NodeKind::Scalar { .. } if self.is_null() => "null",
+            NodeKind::Scalar { .. } => "a scalar",
+            NodeKind::Seq(_) => "a list",
+            NodeKind::Map(_) => "a mapping",
+        }
+    }
+
+    /// The value as JSON, resolving plain scalars with the YAML 1.2 core schema.
+    pub fn to_json(&self) -> Value {
+        match &self.kind {
+            NodeKind::Scalar { value, plain } => {
+                if !*plain {
+                    return Value::String(value.clone());
+                }
+                resolve_plain(value)
+            }
+            NodeKind::Seq(items) => Value::Array(items.iter().map(Node::to_json).collect()),
+            NodeKind::Map(entries) => Value::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.text.clone(), v.to_json()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+fn resolve_plain(value: &str) -> Value {
+    match value {
+        "" | "~" | "null" | "Null" | "NULL" => Value::Null,
+        "true" | "True" | "TRUE" => Value::Bool(true),
+        "false" | "False" | "FALSE" => Value::Bool(false),
+        _ => {
+            if let Ok(i) = value.parse::<i64>() {
+                Value::from(i)
+            } else if value.contains('.')
+                && value.chars().all(|c| c.is_ascii_digit() || ".-+eE".contains(c))
+            {
+                value
+                    .parse::<f64>()
+                    .ok()
+                    .and_then(serde_json::Number::from_f64)
+                    .map(Value::Number)
+                    .unwrap_or_else(|| Value::String(value.to_string()))
+            } else {
+                Value::String(value.to_string())
+            }
+        }
+    }
+}
+
+/// Maps yaml-rust2's character indices to byte offsets.
+struct Offsets<'a> {
+    src: &'a str,
+    /// Byte offset of each char; empty when the source is ASCII (identity map).
+    table: Vec<usize>,
+}
+
+impl<'a> Offsets<'a> {
+    fn new(src: &'a str) -> Self {
+        let table = if src.is_ascii() {
+            Vec::new()
+        } else {
+            src.char_indices().map(|(b, _)| b).collect()
+        };
+        Offsets { src, table }
+    }
+
+    fn byte(&self, char_index: usize) -> usize {
+        if self.table.is_empty() {
+            char_index.min(self.src.len())
+        } else {
+            self.table.get(char_index).copied().unwrap_or(self.src.len())
+        }
+    }
+}
+
+enum Frame {
+    Seq {
+        start: usize,
+        anchor: usize,
+        items: Vec<Node>,
+    },
+    Map {
+        start: usize,
+        anchor: usize,
+        entries: Vec<(Key, Node)>,
+        pending_key: Option<Key>,
+    },
+}
+
+struct Builder<'a> {
+    offsets: Offsets<'a>,
+    stack: Vec<Frame>,
+    anchors: HashMap<usize, Node>,
+    root: Option<Node>,
+    error: Option<SyntaxError>,
+    documents: usize,
+}
+
+impl Builder<'_> {
+    fn scalar_span(&self, start: usize, value: &str, style: TScalarStyle) -> Span {
+        let rest = &self.offsets.src[start..];
+        let len = match style {
+            TScalarStyle::Plain => {
+                if rest.starts_with(value) {
+                    value.len()
+                } else {
+                    rest.find('\n').unwrap_or(rest.len())
+                }
+            }
+            TScalarStyle::SingleQuoted | TScalarStyle::DoubleQuoted => {
+                quoted_len(rest).unwrap_or_else(|| rest.find('\n').unwrap_or(rest.len()))
+            }
+            _ => rest.find('\n').unwrap_or(rest.len()),
+        };
+        Span::new(start, len.max(usize::from(!rest.is_empty())))
+    }
+
+    fn push(&mut self, node: Node) {
+        match self.stack.last_mut() {
+            None => {
+                if self.root.is_none() {
+                    self.root = Some(node);
+                }
+            }
+            Some(Frame::Seq { items, .. }) => items.push(node),
+            Some(Frame::Map {
+                entries,
+                pending_key,
+                ..
+            }) => match pending_key.take() {
+                None => {
+                    let text = match &node.kind {
+                        NodeKind::Scalar { value, .. } => value.clone(),
+                        _ => {
+                            self.error = Some(SyntaxError {
+                                message: "only plain text is supported as a mapping key".into(),
+                                span: node.span,
+                            });
+                            return;
+                        }
+                    };
+                    if entries.iter().any(|(k, _)| k.text == text) {
+                        self.error = Some(SyntaxError {
+                            message: format!("duplicate key `{text}`"),
+                            span: node.span,
+                        });
+                        return;
+                    }
+                    *pending_key = Some(Key {
+                        text,
+                        span: node.span,
+                    });
+                }
+                Some(key) => entries.push((key, node)),
+            },
+        }
+    }
+}
+
+fn quoted_len(rest: &str) -> Option<usize> {
+    let mut chars = rest.char_indices();
+    let (_, quote) = chars.next()?;
+    let mut escaped = false;
+    while let Some((i, c)) = chars.next() {
+        if quote == '"' {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                return Some(i + 1);
+            }
+        } else if c == '\'' {
+            // '' is an escaped quote inside a single-quoted scalar.
+            if rest[i + 1..].starts_with('\'') {
+                chars.next();
+            } else {
+                return Some(i + 1);
+            }
+        }
+    }
+    None
+}
+
+impl MarkedEventReceiver for Builder<'_> {
+    fn on_event(&mut self, ev: Event, mark: Marker) {
+        if self.error.is_some() {
+            return;
+        }
+        let start = self.offsets.byte(mark.index());
+        match ev {
+            Event::DocumentStart => {
+                self.documents += 1;
+                if self.documents > 1 {
+                    self.error = Some(SyntaxError {
+                        message: "a file holds exactly one YAML document".into(),
+                        span: Span::new(start, 3),
+                    });
+                }
+            }
+            Event::Scalar(value, style, anchor, _) => {
+                let span = self.scalar_span(start, &value, style);
+                let node = Node {
+                    kind: NodeKind::Scalar {
+                        value,
+                        plain: style == TScalarStyle::Plain,
+                    },
+                    span,
+                };
+                if anchor > 0 {
+                    self.anchors.insert(anchor, node.clone());
+                }
+                self.push(node);
+            }
+            Event::Alias(id) => match self.anchors.get(&id) {
+                Some(node) => {
+                    let mut node = node.clone();
+                    node.span = Span::new(start, 1);
+                    self.push(node);
+                }
+                None => {
+                    self.error = Some(SyntaxError {
+                        message: "unknown alias".into(),
+                        span: Span::new(start, 1),
+                    })
+                }
+            },
+            Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq {
+                start,
+                anchor,
+                items: Vec::new(),
+            }),
+            Event::MappingStart(anchor, _) => self.stack.push(Frame::Map {
+                start,
+                anchor,
+                entries: Vec::new(),
+                pending_key: None,
+            }),
+            Event::SequenceEnd | Event::MappingEnd => {
+                let Some(frame) = self.stack.pop() else {
+                    return;
+                };
+                let (node, anchor) = match frame {
+                    Frame::Seq {
+                        start,
+                        anchor,
+                        items,
+                    } => {
+                        let end = items.last().map_or(start + 1, |n| n.span.start + n.span.len);
+                        (
+                            Node {
+                                kind: NodeKind::Seq(items),
+                                span: Span::new(start, end.saturating_sub(start).max(1)),
+                            },
+                            anchor,
+                        )
+                    }
+                    Frame::Map {
+                        start,
+                        anchor,
+                        entries,
+                        ..
+                    } => {
+                        let end = entries
+                            .last()
+                            .map_or(start + 1, |(_, n)| n.span.start + n.span.len);
+                        (
+                            Node {
+                                kind: NodeKind::Map(entries),
+                                span: Span::new(start, end.saturating_sub(start).max(1)),
+                            },
+                            anchor,
+                        )
+                    }
+                };
+                if anchor > 0 {
+                    self.anchors.insert(anchor, node.clone());
+                }
+                self.push(node);
+            }
+            Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => {}
+        }
+    }
+}
+
+/// Parses one YAML document. An empty file is an empty mapping.
+pub fn parse(src: &str) -> Result<Node, SyntaxError> {
+    let mut builder = Builder {
+        offsets: Offsets::new(src),
+        stack: Vec::new(),
+        anchors: HashMap::new(),
+        root: None,
+        error: None,
+        documents: 0,
+    };
+    let mut parser = Parser::new_from_str(src);
+    if let Err(e) = parser.load(&mut builder, false) {
+        let at = builder.offsets.byte(e.marker().index());
+        return Err(SyntaxError {
+            message: e.info().to_string(),
+            span: Span::new(at, usize::from(at < src.len())),
+        });
+    }
+    if let Some(e) = builder.error {
+        return Err(e);
+    }
+    Ok(builder.root.unwrap_or(Node {
+        kind: NodeKind::Map(Vec::new()),
+        span: Span::new(0, 0),
+    }))
+}
+
+/// 1-based line and column of a byte offset, columns counted in characters.
+pub fn line_col(src: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(src.len());
+    let before = &src[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let col = src[line_start..offset].chars().count() + 1;
+    (line, col)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_point_at_values_in_bytes() {
+        let src = "name: Zoë\nusers:\n  - {email: \"a@x.org\", name: Ånne}\n  - email: b@x.org\n";
+        let root = parse(src).expect("parses");
+        let name = root.at_path("users.0.name").expect("name");
+        assert_eq!(&src[name.span.start..name.span.start + name.span.len], "Ånne");
+        let email = root.at_path("users.0.email").expect("email");
+        assert_eq!(
+            &src[email.span.start..email.span.start + email.span.len],
+            "\"a@x.org\""
+        );
+        let b = root.at_path("users.1.email").expect("b");
+        assert_eq!(line_col(src, b.span.start), (4, 12));
+        assert_eq!(root.get("name").and_then(Node::as_str), Some("Zoë"));
+    }
+
+    #[test]
+    fn duplicate_keys_and_syntax_errors_have_positions() {
+        let err = parse("a: 1\nb: 2\na: 3\n").expect_err("duplicate");
+        assert_eq!(line_col("a: 1\nb: 2\na: 3\n", err.span.start).0, 3);
+        let src = "a:\n  - x\n  y: [\n";
+        let err = parse(src).expect_err("syntax");
+        assert!(line_col(src, err.span.start).0 >= 3, "{err:?}");
+    }
+
+    #[test]
+    fn plain_scalars_resolve_like_yaml_1_2() {
+        let root = parse("a: true\nb: '1'\nc: 7\nd: ~\ne: yes\n").expect("parses");
+        let v = root.to_json();
+        assert_eq!(v["a"], Value::Bool(true));
+        assert_eq!(v["b"], Value::String("1".into()));
+        assert_eq!(v["c"], Value::from(7));
+        assert_eq!(v["d"], Value::Null);
+        assert_eq!(v["e"], Value::String("yes".into()));
+    }
+}
