@@ -19,7 +19,8 @@ pub struct SourceFile {
 
 impl SourceFile {
     pub fn new(path: &Path, text: String) -> Arc<Self> {
-        let named = NamedSource::new(path.display().to_string(), text.clone()).with_language("yaml");
+        let named =
+            NamedSource::new(path.display().to_string(), text.clone()).with_language("yaml");
         Arc::new(SourceFile {
             path: path.to_path_buf(),
             text,
@@ -127,18 +128,20 @@ impl Diagnostic for Problem {
         if self.file.is_none() || self.labels.is_empty() {
             return None;
         }
-        Some(Box::new(self.labels.iter().enumerate().map(|(i, (span, text))| {
-            let label = if text.is_empty() {
-                None
-            } else {
-                Some(text.clone())
-            };
-            if i == 0 {
-                LabeledSpan::new_primary_with_span(label, *span)
-            } else {
-                LabeledSpan::new_with_span(label, *span)
-            }
-        })))
+        Some(Box::new(self.labels.iter().enumerate().map(
+            |(i, (span, text))| {
+                let label = if text.is_empty() {
+                    None
+                } else {
+                    Some(text.clone())
+                };
+                if i == 0 {
+                    LabeledSpan::new_primary_with_span(label, *span)
+                } else {
+                    LabeledSpan::new_with_span(label, *span)
+                }
+            },
+        )))
     }
 }
 

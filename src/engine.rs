@@ -119,9 +119,10 @@ impl Engine {
 
     /// Refreshes and plans every org concurrently (requests are bounded in the client).
     pub async fn plan(&self, orgs: &[Org]) -> (Plan, HashMap<String, Refreshed>) {
-        let results = futures_util::future::join_all(orgs.iter().map(|org| async move {
-            (org, self.refresh(org).await)
-        }))
+        let results = futures_util::future::join_all(
+            orgs.iter()
+                .map(|org| async move { (org, self.refresh(org).await) }),
+        )
         .await;
         let mut plans = Vec::new();
         let mut refreshed = HashMap::new();

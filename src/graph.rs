@@ -74,7 +74,10 @@ where
         .node_indices()
         .map(|i| g.neighbors_directed(i, Direction::Incoming).count())
         .collect();
-    let mut ready: VecDeque<NodeIndex> = g.node_indices().filter(|i| waiting[i.index()] == 0).collect();
+    let mut ready: VecDeque<NodeIndex> = g
+        .node_indices()
+        .filter(|i| waiting[i.index()] == 0)
+        .collect();
     let limit = Arc::new(Semaphore::new(parallelism.max(1)));
     let mut running: JoinSet<(NodeIndex, Result<(), E>)> = JoinSet::new();
 

@@ -94,7 +94,8 @@ pub fn discover(pool: &Pool) -> std::io::Result<Vec<PathBuf>> {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
             p.extension().is_some_and(|e| e == "yaml" || e == "yml")
-                && p.file_name().is_some_and(|n| !n.to_string_lossy().starts_with('.'))
+                && p.file_name()
+                    .is_some_and(|n| !n.to_string_lossy().starts_with('.'))
         })
         .collect();
     files.sort();
@@ -156,7 +157,12 @@ pub fn load(
                 .map(|s| vec![s.to_ascii_lowercase()])
                 .unwrap_or_default();
             if let Some(items) = g.get("domains").and_then(Node::items) {
-                d.extend(items.iter().filter_map(Node::as_str).map(str::to_ascii_lowercase));
+                d.extend(
+                    items
+                        .iter()
+                        .filter_map(Node::as_str)
+                        .map(str::to_ascii_lowercase),
+                );
             }
             d
         })
@@ -244,7 +250,12 @@ pub fn load(
                     Some(s) => p.with_help(format!("did you mean `{s}`?")),
                     None => p.with_help(format!(
                         "modules available: {} (see `steward modules`)",
-                        catalogue.modules.keys().cloned().collect::<Vec<_>>().join(", ")
+                        catalogue
+                            .modules
+                            .keys()
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     )),
                 };
                 problems.push(p);
@@ -265,7 +276,9 @@ pub fn load(
     }
     let mut order_problem = false;
     for (name, span, _) in &enabled {
-        let Some(module) = catalogue.get(name) else { continue };
+        let Some(module) = catalogue.get(name) else {
+            continue;
+        };
         for req in &module.spec.requires {
             if !enabled.iter().any(|(n, _, _)| n == req) {
                 order_problem = true;
@@ -321,15 +334,25 @@ pub fn load(
             .iter()
             .find(|(n, _, _)| n == name)
             .unwrap_or_else(|| unreachable!("ordered modules are enabled"));
-        let Some(module) = catalogue.get(name) else { continue };
+        let Some(module) = catalogue.get(name) else {
+            continue;
+        };
         match catalogue.render(module, &org_ctx, inputs) {
             Ok((s, r)) => {
                 settings.insert(name.clone(), s);
                 resources.extend(r);
             }
             Err(e) if !had_problems => problems.push(
-                Problem::at("module_render", &file, *span, e.to_string(), "while rendering this module")
-                    .with_help(format!("this is a fault in modules/{name}/, not in the org file")),
+                Problem::at(
+                    "module_render",
+                    &file,
+                    *span,
+                    e.to_string(),
+                    "while rendering this module",
+                )
+                .with_help(format!(
+                    "this is a fault in modules/{name}/, not in the org file"
+                )),
             ),
             Err(_) => {}
         }
@@ -351,7 +374,25 @@ pub fn load(
         Ok(org) if problems.is_empty() => Ok(org),
         Ok(_) => Err(problems),
         Err(more) => {
-            problems.extend(more);
+            // A duplicate the input schema already reported (its `unique`) is not
+            // reported again for the resource it renders into.
+            let seen: Vec<Span> = problems
+                .0
+                .iter()
+                .filter(|p| p.code == "duplicate")
+                .filter_map(|p| p.labels.first().map(|l| l.0))
+                .collect();
+            for p in more.0 {
+                let repeated = p.code == "duplicate"
+                    && p.labels.first().is_some_and(|(outer, _)| {
+                        seen.iter().any(|inner| {
+                            inner.start >= outer.start && inner.start < outer.start + outer.len
+                        })
+                    });
+                if !repeated {
+                    problems.push(p);
+                }
+            }
             Err(problems)
         }
     }
@@ -413,7 +454,9 @@ fn link(mut org: Org, catalogue: &Catalogue) -> Result<Org, Problems> {
         }
     }
     let mut graph: DepGraph<usize> = DepGraph::new();
-    let nodes: Vec<NodeIndex> = (0..org.resources.len()).map(|i| graph.add_node(i)).collect();
+    let nodes: Vec<NodeIndex> = (0..org.resources.len())
+        .map(|i| graph.add_node(i))
+        .collect();
     for (i, r) in org.resources.iter().enumerate() {
         for reference in r.address.kind.references(&r.attrs) {
             let target = reference.kinds.iter().find_map(|k| {
@@ -433,12 +476,14 @@ fn link(mut org: Org, catalogue: &Catalogue) -> Result<Org, Problems> {
                         None => org.span_of(&r.source),
                     };
                     let nouns: Vec<&str> = reference.kinds.iter().map(|k| k.noun()).collect();
-                    let known: Vec<&str> = org
+                    let mut known: Vec<&str> = org
                         .resources
                         .iter()
                         .filter(|x| reference.kinds.contains(&x.address.kind))
                         .map(|x| x.address.id.as_str())
                         .collect();
+                    known.sort_unstable();
+                    known.dedup();
                     let message = if nouns.len() == 1 {
                         format!("unknown {} `{}`", nouns[0], reference.id)
                     } else {
@@ -457,8 +502,14 @@ fn link(mut org: Org, catalogue: &Catalogue) -> Result<Org, Problems> {
                         }
                     };
                     problems.push(
-                        Problem::at("unknown_reference", &org.file, span, message, "not declared in this org")
-                            .with_help(help),
+                        Problem::at(
+                            "unknown_reference",
+                            &org.file,
+                            span,
+                            message,
+                            "not declared in this org",
+                        )
+                        .with_help(help),
                     );
                 }
             }

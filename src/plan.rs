@@ -268,9 +268,20 @@ pub fn sort_changes(org: &Org, changes: &mut [Change]) {
         .map(|(i, m)| (m.as_str(), i))
         .collect();
     changes.sort_by(|a, b| {
-        let ra = module_rank.get(a.module.as_str()).copied().unwrap_or(usize::MAX);
-        let rb = module_rank.get(b.module.as_str()).copied().unwrap_or(usize::MAX);
-        (ra, a.address.kind, a.action, &a.address.id).cmp(&(rb, b.address.kind, b.action, &b.address.id))
+        let ra = module_rank
+            .get(a.module.as_str())
+            .copied()
+            .unwrap_or(usize::MAX);
+        let rb = module_rank
+            .get(b.module.as_str())
+            .copied()
+            .unwrap_or(usize::MAX);
+        (ra, a.address.kind, a.action, &a.address.id).cmp(&(
+            rb,
+            b.address.kind,
+            b.action,
+            &b.address.id,
+        ))
     });
 }
 

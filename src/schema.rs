@@ -295,10 +295,12 @@ impl Schema {
                         format!("`{text}` is not one of: {}", allowed.join(", ")),
                         "not an allowed value",
                     )
-                    .with_help(match suggest(text, allowed.iter().map(String::as_str)) {
-                        Some(s) => format!("did you mean `{s}`?"),
-                        None => format!("use one of: {}", allowed.join(", ")),
-                    }),
+                    .with_help(
+                        match suggest(text, allowed.iter().map(String::as_str)) {
+                            Some(s) => format!("did you mean `{s}`?"),
+                            None => format!("use one of: {}", allowed.join(", ")),
+                        },
+                    ),
                 );
             }
         }

@@ -55,7 +55,8 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> 
     std::fs::create_dir_all(dir)?;
     let tmp = dir.join(format!(
         ".{}.{}.tmp",
-        path.file_name().map_or_else(|| "file".into(), |n| n.to_string_lossy()),
+        path.file_name()
+            .map_or_else(|| "file".into(), |n| n.to_string_lossy()),
         std::process::id()
     ));
     {

@@ -33,7 +33,10 @@ impl From<Span> for miette::SourceSpan {
 #[derive(Debug, Clone)]
 pub enum NodeKind {
     /// A scalar; `plain` is false for quoted and block scalars, which are always strings.
-    Scalar { value: String, plain: bool },
+    Scalar {
+        value: String,
+        plain: bool,
+    },
     Seq(Vec<Node>),
     Map(Vec<(Key, Node)>),
 }
@@ -150,7 +153,9 @@ fn resolve_plain(value: &str) -> Value {
             if let Ok(i) = value.parse::<i64>() {
                 Value::from(i)
             } else if value.contains('.')
-                && value.chars().all(|c| c.is_ascii_digit() || ".-+eE".contains(c))
+                && value
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || ".-+eE".contains(c))
             {
                 value
                     .parse::<f64>()
@@ -186,7 +191,10 @@ impl<'a> Offsets<'a> {
         if self.table.is_empty() {
             char_index.min(self.src.len())
         } else {
-            self.table.get(char_index).copied().unwrap_or(self.src.len())
+            self.table
+                .get(char_index)
+                .copied()
+                .unwrap_or(self.src.len())
         }
     }
 }
@@ -364,7 +372,9 @@ impl MarkedEventReceiver for Builder<'_> {
                         anchor,
                         items,
                     } => {
-                        let end = items.last().map_or(start + 1, |n| n.span.start + n.span.len);
+                        let end = items
+                            .last()
+                            .map_or(start + 1, |n| n.span.start + n.span.len);
                         (
                             Node {
                                 kind: NodeKind::Seq(items),
@@ -447,7 +457,10 @@ mod tests {
         let src = "name: Zoë\nusers:\n  - {email: \"a@x.org\", name: Ånne}\n  - email: b@x.org\n";
         let root = parse(src).expect("parses");
         let name = root.at_path("users.0.name").expect("name");
-        assert_eq!(&src[name.span.start..name.span.start + name.span.len], "Ånne");
+        assert_eq!(
+            &src[name.span.start..name.span.start + name.span.len],
+            "Ånne"
+        );
         let email = root.at_path("users.0.email").expect("email");
         assert_eq!(
             &src[email.span.start..email.span.start + email.span.len],

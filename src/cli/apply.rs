@@ -92,7 +92,11 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: ApplyArgs) -> CmdResult {
     print!("{}", render_text(&plan, ui.color));
     if plan.summary.total() == 0 {
         println!("No changes to apply.");
-        return Ok(if plan.has_errors() { Status::Failed } else { Status::Ok });
+        return Ok(if plan.has_errors() {
+            Status::Failed
+        } else {
+            Status::Ok
+        });
     }
     if !is_saved && !args.yes && !confirm()? {
         println!("Apply cancelled.");
@@ -103,16 +107,22 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: ApplyArgs) -> CmdResult {
     if args.stats {
         super::plan::print_stats(&engine.http.stats);
     }
-    Ok(if failed || plan.has_errors() { Status::Failed } else { Status::Ok })
+    Ok(if failed || plan.has_errors() {
+        Status::Failed
+    } else {
+        Status::Ok
+    })
 }
 
 fn confirm() -> Result<bool, Box<Problem>> {
     eprintln!("Apply these changes? Only 'yes' is accepted:");
     let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .map_err(|e| Box::new(Problem::new("stdin", format!("cannot read the answer: {e}"))))?;
+    std::io::stdin().lock().read_line(&mut line).map_err(|e| {
+        Box::new(Problem::new(
+            "stdin",
+            format!("cannot read the answer: {e}"),
+        ))
+    })?;
     Ok(line.trim() == "yes")
 }
 
@@ -132,12 +142,16 @@ fn summarise(reports: &[OrgApply]) -> bool {
         println!("{}: {d} done, {f} failed, {s} skipped", r.org);
         for c in &r.results {
             match &c.outcome {
-                Outcome::Failed(e) => println!("  failed  {} {}: {e}", c.action.symbol(), c.address),
+                Outcome::Failed(e) => {
+                    println!("  failed  {} {}: {e}", c.action.symbol(), c.address)
+                }
                 Outcome::Skipped(_) => println!(
                     "  skipped {} {} (needs {}, which failed)",
                     c.action.symbol(),
                     c.address,
-                    c.blocked_by.as_ref().map_or_else(String::new, ToString::to_string)
+                    c.blocked_by
+                        .as_ref()
+                        .map_or_else(String::new, ToString::to_string)
                 ),
                 Outcome::Done => {}
             }

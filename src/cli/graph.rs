@@ -25,9 +25,18 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: GraphArgs) -> CmdResult {
         ws.pool.orgs_dir().join(format!("{}.yaml", args.org))
     };
     if !path.is_file() {
-        return Err(Box::new(Problem::new("org_file", format!("no org file {}", path.display()))));
+        return Err(Box::new(Problem::new(
+            "org_file",
+            format!("no org file {}", path.display()),
+        )));
     }
-    let orgs = ws.load_orgs(&Selection { files: vec![path], all: false }, ui)?;
+    let orgs = ws.load_orgs(
+        &Selection {
+            files: vec![path],
+            all: false,
+        },
+        ui,
+    )?;
     let Some(org) = orgs.first() else {
         return Ok(Status::Failed);
     };

@@ -57,7 +57,9 @@ fn open_pool(root: &Option<PathBuf>) -> Result<Pool, Box<Problem>> {
         None => std::env::current_dir()
             .ok()
             .and_then(|d| Pool::discover(&d))
-            .ok_or_else(|| Problem::new("pool_file", "no steward.yaml here or in any parent folder"))?,
+            .ok_or_else(|| {
+                Problem::new("pool_file", "no steward.yaml here or in any parent folder")
+            })?,
     };
     Pool::load(&root)
 }
@@ -91,15 +93,16 @@ pub fn run(root: &Option<PathBuf>, _ui: &Ui, args: LabArgs) -> CmdResult {
             let lab = Lab::new(tenants, faults).map_err(|e| Problem::new("lab", e))?;
             let rt = runtime()?;
             rt.block_on(async move {
-                let addr = lab::directory::start(lab, a.port)
-                    .await
-                    .map_err(|e| Problem::new("lab", format!("cannot listen on port {}: {e}", a.port)))?;
+                let addr = lab::directory::start(lab, a.port).await.map_err(|e| {
+                    Problem::new("lab", format!("cannot listen on port {}: {e}", a.port))
+                })?;
                 let url = format!("http://{addr}");
                 eprintln!("steward lab: {count} tenant(s) on {url}");
                 eprintln!("use it with: export STEWARD_GOOGLE_URL={url}");
                 if let Some(f) = &a.ready_file {
-                    lab::write_ready(f, &url)
-                        .map_err(|e| Problem::new("lab", format!("cannot write {}: {e}", f.display())))?;
+                    lab::write_ready(f, &url).map_err(|e| {
+                        Problem::new("lab", format!("cannot write {}: {e}", f.display()))
+                    })?;
                 }
                 std::future::pending::<()>().await;
                 Ok::<_, Problem>(())

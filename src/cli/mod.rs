@@ -21,7 +21,11 @@ use crate::pool::Pool;
 use crate::secrets::Secrets;
 
 #[derive(Parser, Debug)]
-#[command(name = "steward", version, about = "Pooled nonprofit IT as code: plan and apply org files against live systems")]
+#[command(
+    name = "steward",
+    version,
+    about = "Pooled nonprofit IT as code: plan and apply org files against live systems"
+)]
 pub struct Cli {
     /// The pool repository (holding steward.yaml); found upwards from the current folder by default.
     #[arg(long, global = true, env = "STEWARD_ROOT")]
@@ -219,5 +223,10 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Box<Problem>> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| Box::new(Problem::new("runtime", format!("cannot start the async runtime: {e}"))))
+        .map_err(|e| {
+            Box::new(Problem::new(
+                "runtime",
+                format!("cannot start the async runtime: {e}"),
+            ))
+        })
 }

@@ -45,7 +45,11 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: PlanArgs) -> CmdResult {
     }
     if let Some(out) = &args.out {
         save(&plan, out)?;
-        eprintln!("Saved the plan to {}; apply it with `steward apply {}`.", out.display(), out.display());
+        eprintln!(
+            "Saved the plan to {}; apply it with `steward apply {}`.",
+            out.display(),
+            out.display()
+        );
     }
     if args.stats {
         print_stats(&engine.http.stats);
@@ -60,14 +64,21 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: PlanArgs) -> CmdResult {
 }
 
 pub fn to_json(plan: &Plan) -> Result<String, Box<Problem>> {
-    serde_json::to_string_pretty(plan)
-        .map_err(|e| Box::new(Problem::new("json", format!("cannot write the plan as JSON: {e}"))))
+    serde_json::to_string_pretty(plan).map_err(|e| {
+        Box::new(Problem::new(
+            "json",
+            format!("cannot write the plan as JSON: {e}"),
+        ))
+    })
 }
 
 pub fn save(plan: &Plan, out: &std::path::Path) -> Result<(), Box<Problem>> {
     let text = to_json(plan)?;
     crate::util::write_atomic(out, text.as_bytes(), 0o644).map_err(|e| {
-        Box::new(Problem::new("plan_file", format!("cannot write {}: {e}", out.display())))
+        Box::new(Problem::new(
+            "plan_file",
+            format!("cannot write {}: {e}", out.display()),
+        ))
     })
 }
 

@@ -127,7 +127,11 @@ fn error(status: StatusCode, reason: &str, message: &str) -> Reply {
 }
 
 fn not_found(what: &str) -> Reply {
-    error(StatusCode::NOT_FOUND, "notFound", &format!("Resource Not Found: {what}"))
+    error(
+        StatusCode::NOT_FOUND,
+        "notFound",
+        &format!("Resource Not Found: {what}"),
+    )
 }
 
 fn etag_of(data: &Value) -> String {
@@ -234,9 +238,7 @@ impl Lab {
         let query: HashMap<String, String> = req
             .uri()
             .query()
-            .map(|q| {
-                url_decode_form(q)
-            })
+            .map(|q| url_decode_form(q))
             .unwrap_or_default();
         let headers = req.headers().clone();
         let body = match req.into_body().collect().await {
@@ -319,7 +321,11 @@ impl Lab {
         let fault = pick_fault(&mut st);
         match fault.as_deref() {
             Some("429") => {
-                let mut r = error(StatusCode::TOO_MANY_REQUESTS, "rateLimitExceeded", "Rate Limit Exceeded");
+                let mut r = error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rateLimitExceeded",
+                    "Rate Limit Exceeded",
+                );
                 if let Some(s) = st.faults.retry_after {
                     if let Ok(v) = hyper::header::HeaderValue::from_str(&s.to_string()) {
                         r.headers_mut().insert(hyper::header::RETRY_AFTER, v);
@@ -328,10 +334,26 @@ impl Lab {
                 return Outcome::Reply(r);
             }
             Some("403") => {
-                return Outcome::Reply(error(StatusCode::FORBIDDEN, "userRateLimitExceeded", "User Rate Limit Exceeded"));
+                return Outcome::Reply(error(
+                    StatusCode::FORBIDDEN,
+                    "userRateLimitExceeded",
+                    "User Rate Limit Exceeded",
+                ));
             }
-            Some("500") => return Outcome::Reply(error(StatusCode::INTERNAL_SERVER_ERROR, "backendError", "Backend Error")),
-            Some("503") => return Outcome::Reply(error(StatusCode::SERVICE_UNAVAILABLE, "backendError", "The service is currently unavailable.")),
+            Some("500") => {
+                return Outcome::Reply(error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "backendError",
+                    "Backend Error",
+                ));
+            }
+            Some("503") => {
+                return Outcome::Reply(error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "backendError",
+                    "The service is currently unavailable.",
+                ));
+            }
             _ => {}
         }
         let visibility = Duration::from_millis(st.faults.visibility_ms);
@@ -344,11 +366,18 @@ impl Lab {
             match serde_json::from_slice(body) {
                 Ok(v) => Some(v),
                 Err(_) => {
-                    return Outcome::Reply(error(StatusCode::BAD_REQUEST, "parseError", "Parse Error"));
+                    return Outcome::Reply(error(
+                        StatusCode::BAD_REQUEST,
+                        "parseError",
+                        "Parse Error",
+                    ));
                 }
             }
         };
-        let if_match = headers.get(hyper::header::IF_MATCH).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let if_match = headers
+            .get(hyper::header::IF_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let if_none_match = headers
             .get(hyper::header::IF_NONE_MATCH)
             .and_then(|v| v.to_str().ok())
@@ -382,7 +411,11 @@ impl Lab {
             Some(f) => match Mask::parse(f) {
                 Ok(m) => m.apply(&value),
                 Err(e) => {
-                    return Outcome::Reply(error(StatusCode::BAD_REQUEST, "invalidParameter", &e.to_string()));
+                    return Outcome::Reply(error(
+                        StatusCode::BAD_REQUEST,
+                        "invalidParameter",
+                        &e.to_string(),
+                    ));
                 }
             },
             None => value,
@@ -395,7 +428,10 @@ impl Lab {
         match (method, rest) {
             (&Method::GET, "stats") => {
                 let total: u64 = st.counts.values().sum();
-                reply(StatusCode::OK, &json!({"total": total, "requests": st.counts}))
+                reply(
+                    StatusCode::OK,
+                    &json!({"total": total, "requests": st.counts}),
+                )
             }
             (&Method::POST, "stats/reset") => {
                 st.counts.clear();
@@ -409,6 +445,61 @@ impl Lab {
                 }
                 Err(e) => error(StatusCode::BAD_REQUEST, "invalid", &e.to_string()),
             },
+            // Changes "by hand in the admin console": insert or overwrite raw objects.
+            (&Method::POST, "seed") => {
+                let Ok(seed) = serde_json::from_slice::<Value>(body) else {
+                    return error(StatusCode::BAD_REQUEST, "invalid", "seed is not JSON");
+                };
+                let cid = seed["customer_id"].as_str().unwrap_or_default();
+                let Some(t) = st.tenants.iter_mut().find(|t| t.spec.customer_id == cid) else {
+                    return not_found("customer");
+                };
+                let now = Instant::now();
+                for u in seed["users"].as_array().into_iter().flatten() {
+                    let email = u["primaryEmail"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_ascii_lowercase();
+                    let mut data = u.clone();
+                    data["kind"] = json!("admin#directory#user");
+                    if data.get("id").is_none() {
+                        data["id"] = json!(t.id());
+                    }
+                    t.users.insert(
+                        email,
+                        Obj {
+                            data,
+                            visible_at: now,
+                        },
+                    );
+                }
+                for g in seed["groups"].as_array().into_iter().flatten() {
+                    let email = g["email"].as_str().unwrap_or_default().to_ascii_lowercase();
+                    let mut data = g.clone();
+                    data["kind"] = json!("admin#directory#group");
+                    t.members.entry(email.clone()).or_default();
+                    t.groups.insert(
+                        email,
+                        Obj {
+                            data,
+                            visible_at: now,
+                        },
+                    );
+                }
+                for m in seed["members"].as_array().into_iter().flatten() {
+                    let group = m["group"].as_str().unwrap_or_default().to_ascii_lowercase();
+                    let email = m["email"].as_str().unwrap_or_default().to_ascii_lowercase();
+                    let data = json!({"kind": "admin#directory#member", "email": email, "role": m["role"].as_str().unwrap_or("MEMBER"), "type": "USER", "status": "ACTIVE"});
+                    t.members.entry(group).or_default().insert(
+                        email,
+                        Obj {
+                            data,
+                            visible_at: now,
+                        },
+                    );
+                }
+                reply(StatusCode::OK, &json!({}))
+            }
             (&Method::GET, "dump") => {
                 let tenants: Vec<Value> = st
                     .tenants
@@ -490,7 +581,9 @@ fn token(st: &mut State, body: &Bytes) -> Reply {
         )
     };
     let form = url_decode_form(&String::from_utf8_lossy(body));
-    if form.get("grant_type").map(String::as_str) != Some("urn:ietf:params:oauth:grant-type:jwt-bearer") {
+    if form.get("grant_type").map(String::as_str)
+        != Some("urn:ietf:params:oauth:grant-type:jwt-bearer")
+    {
         return reply(
             StatusCode::BAD_REQUEST,
             &json!({"error": "unsupported_grant_type", "error_description": "Invalid grant_type"}),
@@ -537,9 +630,15 @@ fn token(st: &mut State, body: &Bytes) -> Reply {
     let iat = claims["iat"].as_u64().unwrap_or(0);
     let exp = claims["exp"].as_u64().unwrap_or(0);
     if exp <= now || iat > now + 60 || exp.saturating_sub(iat) > 3600 {
-        return bad("Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.");
+        return bad(
+            "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.",
+        );
     }
-    if !claims["aud"].as_str().unwrap_or_default().ends_with("/token") {
+    if !claims["aud"]
+        .as_str()
+        .unwrap_or_default()
+        .ends_with("/token")
+    {
         return bad("Invalid JWT: aud must be the token endpoint");
     }
     let sub = claims["sub"].as_str().unwrap_or_default();
@@ -560,7 +659,11 @@ fn token(st: &mut State, body: &Bytes) -> Reply {
     }
     let mut raw = [0u8; 24];
     if openssl::rand::rand_bytes(&mut raw).is_err() {
-        return error(StatusCode::INTERNAL_SERVER_ERROR, "backendError", "no randomness");
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "backendError",
+            "no randomness",
+        );
     }
     let access = format!("ya29.lab-{}", URL_SAFE_NO_PAD.encode(raw));
     st.tokens.insert(
@@ -608,7 +711,11 @@ fn page_size(q: &HashMap<String, String>, default: usize, max: usize) -> Result<
 }
 
 /// One page of `items` (already sorted) from `pageToken`.
-fn paginate(items: Vec<Value>, q: &HashMap<String, String>, size: usize) -> Result<(Vec<Value>, Option<String>), Reply> {
+fn paginate(
+    items: Vec<Value>,
+    q: &HashMap<String, String>,
+    size: usize,
+) -> Result<(Vec<Value>, Option<String>), Reply> {
     let start = match q.get("pageToken") {
         None => 0,
         Some(t) => t
@@ -645,9 +752,17 @@ fn list_reply(kind: &str, key: &str, items: Vec<Value>, next: Option<String>) ->
 fn check_customer(t: &Tenant, q: &HashMap<String, String>) -> Result<(), Reply> {
     match (q.get("customer"), q.get("domain")) {
         (Some(c), _) if c == "my_customer" || *c == t.spec.customer_id => Ok(()),
-        (Some(_), _) => Err(error(StatusCode::FORBIDDEN, "forbidden", "Not Authorized to access this resource/api")),
+        (Some(_), _) => Err(error(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "Not Authorized to access this resource/api",
+        )),
         (None, Some(d)) if t.spec.domains.iter().any(|x| x.eq_ignore_ascii_case(d)) => Ok(()),
-        (None, Some(_)) => Err(error(StatusCode::FORBIDDEN, "forbidden", "Not Authorized to access this resource/api")),
+        (None, Some(_)) => Err(error(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "Not Authorized to access this resource/api",
+        )),
         (None, None) => Err(bad_request("Bad Request")),
     }
 }
@@ -660,10 +775,16 @@ fn api_call(t: &mut Tenant, req: &ApiRequest<'_>) -> ApiResult {
         ["groups"] => groups(t, req),
         ["groups", key] => group(t, req, &key.to_ascii_lowercase()),
         ["groups", g, "members"] => members(t, req, &g.to_ascii_lowercase()),
-        ["groups", g, "members", m] => member(t, req, &g.to_ascii_lowercase(), &m.to_ascii_lowercase()),
+        ["groups", g, "members", m] => {
+            member(t, req, &g.to_ascii_lowercase(), &m.to_ascii_lowercase())
+        }
         ["customer", cid, "orgunits", rest @ ..] => {
             if *cid != "my_customer" && *cid != t.spec.customer_id {
-                return Err(error(StatusCode::FORBIDDEN, "forbidden", "Not Authorized to access this resource/api"));
+                return Err(error(
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    "Not Authorized to access this resource/api",
+                ));
             }
             if rest.is_empty() {
                 orgunits(t, req)
@@ -687,17 +808,25 @@ fn users(t: &mut Tenant, req: &ApiRequest<'_>) -> ApiResult {
                 .filter(|o| visible(o))
                 .filter(|o| {
                     domain.as_ref().is_none_or(|d| {
-                        o.data["primaryEmail"].as_str().is_some_and(|e| e.ends_with(&format!("@{d}")))
+                        o.data["primaryEmail"]
+                            .as_str()
+                            .is_some_and(|e| e.ends_with(&format!("@{d}")))
                     })
                 })
                 .map(|o| with_etag(&o.data))
                 .collect();
             let (page, next) = paginate(items, req.query, size)?;
-            Ok((StatusCode::OK, list_reply("admin#directory#users", "users", page, next)))
+            Ok((
+                StatusCode::OK,
+                list_reply("admin#directory#users", "users", page, next),
+            ))
         }
         Method::POST => {
             let body = req.body.clone().ok_or_else(|| bad_request("Bad Request"))?;
-            let email = body["primaryEmail"].as_str().unwrap_or_default().to_ascii_lowercase();
+            let email = body["primaryEmail"]
+                .as_str()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
             if email.is_empty() {
                 return Err(bad_request("Invalid Input: primary_user_email"));
             }
@@ -705,7 +834,9 @@ fn users(t: &mut Tenant, req: &ApiRequest<'_>) -> ApiResult {
                 return Err(bad_request("Invalid Input: domain not found"));
             }
             if body["name"]["givenName"].as_str().is_none_or(str::is_empty)
-                || body["name"]["familyName"].as_str().is_none_or(str::is_empty)
+                || body["name"]["familyName"]
+                    .as_str()
+                    .is_none_or(str::is_empty)
             {
                 return Err(bad_request("Invalid Given/Family Name"));
             }
@@ -717,7 +848,11 @@ fn users(t: &mut Tenant, req: &ApiRequest<'_>) -> ApiResult {
                 return Err(bad_request("Invalid Input: INVALID_OU_ID"));
             }
             if t.users.contains_key(&email) || t.groups.contains_key(&email) {
-                return Err(error(StatusCode::CONFLICT, "duplicate", "Entity already exists."));
+                return Err(error(
+                    StatusCode::CONFLICT,
+                    "duplicate",
+                    "Entity already exists.",
+                ));
             }
             let id = t.id();
             let given = body["name"]["givenName"].as_str().unwrap_or_default();
@@ -735,7 +870,13 @@ fn users(t: &mut Tenant, req: &ApiRequest<'_>) -> ApiResult {
                 "customerId": t.spec.customer_id,
                 "creationTime": crate::util::now_rfc3339(),
             });
-            t.users.insert(email, Obj { data: data.clone(), visible_at: Instant::now() + req.visibility });
+            t.users.insert(
+                email,
+                Obj {
+                    data: data.clone(),
+                    visible_at: Instant::now() + req.visibility,
+                },
+            );
             Ok((StatusCode::OK, with_etag(&data)))
         }
         _ => Err(not_found("method")),
@@ -760,7 +901,11 @@ fn user(t: &mut Tenant, req: &ApiRequest<'_>, key: &str) -> ApiResult {
         }
         Method::PATCH | Method::PUT => {
             if !ready {
-                return Err(error(StatusCode::PRECONDITION_FAILED, "conditionNotMet", "User creation is not complete."));
+                return Err(error(
+                    StatusCode::PRECONDITION_FAILED,
+                    "conditionNotMet",
+                    "User creation is not complete.",
+                ));
             }
             check_if_match(req, &obj.data)?;
             let body = req.body.clone().ok_or_else(|| bad_request("Bad Request"))?;
@@ -786,7 +931,12 @@ fn user(t: &mut Tenant, req: &ApiRequest<'_>, key: &str) -> ApiResult {
                 );
                 d["name"]["fullName"] = json!(full);
             }
-            for k in ["orgUnitPath", "suspended", "externalIds", "changePasswordAtNextLogin"] {
+            for k in [
+                "orgUnitPath",
+                "suspended",
+                "externalIds",
+                "changePasswordAtNextLogin",
+            ] {
                 if let Some(v) = body.get(k) {
                     d[k] = v.clone();
                 }
@@ -819,21 +969,32 @@ fn groups(t: &mut Tenant, req: &ApiRequest<'_>) -> ApiResult {
                 .filter(|(_, o)| visible(o))
                 .map(|(email, o)| {
                     let mut v = o.data.clone();
-                    v["directMembersCount"] = json!(t.members.get(email).map_or(0, BTreeMap::len).to_string());
+                    v["directMembersCount"] =
+                        json!(t.members.get(email).map_or(0, BTreeMap::len).to_string());
                     with_etag(&v)
                 })
                 .collect();
             let (page, next) = paginate(items, req.query, size)?;
-            Ok((StatusCode::OK, list_reply("admin#directory#groups", "groups", page, next)))
+            Ok((
+                StatusCode::OK,
+                list_reply("admin#directory#groups", "groups", page, next),
+            ))
         }
         Method::POST => {
             let body = req.body.clone().ok_or_else(|| bad_request("Bad Request"))?;
-            let email = body["email"].as_str().unwrap_or_default().to_ascii_lowercase();
+            let email = body["email"]
+                .as_str()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
             if !t.owns_domain(&email) {
                 return Err(bad_request("Invalid Input: domain not found"));
             }
             if t.groups.contains_key(&email) || t.users.contains_key(&email) {
-                return Err(error(StatusCode::CONFLICT, "duplicate", "Entity already exists."));
+                return Err(error(
+                    StatusCode::CONFLICT,
+                    "duplicate",
+                    "Entity already exists.",
+                ));
             }
             let id = t.id();
             let data = json!({
@@ -844,7 +1005,13 @@ fn groups(t: &mut Tenant, req: &ApiRequest<'_>) -> ApiResult {
                 "description": body["description"].as_str().unwrap_or_default(),
                 "adminCreated": true,
             });
-            t.groups.insert(email.clone(), Obj { data: data.clone(), visible_at: Instant::now() + req.visibility });
+            t.groups.insert(
+                email.clone(),
+                Obj {
+                    data: data.clone(),
+                    visible_at: Instant::now() + req.visibility,
+                },
+            );
             t.members.entry(email).or_default();
             Ok((StatusCode::OK, with_etag(&data)))
         }
@@ -903,14 +1070,25 @@ fn members(t: &mut Tenant, req: &ApiRequest<'_>, g: &str) -> ApiResult {
             let items: Vec<Value> = t
                 .members
                 .get(g)
-                .map(|m| m.values().filter(|o| visible(o)).map(|o| with_etag(&o.data)).collect())
+                .map(|m| {
+                    m.values()
+                        .filter(|o| visible(o))
+                        .map(|o| with_etag(&o.data))
+                        .collect()
+                })
                 .unwrap_or_default();
             let (page, next) = paginate(items, req.query, size)?;
-            Ok((StatusCode::OK, list_reply("admin#directory#members", "members", page, next)))
+            Ok((
+                StatusCode::OK,
+                list_reply("admin#directory#members", "members", page, next),
+            ))
         }
         Method::POST => {
             let body = req.body.clone().ok_or_else(|| bad_request("Bad Request"))?;
-            let email = body["email"].as_str().unwrap_or_default().to_ascii_lowercase();
+            let email = body["email"]
+                .as_str()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
             let (kind, id) = if let Some(u) = t.users.get(&email).filter(|o| visible(o)) {
                 ("USER", u.data["id"].clone())
             } else if let Some(gr) = t.groups.get(&email).filter(|o| visible(o)) {
@@ -926,7 +1104,11 @@ fn members(t: &mut Tenant, req: &ApiRequest<'_>, g: &str) -> ApiResult {
             }
             let list = t.members.entry(g.to_string()).or_default();
             if list.contains_key(&email) {
-                return Err(error(StatusCode::CONFLICT, "duplicate", "Member already exists."));
+                return Err(error(
+                    StatusCode::CONFLICT,
+                    "duplicate",
+                    "Member already exists.",
+                ));
             }
             let data = json!({
                 "kind": "admin#directory#member",
@@ -936,7 +1118,13 @@ fn members(t: &mut Tenant, req: &ApiRequest<'_>, g: &str) -> ApiResult {
                 "type": kind,
                 "status": "ACTIVE",
             });
-            list.insert(email, Obj { data: data.clone(), visible_at: Instant::now() + req.visibility });
+            list.insert(
+                email,
+                Obj {
+                    data: data.clone(),
+                    visible_at: Instant::now() + req.visibility,
+                },
+            );
             Ok((StatusCode::OK, with_etag(&data)))
         }
         _ => Err(not_found("method")),
@@ -975,15 +1163,28 @@ fn orgunits(t: &mut Tenant, req: &ApiRequest<'_>) -> ApiResult {
     match req.method {
         Method::GET => {
             let ty = req.query.get("type").map_or("children", String::as_str);
-            let base = req.query.get("orgUnitPath").cloned().unwrap_or_else(|| "/".into());
-            let base = if base.starts_with('/') { base } else { format!("/{base}") };
+            let base = req
+                .query
+                .get("orgUnitPath")
+                .cloned()
+                .unwrap_or_else(|| "/".into());
+            let base = if base.starts_with('/') {
+                base
+            } else {
+                format!("/{base}")
+            };
             let items: Vec<Value> = t
                 .orgunits
                 .iter()
                 .filter(|(_, o)| visible(o))
                 .filter(|(path, _)| {
-                    let under = base == "/" || path.starts_with(&format!("{base}/")) || (ty == "allIncludingParent" && **path == base);
-                    let child = path.rsplit_once('/').map(|(p, _)| if p.is_empty() { "/" } else { p }) == Some(base.as_str());
+                    let under = base == "/"
+                        || path.starts_with(&format!("{base}/"))
+                        || (ty == "allIncludingParent" && **path == base);
+                    let child = path
+                        .rsplit_once('/')
+                        .map(|(p, _)| if p.is_empty() { "/" } else { p })
+                        == Some(base.as_str());
                     match ty {
                         "children" => child,
                         "all" | "allIncludingParent" => under,
@@ -1006,12 +1207,23 @@ fn orgunits(t: &mut Tenant, req: &ApiRequest<'_>) -> ApiResult {
             if parent != "/" && !t.orgunits.contains_key(parent) {
                 return Err(bad_request("Invalid Parent Orgunit"));
             }
-            let path = if parent == "/" { format!("/{name}") } else { format!("{parent}/{name}") };
+            let path = if parent == "/" {
+                format!("/{name}")
+            } else {
+                format!("{parent}/{name}")
+            };
             if t.orgunits.contains_key(&path) {
-                return Err(error(StatusCode::CONFLICT, "duplicate", "Invalid Ou Id: org unit already exists"));
+                return Err(error(
+                    StatusCode::CONFLICT,
+                    "duplicate",
+                    "Invalid Ou Id: org unit already exists",
+                ));
             }
             let id = format!("id:{}", t.id());
-            let parent_id = t.orgunits.get(parent).map_or(json!("id:root"), |p| p.data["orgUnitId"].clone());
+            let parent_id = t
+                .orgunits
+                .get(parent)
+                .map_or(json!("id:root"), |p| p.data["orgUnitId"].clone());
             let data = json!({
                 "kind": "admin#directory#orgUnit",
                 "name": name,
@@ -1022,7 +1234,13 @@ fn orgunits(t: &mut Tenant, req: &ApiRequest<'_>) -> ApiResult {
                 "parentOrgUnitId": parent_id,
                 "blockInheritance": false,
             });
-            t.orgunits.insert(path, Obj { data: data.clone(), visible_at: Instant::now() + req.visibility });
+            t.orgunits.insert(
+                path,
+                Obj {
+                    data: data.clone(),
+                    visible_at: Instant::now() + req.visibility,
+                },
+            );
             Ok((StatusCode::OK, with_etag(&data)))
         }
         _ => Err(not_found("method")),
@@ -1084,7 +1302,10 @@ fn url_decode_form(q: &str) -> HashMap<String, String> {
         .filter(|p| !p.is_empty())
         .map(|pair| {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(&k.replace('+', " ")), percent_decode(&v.replace('+', " ")))
+            (
+                percent_decode(&k.replace('+', " ")),
+                percent_decode(&v.replace('+', " ")),
+            )
         })
         .collect()
 }

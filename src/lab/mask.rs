@@ -33,12 +33,17 @@ impl Mask {
     }
 
     fn insert(&mut self, path: &[&str], sub: Option<Mask>) {
-        let Some((first, rest)) = path.split_first() else { return };
+        let Some((first, rest)) = path.split_first() else {
+            return;
+        };
         if rest.is_empty() {
             self.0.insert(first.to_string(), sub);
             return;
         }
-        let entry = self.0.entry(first.to_string()).or_insert_with(|| Some(Mask::default()));
+        let entry = self
+            .0
+            .entry(first.to_string())
+            .or_insert_with(|| Some(Mask::default()));
         if let Some(m) = entry {
             m.insert(rest, sub);
         }
@@ -51,7 +56,10 @@ impl Mask {
                 map.iter()
                     .filter_map(|(k, v)| {
                         let sub = self.0.get(k)?;
-                        Some((k.clone(), sub.as_ref().map_or_else(|| v.clone(), |m| m.apply(v))))
+                        Some((
+                            k.clone(),
+                            sub.as_ref().map_or_else(|| v.clone(), |m| m.apply(v)),
+                        ))
                     })
                     .collect(),
             ),

@@ -34,7 +34,8 @@ pub fn client_email(org: &str) -> String {
 /// key for each one whose secret is missing. Returns the tenants to host.
 pub fn tenants(pool: &Pool, generate: bool) -> Result<(Vec<TenantSpec>, Vec<String>), LabError> {
     let secrets = Secrets::new(&pool.secrets_dir(), &pool.config.secrets.env_prefix);
-    let files = crate::org::discover(pool).map_err(|e| LabError::Io(format!("cannot list orgs: {e}")))?;
+    let files =
+        crate::org::discover(pool).map_err(|e| LabError::Io(format!("cannot list orgs: {e}")))?;
     let mut tenants = Vec::new();
     let mut created = Vec::new();
     for file in files {
@@ -53,11 +54,21 @@ pub fn tenants(pool: &Pool, generate: bool) -> Result<(Vec<TenantSpec>, Vec<Stri
             continue;
         }
         let org = v["org"].as_str().unwrap_or_default().to_string();
-        let mut domains: Vec<String> = g["domain"].as_str().map(|d| vec![d.to_ascii_lowercase()]).unwrap_or_default();
+        let mut domains: Vec<String> = g["domain"]
+            .as_str()
+            .map(|d| vec![d.to_ascii_lowercase()])
+            .unwrap_or_default();
         if let Some(list) = g["domains"].as_array() {
-            domains.extend(list.iter().filter_map(|d| d.as_str()).map(str::to_ascii_lowercase));
+            domains.extend(
+                list.iter()
+                    .filter_map(|d| d.as_str())
+                    .map(str::to_ascii_lowercase),
+            );
         }
-        let Some(secret) = g["credentials"].as_str().and_then(crate::secrets::reference) else {
+        let Some(secret) = g["credentials"]
+            .as_str()
+            .and_then(crate::secrets::reference)
+        else {
             continue;
         };
         if !crate::secrets::valid_name(secret) {
@@ -74,10 +85,17 @@ pub fn tenants(pool: &Pool, generate: bool) -> Result<(Vec<TenantSpec>, Vec<Stri
                 created.push(pool.display_path(&path).display().to_string());
                 key
             }
-            Err(e) => return Err(org_err(format!("{e} (run `steward lab init` to create lab keys)"))),
+            Err(e) => {
+                return Err(org_err(format!(
+                    "{e} (run `steward lab init` to create lab keys)"
+                )));
+            }
         };
-        let key: serde_json::Value = serde_json::from_str(&key_json)
-            .map_err(|_| org_err(format!("secret `{secret}` is not a service-account key (JSON)")))?;
+        let key: serde_json::Value = serde_json::from_str(&key_json).map_err(|_| {
+            org_err(format!(
+                "secret `{secret}` is not a service-account key (JSON)"
+            ))
+        })?;
         let pem = key["private_key"].as_str().unwrap_or_default();
         let public = PKey::private_key_from_pem(pem.as_bytes())
             .and_then(|k| k.public_key_to_pem())

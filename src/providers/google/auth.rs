@@ -53,7 +53,8 @@ impl std::fmt::Debug for ServiceAccount {
 impl ServiceAccount {
     pub fn from_secret(secret: &Secret) -> Result<Self, KeyError> {
         let file: KeyFile = serde_json::from_str(secret.expose()).map_err(|_| KeyError::Json)?;
-        let key = PKey::private_key_from_pem(file.private_key.as_bytes()).map_err(|_| KeyError::Pem)?;
+        let key =
+            PKey::private_key_from_pem(file.private_key.as_bytes()).map_err(|_| KeyError::Pem)?;
         Ok(ServiceAccount {
             client_email: file.client_email,
             key_id: file.private_key_id,

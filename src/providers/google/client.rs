@@ -138,9 +138,9 @@ impl Session {
         let deadline = started + Duration::from_secs(self.http.config.retry_for_secs);
         let mut attempt = 0u32;
         loop {
-            let assertion =
-                self.account
-                    .assertion(&self.subject, url, crate::util::unix_now())?;
+            let assertion = self
+                .account
+                .assertion(&self.subject, url, crate::util::unix_now())?;
             let form = [
                 ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
                 ("assertion", assertion.as_str()),
@@ -192,7 +192,12 @@ impl Session {
 
     /// Sleeps before retry number `attempt`: exponential with full jitter, or what the
     /// server asked for. False when the retry would end past the deadline.
-    async fn backoff(&self, attempt: u32, retry_after: Option<Duration>, deadline: Instant) -> bool {
+    async fn backoff(
+        &self,
+        attempt: u32,
+        retry_after: Option<Duration>,
+        deadline: Instant,
+    ) -> bool {
         self.http.stats.retries.fetch_add(1, Ordering::Relaxed);
         let cap = Duration::from_millis(100u64.saturating_mul(1 << attempt.min(7)).min(10_000));
         let wait = retry_after.unwrap_or_else(|| cap.mul_f64(jitter()));
@@ -211,12 +216,21 @@ impl Session {
         body: Option<&Value>,
         opts: CallOpts,
     ) -> Result<Reply, GoogleError> {
-        let url = format!("{}/{}", self.http.config.api_url.trim_end_matches('/'), path);
+        let url = format!(
+            "{}/{}",
+            self.http.config.api_url.trim_end_matches('/'),
+            path
+        );
         let deadline = Instant::now() + Duration::from_secs(self.http.config.retry_for_secs);
         let mut attempt = 0u32;
         loop {
             let token = self.token().await?;
-            let counter = match (&method, query.iter().any(|(k, _)| *k == "maxResults" || *k == "type")) {
+            let counter = match (
+                &method,
+                query
+                    .iter()
+                    .any(|(k, _)| *k == "maxResults" || *k == "type"),
+            ) {
                 (&Method::GET, true) => &self.http.stats.list,
                 (&Method::GET, false) => &self.http.stats.other,
                 _ => &self.http.stats.write,
@@ -259,7 +273,10 @@ impl Session {
                     if !retryable(status, &body) && !not_ready {
                         return Ok(Reply { status, body });
                     }
-                    (format!("HTTP {}: {}", status.as_u16(), message(&body)), after)
+                    (
+                        format!("HTTP {}: {}", status.as_u16(), message(&body)),
+                        after,
+                    )
                 }
                 Err(e) => (transport_message(e), None),
             };

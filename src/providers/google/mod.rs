@@ -130,7 +130,10 @@ pub async fn refresh(session: &Session, org: &Org) -> Result<LiveState, GoogleEr
         attrs.insert("email".into(), json!(email));
         attrs.insert("name".into(), json!(s(&u["name"]["fullName"])));
         attrs.insert("org_unit".into(), json!(s(&u["orgUnitPath"])));
-        attrs.insert("suspended".into(), json!(u["suspended"].as_bool().unwrap_or(false)));
+        attrs.insert(
+            "suspended".into(),
+            json!(u["suspended"].as_bool().unwrap_or(false)),
+        );
         attrs.insert(
             "managed_by".into(),
             managed_by(u).map_or(Value::Null, Value::String),
@@ -321,7 +324,10 @@ fn marker(org: &Org) -> Value {
 }
 
 /// A new user's initial password: from the file's secret, or generated.
-fn initial_password(ctx: &ApplyCtx<'_>, r: Option<&Resource>) -> Result<(Secret, bool), GoogleError> {
+fn initial_password(
+    ctx: &ApplyCtx<'_>,
+    r: Option<&Resource>,
+) -> Result<(Secret, bool), GoogleError> {
     if let Some(name) = r.and_then(|r| r.secrets.get("password")) {
         let secret = ctx
             .secrets
@@ -360,7 +366,11 @@ fn save_password(ctx: &ApplyCtx<'_>, email: &str, pw: &Secret) -> std::io::Resul
 
 /// Carries out one change. Creates adopt an existing object on 409, so a create that is
 /// retried after a lost reply never makes a duplicate.
-pub async fn apply(session: &Session, ctx: &ApplyCtx<'_>, change: &Change) -> Result<(), GoogleError> {
+pub async fn apply(
+    session: &Session,
+    ctx: &ApplyCtx<'_>,
+    change: &Change,
+) -> Result<(), GoogleError> {
     let org = ctx.org;
     let Some(tenant) = &org.google else {
         return Ok(());
@@ -381,8 +391,13 @@ pub async fn apply(session: &Session, ctx: &ApplyCtx<'_>, change: &Change) -> Re
                 "parentOrgUnitPath": if parent.is_empty() { "/" } else { parent },
                 "description": want.get("description").cloned().unwrap_or(json!("")),
             });
-            let p = format!("{API}/customer/{}/orgunits", encode_path(&tenant.customer_id));
-            let reply = session.call(Method::POST, &p, &[], Some(&body), retry).await?;
+            let p = format!(
+                "{API}/customer/{}/orgunits",
+                encode_path(&tenant.customer_id)
+            );
+            let reply = session
+                .call(Method::POST, &p, &[], Some(&body), retry)
+                .await?;
             if reply.status.is_success() || reply.status == StatusCode::CONFLICT {
                 Ok(())
             } else {
@@ -395,8 +410,12 @@ pub async fn apply(session: &Session, ctx: &ApplyCtx<'_>, change: &Change) -> Re
                 encode_path(&tenant.customer_id),
                 encode_path(id.trim_start_matches('/'))
             );
-            let body = json!({"description": want.get("description").cloned().unwrap_or(json!(""))});
-            session.ok(Method::PATCH, &p, &[], Some(&body), retry).await.map(drop)
+            let body =
+                json!({"description": want.get("description").cloned().unwrap_or(json!(""))});
+            session
+                .ok(Method::PATCH, &p, &[], Some(&body), retry)
+                .await
+                .map(drop)
         }
         (Kind::GoogleOrgUnit, Action::Delete) => {
             let p = format!(
@@ -419,11 +438,20 @@ pub async fn apply(session: &Session, ctx: &ApplyCtx<'_>, change: &Change) -> Re
                 "externalIds": marker(org),
             });
             let p = format!("{API}/users");
-            let reply = session.call(Method::POST, &p, &[], Some(&body), CallOpts::default()).await?;
+            let reply = session
+                .call(Method::POST, &p, &[], Some(&body), CallOpts::default())
+                .await?;
             if reply.status == StatusCode::CONFLICT {
                 // Exists already (made by hand, or our earlier attempt whose reply was
                 // lost): adopt it and bring it to what the file says.
-                return update_user(session, org, id, &want, &["name", "org_unit", "suspended", "managed_by"]).await;
+                return update_user(
+                    session,
+                    org,
+                    id,
+                    &want,
+                    &["name", "org_unit", "suspended", "managed_by"],
+                )
+                .await;
             }
             if !reply.status.is_success() {
                 return Err(http_error(&Method::POST, &p, &reply));
@@ -441,11 +469,16 @@ pub async fn apply(session: &Session, ctx: &ApplyCtx<'_>, change: &Change) -> Re
                 // A leaver: only `suspended` changes.
                 let p = format!("{API}/users/{}", encode_path(id));
                 let body = json!({"suspended": true});
-                return session.ok(Method::PATCH, &p, &[], Some(&body), retry).await.map(drop);
+                return session
+                    .ok(Method::PATCH, &p, &[], Some(&body), retry)
+                    .await
+                    .map(drop);
             }
             update_user(session, org, id, &want, &names).await
         }
-        (Kind::GoogleUser, Action::Delete) => delete(session, &format!("{API}/users/{}", encode_path(id))).await,
+        (Kind::GoogleUser, Action::Delete) => {
+            delete(session, &format!("{API}/users/{}", encode_path(id))).await
+        }
         (Kind::GoogleGroup, Action::Create) => {
             let body = json!({
                 "email": id,
@@ -453,10 +486,15 @@ pub async fn apply(session: &Session, ctx: &ApplyCtx<'_>, change: &Change) -> Re
                 "description": want.get("description").cloned().unwrap_or(json!("")),
             });
             let p = format!("{API}/groups");
-            let reply = session.call(Method::POST, &p, &[], Some(&body), CallOpts::default()).await?;
+            let reply = session
+                .call(Method::POST, &p, &[], Some(&body), CallOpts::default())
+                .await?;
             if reply.status == StatusCode::CONFLICT {
                 let p = format!("{API}/groups/{}", encode_path(id));
-                return session.ok(Method::PATCH, &p, &[], Some(&body), retry).await.map(drop);
+                return session
+                    .ok(Method::PATCH, &p, &[], Some(&body), retry)
+                    .await
+                    .map(drop);
             }
             if reply.status.is_success() {
                 Ok(())
@@ -472,15 +510,22 @@ pub async fn apply(session: &Session, ctx: &ApplyCtx<'_>, change: &Change) -> Re
                 }
             }
             let p = format!("{API}/groups/{}", encode_path(id));
-            session.ok(Method::PATCH, &p, &[], Some(&Value::Object(body)), retry).await.map(drop)
+            session
+                .ok(Method::PATCH, &p, &[], Some(&Value::Object(body)), retry)
+                .await
+                .map(drop)
         }
-        (Kind::GoogleGroup, Action::Delete) => delete(session, &format!("{API}/groups/{}", encode_path(id))).await,
+        (Kind::GoogleGroup, Action::Delete) => {
+            delete(session, &format!("{API}/groups/{}", encode_path(id))).await
+        }
         (Kind::GoogleMember, Action::Create) => {
             let group = get("group");
             let p = format!("{API}/groups/{}/members", encode_path(&group));
             let body = json!({"email": get("email"), "role": get("role")});
             // 404 right after the user or group was created means "not visible yet".
-            let reply = session.call(Method::POST, &p, &[], Some(&body), retry).await?;
+            let reply = session
+                .call(Method::POST, &p, &[], Some(&body), retry)
+                .await?;
             if reply.status.is_success() || reply.status == StatusCode::CONFLICT {
                 Ok(())
             } else {
@@ -489,13 +534,28 @@ pub async fn apply(session: &Session, ctx: &ApplyCtx<'_>, change: &Change) -> Re
         }
         (Kind::GoogleMember, Action::Update) => {
             let (group, email) = id.split_once('/').unwrap_or((id, id));
-            let p = format!("{API}/groups/{}/members/{}", encode_path(group), encode_path(email));
+            let p = format!(
+                "{API}/groups/{}/members/{}",
+                encode_path(group),
+                encode_path(email)
+            );
             let body = json!({"role": get("role")});
-            session.ok(Method::PATCH, &p, &[], Some(&body), retry).await.map(drop)
+            session
+                .ok(Method::PATCH, &p, &[], Some(&body), retry)
+                .await
+                .map(drop)
         }
         (Kind::GoogleMember, Action::Delete) => {
             let (group, email) = id.split_once('/').unwrap_or((id, id));
-            delete(session, &format!("{API}/groups/{}/members/{}", encode_path(group), encode_path(email))).await
+            delete(
+                session,
+                &format!(
+                    "{API}/groups/{}/members/{}",
+                    encode_path(group),
+                    encode_path(email)
+                ),
+            )
+            .await
         }
     }
 }
@@ -512,13 +572,22 @@ async fn update_user(
         match *f {
             "name" => {
                 let (given, family) = split_name(&want.get("name").map(s).unwrap_or_default());
-                body.insert("name".into(), json!({"givenName": given, "familyName": family}));
+                body.insert(
+                    "name".into(),
+                    json!({"givenName": given, "familyName": family}),
+                );
             }
             "org_unit" => {
-                body.insert("orgUnitPath".into(), want.get("org_unit").cloned().unwrap_or(json!("/")));
+                body.insert(
+                    "orgUnitPath".into(),
+                    want.get("org_unit").cloned().unwrap_or(json!("/")),
+                );
             }
             "suspended" => {
-                body.insert("suspended".into(), want.get("suspended").cloned().unwrap_or(json!(false)));
+                body.insert(
+                    "suspended".into(),
+                    want.get("suspended").cloned().unwrap_or(json!(false)),
+                );
             }
             "managed_by" => {
                 body.insert("externalIds".into(), marker(org));
@@ -528,14 +597,24 @@ async fn update_user(
     }
     let p = format!("{API}/users/{}", encode_path(id));
     session
-        .ok(Method::PATCH, &p, &[], Some(&Value::Object(body)), CallOpts { retry_not_found: true })
+        .ok(
+            Method::PATCH,
+            &p,
+            &[],
+            Some(&Value::Object(body)),
+            CallOpts {
+                retry_not_found: true,
+            },
+        )
         .await
         .map(drop)
 }
 
 /// DELETE that counts "already gone" as done.
 async fn delete(session: &Session, path: &str) -> Result<(), GoogleError> {
-    let reply = session.call(Method::DELETE, path, &[], None, CallOpts::default()).await?;
+    let reply = session
+        .call(Method::DELETE, path, &[], None, CallOpts::default())
+        .await?;
     if reply.status.is_success() || reply.status == StatusCode::NOT_FOUND {
         Ok(())
     } else {
@@ -553,7 +632,13 @@ mod tests {
 
     #[test]
     fn names_split_at_the_last_space() {
-        assert_eq!(super::split_name("Dana Whitfield"), ("Dana".into(), "Whitfield".into()));
-        assert_eq!(super::split_name("Mary Ann Lee"), ("Mary Ann".into(), "Lee".into()));
+        assert_eq!(
+            super::split_name("Dana Whitfield"),
+            ("Dana".into(), "Whitfield".into())
+        );
+        assert_eq!(
+            super::split_name("Mary Ann Lee"),
+            ("Mary Ann".into(), "Lee".into())
+        );
     }
 }

@@ -1,0 +1,7 @@
+//! Integration tests: the real `steward` binary against the lab emulator, in one test
+//! binary so it links once.
+
+mod support;
+
+mod plan_apply;
+mod validate;

@@ -1,0 +1,487 @@
+//! plan -> apply -> plan against the lab, with the example orgs and made-up ones.
+
+use std::os::unix::fs::PermissionsExt;
+
+use serde_json::{Value, json};
+
+use crate::support::{Env, org_file};
+
+fn users(t: &Value) -> Vec<String> {
+    let mut v: Vec<String> = t["users"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|u| u["primaryEmail"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn user<'a>(t: &'a Value, email: &str) -> Option<&'a Value> {
+    t["users"]
+        .as_array()?
+        .iter()
+        .find(|u| u["primaryEmail"] == email)
+}
+
+fn member_count(t: &Value) -> usize {
+    t["members"].as_object().map_or(0, |m| {
+        m.values().map(|l| l.as_array().map_or(0, Vec::len)).sum()
+    })
+}
+
+#[test]
+fn plan_apply_plan_converges_on_the_examples() {
+    let mut env = Env::examples();
+    env.start_lab(&[]);
+    let plan = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 2, "{plan:?}");
+    insta::assert_snapshot!("plan_examples_first", plan.stdout);
+
+    let apply = env.run(&["apply", "--yes"]);
+    assert_eq!(apply.code, 0, "{apply:?}");
+    assert!(
+        apply
+            .stdout
+            .contains("Apply: 23 done, 0 failed, 0 skipped."),
+        "{apply:?}"
+    );
+
+    let again = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(again.code, 0, "{again:?}");
+    assert!(
+        again
+            .stdout
+            .contains("Plan: 0 to add, 0 to change, 0 to remove."),
+        "{again:?}"
+    );
+    let second = env.run(&["apply", "--yes"]);
+    assert_eq!(second.code, 0, "{second:?}");
+    assert!(second.stdout.contains("No changes to apply."), "{second:?}");
+
+    let t = env.tenant("C03az79cb");
+    assert_eq!(
+        users(&t),
+        [
+            "dana@riversidefood.org",
+            "marco@riversidefood.org",
+            "priya@riversidefood.org",
+            "steward-admin@riversidefood.org"
+        ]
+    );
+    let dana = user(&t, "dana@riversidefood.org").expect("dana");
+    assert_eq!(dana["orgUnitPath"], "/Staff");
+    assert_eq!(dana["changePasswordAtNextLogin"], true);
+    assert_eq!(dana["externalIds"][0]["value"], "riverside-food-bank");
+    assert_eq!(member_count(&t), 4);
+}
+
+#[test]
+fn json_plan_is_versioned_and_cites_org_file_lines() {
+    let mut env = Env::examples();
+    env.start_lab(&[]);
+    let run = env.run(&["plan", "--json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let plan: Value = serde_json::from_str(&run.stdout).expect("JSON plan");
+    assert_eq!(plan["format_version"], 1);
+    assert_eq!(
+        plan["summary"],
+        json!({"add": 23, "change": 0, "remove": 0})
+    );
+    let orgs = plan["orgs"].as_array().expect("orgs");
+    assert_eq!(orgs.len(), 2);
+    let riverside = orgs
+        .iter()
+        .find(|o| o["org"] == "riverside-food-bank")
+        .expect("riverside");
+    assert_eq!(riverside["file"], "orgs/riverside-food-bank.yaml");
+    assert_eq!(riverside["file_sha256"].as_str().map(str::len), Some(64));
+    let dana = riverside["changes"]
+        .as_array()
+        .and_then(|c| {
+            c.iter()
+                .find(|c| c["address"]["id"] == "dana@riversidefood.org")
+        })
+        .expect("dana");
+    assert_eq!(dana["action"], "create");
+    assert_eq!(dana["address"]["kind"], "google_user");
+    assert_eq!(dana["source"]["line"], 17);
+    assert_eq!(dana["source"]["path"], "modules.accounts.users.0");
+    let pw = dana["fields"]
+        .as_array()
+        .and_then(|f| f.iter().find(|f| f["name"] == "password"))
+        .expect("password");
+    assert_eq!(pw["after"], "(secret)");
+    assert_eq!(pw["secret"], true);
+    let member = riverside["changes"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["address"]["kind"] == "google_member"))
+        .expect("member");
+    assert!(
+        member["depends_on"]
+            .as_array()
+            .is_some_and(|d| d.len() == 2),
+        "{member}"
+    );
+}
+
+#[test]
+fn saved_plans_apply_and_stale_ones_are_refused() {
+    let mut env = Env::examples();
+    env.start_lab(&[]);
+    let file = "orgs/riverside-food-bank.yaml";
+    let original = env.read(file);
+
+    // The org file changed after planning.
+    assert_eq!(env.run(&["plan", file, "--out", "p1.json"]).code, 0);
+    env.write(file, &original.replace("Marco Ruiz", "Marco A. Ruiz"));
+    let stale = env.run(&["apply", "p1.json"]);
+    assert_eq!(stale.code, 1, "{stale:?}");
+    assert!(
+        stale.stdout.contains("saved plan is stale")
+            && stale.stdout.contains("changed since the plan was made"),
+        "{stale:?}"
+    );
+    assert_eq!(users(&env.tenant("C03az79cb")).len(), 1, "nothing applied");
+    env.write(file, &original);
+
+    // Live state changed after planning.
+    assert_eq!(env.run(&["plan", file, "--out", "p2.json"]).code, 0);
+    env.lab_post("/_lab/seed", &json!({"customer_id": "C03az79cb", "users": [
+        {"primaryEmail": "walkin@riversidefood.org", "name": {"fullName": "Walk In"}, "orgUnitPath": "/", "suspended": false}
+    ]}));
+    let stale = env.run(&["apply", "p2.json"]);
+    assert_eq!(stale.code, 1, "{stale:?}");
+    assert!(
+        stale
+            .stdout
+            .contains("live state changed since the plan was made"),
+        "{stale:?}"
+    );
+
+    // A fresh saved plan applies without asking.
+    assert_eq!(env.run(&["plan", file, "--out", "p3.json"]).code, 0);
+    let ok = env.run(&["apply", "p3.json"]);
+    assert_eq!(ok.code, 0, "{ok:?}");
+    assert!(
+        ok.stdout.contains("Apply: 11 done, 0 failed, 0 skipped."),
+        "{ok:?}"
+    );
+}
+
+#[test]
+fn a_second_apply_on_a_locked_org_is_refused_with_the_holder() {
+    let mut env = Env::examples();
+    env.start_lab(&[]);
+    let dir = env.path(".steward/locks");
+    std::fs::create_dir_all(&dir).expect("locks dir");
+    let lock = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(dir.join("riverside-food-bank.lock"))
+        .expect("lock file");
+    lock.try_lock().expect("take the lock");
+    std::fs::write(
+        dir.join("riverside-food-bank.lock"),
+        "alice@laptop (pid 4242) since 2026-11-22T10:00:00Z\n",
+    )
+    .expect("holder");
+    let run = env.run(&["apply", "--yes"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stdout.contains(
+            "org `riverside-food-bank` is locked by another apply: alice@laptop (pid 4242)"
+        ),
+        "{run:?}"
+    );
+    // The other org is not held up.
+    assert!(
+        run.stdout
+            .contains("hillside-youth-club: 12 done, 0 failed, 0 skipped"),
+        "{run:?}"
+    );
+    assert_eq!(users(&env.tenant("C03az79cb")).len(), 1);
+    drop(lock);
+    let run = env.run(&["apply", "--yes"]);
+    assert_eq!(run.code, 0, "{run:?}");
+}
+
+#[test]
+fn injected_faults_and_slow_visibility_converge_without_duplicates() {
+    let mut env = Env::examples();
+    env.start_lab(&[
+        "--fault-rate",
+        "0.3",
+        "--faults",
+        "429,503,500,403,drop",
+        "--visibility-ms",
+        "200",
+    ]);
+    let run = env.run(&["apply", "--yes", "--stats"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.contains("Apply: 23 done, 0 failed, 0 skipped."),
+        "{run:?}"
+    );
+    let retries: u64 = run
+        .stderr
+        .split("retries ")
+        .nth(1)
+        .and_then(|s| s.trim_end_matches([')', '\n']).parse().ok())
+        .expect("stats line");
+    assert!(
+        retries > 0,
+        "faults were injected, so some requests were retried: {run:?}"
+    );
+    let t = env.tenant("C03az79cb");
+    assert_eq!(users(&t).len(), 4);
+    assert_eq!(t["groups"].as_array().map(Vec::len), Some(2));
+    assert_eq!(t["orgunits"].as_array().map(Vec::len), Some(2));
+    assert_eq!(member_count(&t), 4);
+    let h = env.tenant("C01hx42kd");
+    assert_eq!(users(&h).len(), 4);
+    assert_eq!(member_count(&h), 4);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let plan = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{plan:?}");
+}
+
+#[test]
+fn leavers_follow_the_policy_and_unmanaged_users_are_left_alone() {
+    let mut env = Env::examples();
+    env.start_lab(&[]);
+    assert_eq!(env.run(&["apply", "--yes"]).code, 0);
+    env.lab_post("/_lab/seed", &json!({"customer_id": "C03az79cb", "users": [
+        {"primaryEmail": "kiosk@riversidefood.org", "name": {"fullName": "Front Kiosk"}, "orgUnitPath": "/", "suspended": false}
+    ]}));
+    let rfb = env.read("orgs/riverside-food-bank.yaml");
+    env.write(
+        "orgs/riverside-food-bank.yaml",
+        &rfb.lines()
+            .filter(|l| !l.contains("priya"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    );
+    let hyc = env.read("orgs/hillside-youth-club.yaml");
+    env.write(
+        "orgs/hillside-youth-club.yaml",
+        &hyc.lines()
+            .filter(|l| !l.contains("ruth@"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    );
+
+    let plan = env.run(&["plan"]);
+    assert_eq!(plan.code, 0, "{plan:?}");
+    insta::assert_snapshot!("plan_leavers", plan.stdout);
+
+    let apply = env.run(&["apply", "--yes"]);
+    assert_eq!(apply.code, 0, "{apply:?}");
+    let t = env.tenant("C03az79cb");
+    assert_eq!(
+        user(&t, "priya@riversidefood.org").map(|u| u["suspended"].clone()),
+        Some(json!(true))
+    );
+    assert_eq!(
+        user(&t, "kiosk@riversidefood.org").map(|u| u["suspended"].clone()),
+        Some(json!(false))
+    );
+    let h = env.tenant("C01hx42kd");
+    assert!(
+        user(&h, "ruth@hillside-club.org").is_none(),
+        "deleted leaver"
+    );
+    assert_eq!(env.run(&["plan", "--detailed-exitcode"]).code, 0);
+}
+
+#[test]
+fn changes_made_by_hand_show_as_field_level_drift() {
+    let mut env = Env::examples();
+    env.start_lab(&[]);
+    assert_eq!(env.run(&["apply", "--yes"]).code, 0);
+    let t = env.tenant("C03az79cb");
+    let mut marco = user(&t, "marco@riversidefood.org").expect("marco").clone();
+    marco["name"]["fullName"] = json!("Marco Rossi");
+    marco["orgUnitPath"] = json!("/Volunteers");
+    env.lab_post(
+        "/_lab/seed",
+        &json!({"customer_id": "C03az79cb", "users": [marco]}),
+    );
+    let plan = env.run(&[
+        "plan",
+        "orgs/riverside-food-bank.yaml",
+        "--detailed-exitcode",
+    ]);
+    assert_eq!(plan.code, 2, "{plan:?}");
+    assert!(
+        plan.stdout
+            .contains("~ google_user[marco@riversidefood.org]  # orgs/riverside-food-bank.yaml:18"),
+        "{plan:?}"
+    );
+    assert!(
+        plan.stdout
+            .contains(r#"name     = "Marco Rossi" -> "Marco Ruiz""#),
+        "{plan:?}"
+    );
+    assert!(
+        plan.stdout
+            .contains(r#"org_unit = "/Volunteers" -> "/Staff""#),
+        "{plan:?}"
+    );
+    assert!(
+        plan.stdout
+            .contains("Plan: 0 to add, 1 to change, 0 to remove."),
+        "{plan:?}"
+    );
+}
+
+#[test]
+fn one_org_failing_does_not_stop_the_others() {
+    let mut env = Env::examples();
+    env.start_lab(&[]);
+    // Replace hillside's key after the lab loaded it: its token requests now fail.
+    let other = env.read("secrets/riverside/google-service-account");
+    env.write(
+        "secrets/hillside/google-service-account",
+        &other.replace("riverside-food-bank", "hillside-youth-club"),
+    );
+    let plan = env.run(&["plan"]);
+    assert_eq!(plan.code, 1, "{plan:?}");
+    assert!(
+        plan.stdout.contains(
+            "hillside-youth-club (orgs/hillside-youth-club.yaml)\n  error: authentication failed"
+        ),
+        "{plan:?}"
+    );
+    assert!(
+        plan.stdout.contains("1 org(s) could not be planned."),
+        "{plan:?}"
+    );
+    let apply = env.run(&["apply", "--yes"]);
+    assert_eq!(apply.code, 1, "{apply:?}");
+    assert!(
+        apply
+            .stdout
+            .contains("riverside-food-bank: 11 done, 0 failed, 0 skipped"),
+        "{apply:?}"
+    );
+    assert_eq!(users(&env.tenant("C03az79cb")).len(), 4);
+    assert_eq!(users(&env.tenant("C01hx42kd")).len(), 1);
+}
+
+#[test]
+fn a_failed_resource_skips_only_what_depends_on_it() {
+    let mut env = Env::new();
+    env.write("secrets/o/short-pw", "short");
+    env.write(
+        "orgs/o.yaml",
+        &org_file("o", "o.org", "C0o", "org_units: [/Staff]\ngroups:\n  - {email: team@o.org, name: Team}\nusers:\n  - {email: ok@o.org, name: Ok User, org_unit: /Staff, groups: [team]}\n  - {email: bad@o.org, name: Bad User, password: secret:o/short-pw, groups: [team]}\n"),
+    );
+    env.start_lab(&[]);
+    let run = env.run(&["apply", "--yes"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stdout.contains("failed  + google_user[bad@o.org]: POST admin/directory/v1/users: HTTP 400: Invalid Password"), "{run:?}");
+    assert!(run.stdout.contains("skipped + google_member[team@o.org/bad@o.org] (needs google_user[bad@o.org], which failed)"), "{run:?}");
+    assert!(
+        run.stdout.contains("Apply: 4 done, 1 failed, 1 skipped."),
+        "{run:?}"
+    );
+    let t = env.tenant("C0o");
+    assert!(user(&t, "ok@o.org").is_some());
+}
+
+#[test]
+fn apply_asks_and_only_yes_goes_ahead() {
+    let mut env = Env::examples();
+    env.start_lab(&[]);
+    let mut cmd = env.command(&["apply", "orgs/riverside-food-bank.yaml"]);
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(b"no\n").expect("answer");
+    }
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Apply cancelled."));
+    assert_eq!(users(&env.tenant("C03az79cb")).len(), 1);
+}
+
+#[test]
+fn no_secret_value_appears_in_any_output() {
+    let mut env = Env::new();
+    let initial = "Initial-Pa55word-Do-Not-Leak";
+    env.write("secrets/o/initial", initial);
+    env.write(
+        "orgs/o.yaml",
+        &org_file("o", "o.org", "C0o", "users:\n  - {email: a@o.org, name: Alice Ay, password: secret:o/initial}\n  - {email: b@o.org, name: Bea Be}\n"),
+    );
+    env.start_lab(&[]);
+    let key = env.read("secrets/o/google");
+    let key_json: Value = serde_json::from_str(&key).expect("key");
+    let pem = key_json["private_key"].as_str().expect("pem");
+    let key_body: String = pem.lines().nth(2).expect("pem body line").to_string();
+
+    let mut outputs = Vec::new();
+    outputs.push(env.run(&["validate"]).all());
+    outputs.push(env.run(&["plan"]).all());
+    outputs.push(env.run(&["plan", "--json"]).all());
+    outputs.push(env.run(&["graph", "o", "--dot"]).all());
+    assert_eq!(env.run(&["plan", "--out", "saved.json"]).code, 0);
+    outputs.push(env.read("saved.json"));
+    outputs.push(env.run(&["apply", "saved.json"]).all());
+    outputs.push(env.run(&["plan", "--stats"]).all());
+    let mut verbose = env.command(&["plan"]);
+    verbose.env("STEWARD_LOG", "trace");
+    let out = verbose.output().expect("trace run");
+    outputs.push(String::from_utf8_lossy(&out.stderr).into_owned());
+
+    let pw_file = env.path(".steward/passwords/o.tsv");
+    let mode = std::fs::metadata(&pw_file)
+        .expect("password file")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "generated passwords are operator-only");
+    let generated: Vec<String> = env
+        .read(".steward/passwords/o.tsv")
+        .lines()
+        .filter_map(|l| l.split('\t').nth(2).map(str::to_string))
+        .collect();
+    assert_eq!(
+        generated.len(),
+        1,
+        "one generated password (Bea); Alice's came from a secret"
+    );
+
+    for (i, text) in outputs.iter().enumerate() {
+        assert!(
+            !text.contains(initial),
+            "output {i} leaks the initial password:\n{text}"
+        );
+        assert!(
+            !text.contains(&key_body),
+            "output {i} leaks the private key:\n{text}"
+        );
+        assert!(
+            !text.contains("PRIVATE KEY"),
+            "output {i} mentions a private key:\n{text}"
+        );
+        for g in &generated {
+            assert!(
+                !text.contains(g.as_str()),
+                "output {i} leaks a generated password:\n{text}"
+            );
+        }
+        assert!(
+            !text.contains("ya29."),
+            "output {i} leaks an access token:\n{text}"
+        );
+    }
+}

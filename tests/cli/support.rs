@@ -1,0 +1,219 @@
+//! A small test environment: a pool in a temporary folder, the real `steward` binary,
+//! and the lab emulator as a child process on a free loopback port.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_steward");
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub const POOL: &str = "pool: test-pool
+secrets: {dir: secrets}
+state_dir: .steward
+parallelism: 4
+google:
+  request_timeout_secs: 5
+  retry_for_secs: 30
+";
+
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    lab: Option<Child>,
+    pub lab_url: Option<String>,
+    pub extra_env: Vec<(String, String)>,
+}
+
+/// What a run printed and how it ended.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read_dir") {
+        let e = e.expect("entry");
+        let dest = to.join(e.file_name());
+        if e.file_type().expect("type").is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).expect("copy");
+        }
+    }
+}
+
+impl Env {
+    /// A pool with the repository's modules and no orgs.
+    pub fn new() -> Env {
+        let dir = tempfile::tempdir().expect("tempdir");
+        copy_dir(&repo().join("modules"), &dir.path().join("modules"));
+        std::fs::create_dir_all(dir.path().join("orgs")).expect("orgs");
+        std::fs::write(dir.path().join("steward.yaml"), POOL).expect("pool");
+        Env {
+            dir,
+            lab: None,
+            lab_url: None,
+            extra_env: Vec::new(),
+        }
+    }
+
+    /// A pool with the repository's example orgs too.
+    pub fn examples() -> Env {
+        let env = Env::new();
+        copy_dir(&repo().join("orgs"), &env.dir.path().join("orgs"));
+        env
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn write(&self, rel: &str, content: &str) {
+        let p = self.path(rel);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, content).expect("write");
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path(rel)).unwrap_or_default()
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args)
+            .current_dir(self.dir.path())
+            .env("NO_COLOR", "1")
+            .env_remove("STEWARD_GOOGLE_URL")
+            .env_remove("STEWARD_ROOT")
+            .env_remove("STEWARD_MODULES_DIR")
+            .stdin(Stdio::null());
+        for (k, _) in std::env::vars() {
+            if k.starts_with("STEWARD_SECRET_") {
+                cmd.env_remove(k);
+            }
+        }
+        if let Some(url) = &self.lab_url {
+            cmd.env("STEWARD_GOOGLE_URL", url);
+        }
+        for (k, v) in &self.extra_env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        let out: Output = self.command(args).output().expect("run steward");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Creates lab keys and starts the emulator with `args` (faults, latency).
+    pub fn start_lab(&mut self, args: &[&str]) {
+        let init = self.run(&["lab", "init"]);
+        assert_eq!(init.code, 0, "lab init: {init:?}");
+        let ready = self.path(".lab-url");
+        let _ = std::fs::remove_file(&ready);
+        let mut full = vec!["lab", "serve", "--port", "0", "--ready-file", ".lab-url"];
+        full.extend_from_slice(args);
+        let child = self
+            .command(&full)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start lab");
+        self.lab = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            let url = self.read(".lab-url");
+            if !url.trim().is_empty() {
+                self.lab_url = Some(url.trim().to_string());
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("the lab did not start within 20 s");
+    }
+
+    fn lab_http(&self, method: &str, path: &str, body: &str) -> Value {
+        let url = self.lab_url.as_ref().expect("lab running");
+        let addr = url.trim_start_matches("http://");
+        let mut s = TcpStream::connect(addr).expect("connect lab");
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("send");
+        let mut resp = String::new();
+        s.read_to_string(&mut resp).expect("read");
+        let body = resp.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
+        serde_json::from_str(body).unwrap_or(Value::Null)
+    }
+
+    pub fn lab_get(&self, path: &str) -> Value {
+        self.lab_http("GET", path, "")
+    }
+
+    pub fn lab_post(&self, path: &str, body: &Value) -> Value {
+        self.lab_http("POST", path, &body.to_string())
+    }
+
+    /// The tenant with this customer id, from the lab's full dump.
+    pub fn tenant(&self, customer_id: &str) -> Value {
+        let dump = self.lab_get("/_lab/dump");
+        dump["tenants"]
+            .as_array()
+            .and_then(|ts| ts.iter().find(|t| t["customer_id"] == customer_id).cloned())
+            .expect("tenant in dump")
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.lab.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A minimal valid org with the accounts module; `accounts` is the YAML body under it.
+pub fn org_file(id: &str, domain: &str, customer: &str, accounts: &str) -> String {
+    let mut s = format!(
+        "org: {id}\nname: Test Org {id}\ngoogle:\n  domain: {domain}\n  customer_id: {customer}\n  admin: admin@{domain}\n  credentials: secret:{id}/google\nmodules:\n  accounts:\n"
+    );
+    for line in accounts.lines() {
+        s.push_str("    ");
+        s.push_str(line);
+        s.push('\n');
+    }
+    s
+}

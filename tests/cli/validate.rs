@@ -1,0 +1,242 @@
+//! `steward validate`: every problem at once, each at its file, line and column.
+
+use serde_json::Value;
+
+use crate::support::{Env, org_file};
+
+const BAD: &str = "org: bad-org
+name: Bad Org
+contacts:
+  - {name: Ed, email: ed@bad.org, reports: maybe}
+google:
+  domain: bad.org
+  customer_id: C0bad
+  admin: admin@bad.org
+  credentials: secret:bad-org/missing
+modules:
+  accounts:
+    org_units: [/Staff]
+    groups:
+      - {email: staff@bad.org, name: Staff, members: [nobody@bad.org]}
+      - {email: staff@bad.org, name: Staff again}
+    users:
+      - {email: ann@bad.org, name: Ann, org_unit: /Nowhere, groups: [staff]}
+      - {email: ann@bad.org, name: Ann Twin}
+      - {email: bob@elsewhere.com, name: Bob}
+      - {email: cy@bad.org, name: Cy, groups: [ghosts]}
+      - {email: di@bad.org, name: Di, shoe_size: 9}
+    leavers: archive
+  printers: {}
+";
+
+fn problems(env: &Env, args: &[&str]) -> (i32, Vec<Value>) {
+    let mut full = vec!["validate", "--json"];
+    full.extend_from_slice(args);
+    let run = env.run(&full);
+    let list = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l}: {e}")))
+        .collect();
+    (run.code, list)
+}
+
+fn has(list: &[Value], code: &str, line: u64, needle: &str) -> bool {
+    list.iter().any(|p| {
+        p["code"] == code
+            && p["line"] == line
+            && p["message"].as_str().unwrap_or_default().contains(needle)
+    })
+}
+
+#[test]
+fn every_problem_in_a_file_is_reported_at_once_with_its_line() {
+    let env = Env::new();
+    env.write("orgs/bad-org.yaml", BAD);
+    let (code, list) = problems(&env, &[]);
+    assert_eq!(code, 1);
+    let expect: &[(&str, u64, &str)] = &[
+        ("wrong_type", 4, "true or false"),
+        ("missing_secret", 9, "bad-org/missing"),
+        ("duplicate", 15, "duplicate group `staff@bad.org`"),
+        ("duplicate", 18, "duplicate user `ann@bad.org`"),
+        ("outside_domain", 19, "bob@elsewhere.com"),
+        ("unknown_key", 21, "shoe_size"),
+        ("not_allowed", 22, "archive"),
+        ("unknown_module", 23, "printers"),
+        ("unknown_reference", 17, "unknown org unit `/Nowhere`"),
+        ("unknown_reference", 20, "unknown group `ghosts@bad.org`"),
+        (
+            "unknown_reference",
+            14,
+            "`nobody@bad.org` is neither a user nor a group",
+        ),
+    ];
+    for (code, line, needle) in expect {
+        assert!(
+            has(&list, code, *line, needle),
+            "expected {code} at line {line} ({needle}); got:\n{}",
+            list.iter()
+                .map(Value::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+    assert_eq!(
+        list.len(),
+        expect.len(),
+        "no duplicates or extras: {list:#?}"
+    );
+    // Columns point at the value, not the line start.
+    let dom = list
+        .iter()
+        .find(|p| p["code"] == "outside_domain")
+        .expect("outside_domain");
+    assert_eq!(dom["column"], 17);
+    assert_eq!(dom["file"], "orgs/bad-org.yaml");
+}
+
+#[test]
+fn human_output_quotes_the_file_with_labels_and_hints() {
+    let env = Env::new();
+    env.write("orgs/bad-org.yaml", BAD);
+    let run = env.run(&["validate"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let err = &run.stderr;
+    assert!(err.contains("[orgs/bad-org.yaml:21:39]"), "{err}");
+    assert!(err.contains("unknown key `shoe_size`"), "{err}");
+    assert!(
+        err.contains("did you mean `suspend`?") || err.contains("use one of: suspend, delete"),
+        "{err}"
+    );
+    assert!(
+        err.contains("11 problem(s) in 1 of 1 org file(s)."),
+        "{err}"
+    );
+}
+
+#[test]
+fn yaml_syntax_errors_point_at_their_line() {
+    let env = Env::new();
+    env.write(
+        "orgs/broken.yaml",
+        "org: broken\nname: Broken\nmodules:\n  accounts:\n    users: [\n",
+    );
+    env.write("orgs/dup.yaml", "org: dup\nname: A\nname: B\n");
+    let (code, list) = problems(&env, &[]);
+    assert_eq!(code, 1);
+    assert!(
+        list.iter().any(|p| p["code"] == "yaml"
+            && p["file"] == "orgs/broken.yaml"
+            && p["line"].as_u64() >= Some(5)),
+        "{list:#?}"
+    );
+    assert!(has(&list, "yaml", 3, "duplicate key `name`"), "{list:#?}");
+}
+
+#[test]
+fn org_id_must_match_the_file_name() {
+    let env = Env::new();
+    env.write("secrets/riverside/google", "x");
+    env.write(
+        "orgs/riverside.yaml",
+        &org_file("riverside-food-bank", "r.org", "C1", "users: []").replace(
+            "secret:riverside-food-bank/google",
+            "secret:riverside/google",
+        ),
+    );
+    let (code, list) = problems(&env, &[]);
+    assert_eq!(code, 1);
+    assert!(
+        has(
+            &list,
+            "org_id_mismatch",
+            1,
+            "does not match the file name `riverside.yaml`"
+        ),
+        "{list:#?}"
+    );
+}
+
+#[test]
+fn module_cycles_name_every_edge() {
+    let env = Env::new();
+    for (name, req) in [("alpha", "beta"), ("beta", "gamma"), ("gamma", "alpha")] {
+        env.write(
+            &format!("modules/{name}/module.yaml"),
+            &format!("description: test\nrequires: [{req}]\ntemplate: t.hbs\n"),
+        );
+        env.write(&format!("modules/{name}/t.hbs"), "resources: []\n");
+    }
+    env.write(
+        "orgs/loop.yaml",
+        "org: loop\nname: Loop\nmodules:\n  alpha: {}\n  beta: {}\n  gamma: {}\n",
+    );
+    let (code, list) = problems(&env, &[]);
+    assert_eq!(code, 1);
+    let cycle = list
+        .iter()
+        .find(|p| p["code"] == "cycle")
+        .unwrap_or_else(|| panic!("{list:#?}"));
+    let msg = cycle["message"].as_str().unwrap_or_default();
+    for edge in ["alpha -> beta", "beta -> gamma", "gamma -> alpha"] {
+        assert!(msg.contains(edge), "{msg}");
+    }
+    assert!(
+        (4..=6).contains(&cycle["line"].as_u64().unwrap_or(0)),
+        "{cycle}"
+    );
+}
+
+#[test]
+fn a_required_module_must_be_enabled() {
+    let env = Env::new();
+    env.write(
+        "modules/base/module.yaml",
+        "description: base\ntemplate: t.hbs\n",
+    );
+    env.write("modules/base/t.hbs", "resources: []\n");
+    env.write(
+        "modules/wifi/module.yaml",
+        "description: wifi\nrequires: [base]\ntemplate: t.hbs\n",
+    );
+    env.write("modules/wifi/t.hbs", "resources: []\n");
+    env.write("orgs/o.yaml", "org: o\nname: O\nmodules:\n  wifi: {}\n");
+    let (code, list) = problems(&env, &[]);
+    assert_eq!(code, 1);
+    assert!(
+        has(&list, "missing_module", 4, "requires module `base`"),
+        "{list:#?}"
+    );
+}
+
+#[test]
+fn the_example_orgs_validate_once_lab_keys_exist() {
+    let env = Env::examples();
+    let before = env.run(&["validate"]);
+    assert_eq!(
+        before.code, 1,
+        "secrets are missing before `lab init`: {before:?}"
+    );
+    assert!(before.stderr.contains("missing secret"), "{before:?}");
+    assert_eq!(env.run(&["lab", "init"]).code, 0);
+    let after = env.run(&["validate"]);
+    assert_eq!(after.code, 0, "{after:?}");
+    assert!(after.stderr.contains("org file(s) valid."), "{after:?}");
+}
+
+#[test]
+fn shell_metacharacters_in_names_are_rejected() {
+    let env = Env::new();
+    env.write("secrets/o/google", "x");
+    env.write(
+        "orgs/o.yaml",
+        &org_file("o", "o.org", "C1", "org_units: [\"/Staff; rm -rf /\"]"),
+    );
+    let (code, list) = problems(&env, &[]);
+    assert_eq!(code, 1);
+    assert!(
+        has(&list, "bad_org_unit", 10, "not an org unit path"),
+        "{list:#?}"
+    );
+}
