@@ -322,10 +322,11 @@ pub fn change_graph(changes: &[Change]) -> DepGraph<usize> {
         .collect();
     for (i, c) in changes.iter().enumerate() {
         for dep in &c.depends_on {
-            if let Some(j) = index.get(dep) {
-                if changes[*j].action != Action::Delete {
-                    g.update_edge(nodes[*j], nodes[i], ());
-                }
+            if let Some(j) = index
+                .get(dep)
+                .filter(|j| changes[**j].action != Action::Delete)
+            {
+                g.update_edge(nodes[*j], nodes[i], ());
             }
         }
         if c.action == Action::Delete && c.address.kind == Kind::GoogleMember {
@@ -339,10 +340,11 @@ pub fn change_graph(changes: &[Change]) -> DepGraph<usize> {
                     kind,
                     id: id.to_string(),
                 };
-                if let Some(j) = index.get(&a) {
-                    if changes[*j].action == Action::Delete {
-                        g.update_edge(nodes[i], nodes[*j], ());
-                    }
+                if let Some(j) = index
+                    .get(&a)
+                    .filter(|j| changes[**j].action == Action::Delete)
+                {
+                    g.update_edge(nodes[i], nodes[*j], ());
                 }
             }
         }

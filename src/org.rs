@@ -183,21 +183,22 @@ pub fn load(
         .file_stem()
         .map(|s| s.to_string_lossy().to_string())
         .unwrap_or_default();
-    if let Some(node) = root.get("org") {
-        if !id.is_empty() && id != stem {
-            problems.push(
-                Problem::at(
-                    "org_id_mismatch",
-                    &file,
-                    node.span,
-                    format!("org id `{id}` does not match the file name `{stem}.yaml`"),
-                    "must match the file name",
-                )
-                .with_help(format!(
-                    "rename the file to orgs/{id}.yaml, or set `org: {stem}`"
-                )),
-            );
-        }
+    if let Some(node) = root.get("org")
+        && !id.is_empty()
+        && id != stem
+    {
+        problems.push(
+            Problem::at(
+                "org_id_mismatch",
+                &file,
+                node.span,
+                format!("org id `{id}` does not match the file name `{stem}.yaml`"),
+                "must match the file name",
+            )
+            .with_help(format!(
+                "rename the file to orgs/{id}.yaml, or set `org: {stem}`"
+            )),
+        );
     }
     let google = root.get("google").map(|g_node| {
         if domains.is_empty() {

@@ -285,24 +285,24 @@ impl Schema {
         }
         // Everything else is text: numbers and booleans written plain are taken as text.
         let text = value.as_str();
-        if let Some(allowed) = &self.one_of {
-            if !allowed.iter().any(|a| a == text) {
-                ctx.problems.push(
-                    Problem::at(
-                        "not_allowed",
-                        ctx.file,
-                        node.span,
-                        format!("`{text}` is not one of: {}", allowed.join(", ")),
-                        "not an allowed value",
-                    )
-                    .with_help(
-                        match suggest(text, allowed.iter().map(String::as_str)) {
-                            Some(s) => format!("did you mean `{s}`?"),
-                            None => format!("use one of: {}", allowed.join(", ")),
-                        },
-                    ),
-                );
-            }
+        if let Some(allowed) = &self.one_of
+            && !allowed.iter().any(|a| a == text)
+        {
+            ctx.problems.push(
+                Problem::at(
+                    "not_allowed",
+                    ctx.file,
+                    node.span,
+                    format!("`{text}` is not one of: {}", allowed.join(", ")),
+                    "not an allowed value",
+                )
+                .with_help(
+                    match suggest(text, allowed.iter().map(String::as_str)) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => format!("use one of: {}", allowed.join(", ")),
+                    },
+                ),
+            );
         }
         if self.ty != Type::Secret && secrets::reference(text).is_some() {
             ctx.error(

@@ -77,7 +77,7 @@ mod tests {
     #[test]
     fn rfc3339_formats_known_instants() {
         assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(super::rfc3339(1_795_392_000), "2026-11-22T00:00:00Z");
+        assert_eq!(super::rfc3339(1_795_305_600), "2026-11-22T00:00:00Z");
         assert_eq!(super::rfc3339(951_782_400), "2000-02-29T00:00:00Z");
     }
 }

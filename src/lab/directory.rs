@@ -235,11 +235,8 @@ impl Lab {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let method = req.method().clone();
         let path = req.uri().path().to_string();
-        let query: HashMap<String, String> = req
-            .uri()
-            .query()
-            .map(|q| url_decode_form(q))
-            .unwrap_or_default();
+        let query: HashMap<String, String> =
+            req.uri().query().map(url_decode_form).unwrap_or_default();
         let headers = req.headers().clone();
         let body = match req.into_body().collect().await {
             Ok(b) => b.to_bytes(),
@@ -326,10 +323,12 @@ impl Lab {
                     "rateLimitExceeded",
                     "Rate Limit Exceeded",
                 );
-                if let Some(s) = st.faults.retry_after {
-                    if let Ok(v) = hyper::header::HeaderValue::from_str(&s.to_string()) {
-                        r.headers_mut().insert(hyper::header::RETRY_AFTER, v);
-                    }
+                if let Some(v) = st
+                    .faults
+                    .retry_after
+                    .and_then(|s| hyper::header::HeaderValue::from_str(&s.to_string()).ok())
+                {
+                    r.headers_mut().insert(hyper::header::RETRY_AFTER, v);
                 }
                 return Outcome::Reply(r);
             }
@@ -394,7 +393,7 @@ impl Lab {
         let result = api_call(tenant, &req);
         let result = match result {
             Ok(v) => v,
-            Err(r) => return Outcome::Reply(r),
+            Err(e) => return Outcome::Reply(e.reply()),
         };
         if fault.as_deref() == Some("drop") {
             // The work is done; the reply is lost. A client retrying a create must then
@@ -690,18 +689,47 @@ struct ApiRequest<'a> {
     visibility: Duration,
 }
 
-type ApiResult = Result<(StatusCode, Value), Reply>;
-
-fn bad_request(message: &str) -> Reply {
-    error(StatusCode::BAD_REQUEST, "invalid", message)
+/// An API error, turned into Google's error JSON at the edge.
+struct ApiError {
+    status: StatusCode,
+    reason: &'static str,
+    message: String,
 }
 
-fn page_size(q: &HashMap<String, String>, default: usize, max: usize) -> Result<usize, Reply> {
+impl ApiError {
+    fn reply(&self) -> Reply {
+        error(self.status, self.reason, &self.message)
+    }
+}
+
+fn api_error(status: StatusCode, reason: &'static str, message: &str) -> ApiError {
+    ApiError {
+        status,
+        reason,
+        message: message.to_string(),
+    }
+}
+
+fn api_not_found(what: &str) -> ApiError {
+    api_error(
+        StatusCode::NOT_FOUND,
+        "notFound",
+        &format!("Resource Not Found: {what}"),
+    )
+}
+
+type ApiResult = Result<(StatusCode, Value), ApiError>;
+
+fn bad_request(message: &str) -> ApiError {
+    api_error(StatusCode::BAD_REQUEST, "invalid", message)
+}
+
+fn page_size(q: &HashMap<String, String>, default: usize, max: usize) -> Result<usize, ApiError> {
     match q.get("maxResults") {
         None => Ok(default),
         Some(v) => match v.parse::<usize>() {
             Ok(n) if (1..=max).contains(&n) => Ok(n),
-            _ => Err(error(
+            _ => Err(api_error(
                 StatusCode::BAD_REQUEST,
                 "invalid",
                 &format!("Invalid value '{v}'. Values must be within the range: [1, {max}]"),
@@ -715,7 +743,7 @@ fn paginate(
     items: Vec<Value>,
     q: &HashMap<String, String>,
     size: usize,
-) -> Result<(Vec<Value>, Option<String>), Reply> {
+) -> Result<(Vec<Value>, Option<String>), ApiError> {
     let start = match q.get("pageToken") {
         None => 0,
         Some(t) => t
@@ -729,9 +757,9 @@ fn paginate(
     Ok((items[start..end].to_vec(), next))
 }
 
-fn check_if_match(req: &ApiRequest<'_>, data: &Value) -> Result<(), Reply> {
+fn check_if_match(req: &ApiRequest<'_>, data: &Value) -> Result<(), ApiError> {
     match &req.if_match {
-        Some(tag) if tag != "*" && *tag != etag_of(data) => Err(error(
+        Some(tag) if tag != "*" && *tag != etag_of(data) => Err(api_error(
             StatusCode::PRECONDITION_FAILED,
             "conditionNotMet",
             "Precondition Failed",
@@ -749,16 +777,16 @@ fn list_reply(kind: &str, key: &str, items: Vec<Value>, next: Option<String>) ->
     v
 }
 
-fn check_customer(t: &Tenant, q: &HashMap<String, String>) -> Result<(), Reply> {
+fn check_customer(t: &Tenant, q: &HashMap<String, String>) -> Result<(), ApiError> {
     match (q.get("customer"), q.get("domain")) {
         (Some(c), _) if c == "my_customer" || *c == t.spec.customer_id => Ok(()),
-        (Some(_), _) => Err(error(
+        (Some(_), _) => Err(api_error(
             StatusCode::FORBIDDEN,
             "forbidden",
             "Not Authorized to access this resource/api",
         )),
         (None, Some(d)) if t.spec.domains.iter().any(|x| x.eq_ignore_ascii_case(d)) => Ok(()),
-        (None, Some(_)) => Err(error(
+        (None, Some(_)) => Err(api_error(
             StatusCode::FORBIDDEN,
             "forbidden",
             "Not Authorized to access this resource/api",
@@ -780,7 +808,7 @@ fn api_call(t: &mut Tenant, req: &ApiRequest<'_>) -> ApiResult {
         }
         ["customer", cid, "orgunits", rest @ ..] => {
             if *cid != "my_customer" && *cid != t.spec.customer_id {
-                return Err(error(
+                return Err(api_error(
                     StatusCode::FORBIDDEN,
                     "forbidden",
                     "Not Authorized to access this resource/api",
@@ -792,7 +820,7 @@ fn api_call(t: &mut Tenant, req: &ApiRequest<'_>) -> ApiResult {
                 orgunit(t, req, &format!("/{}", rest.join("/")))
             }
         }
-        _ => Err(not_found("method")),
+        _ => Err(api_not_found("method")),
     }
 }
 
@@ -848,7 +876,7 @@ fn users(t: &mut Tenant, req: &ApiRequest<'_>) -> ApiResult {
                 return Err(bad_request("Invalid Input: INVALID_OU_ID"));
             }
             if t.users.contains_key(&email) || t.groups.contains_key(&email) {
-                return Err(error(
+                return Err(api_error(
                     StatusCode::CONFLICT,
                     "duplicate",
                     "Entity already exists.",
@@ -879,19 +907,19 @@ fn users(t: &mut Tenant, req: &ApiRequest<'_>) -> ApiResult {
             );
             Ok((StatusCode::OK, with_etag(&data)))
         }
-        _ => Err(not_found("method")),
+        _ => Err(api_not_found("method")),
     }
 }
 
 fn user(t: &mut Tenant, req: &ApiRequest<'_>, key: &str) -> ApiResult {
     let Some(obj) = t.users.get(key) else {
-        return Err(not_found("userKey"));
+        return Err(api_not_found("userKey"));
     };
     let ready = visible(obj);
     match req.method {
         Method::GET => {
             if !ready {
-                return Err(not_found("userKey"));
+                return Err(api_not_found("userKey"));
             }
             let v = with_etag(&obj.data);
             if req.if_none_match.as_deref() == v["etag"].as_str() {
@@ -901,7 +929,7 @@ fn user(t: &mut Tenant, req: &ApiRequest<'_>, key: &str) -> ApiResult {
         }
         Method::PATCH | Method::PUT => {
             if !ready {
-                return Err(error(
+                return Err(api_error(
                     StatusCode::PRECONDITION_FAILED,
                     "conditionNotMet",
                     "User creation is not complete.",
@@ -909,13 +937,14 @@ fn user(t: &mut Tenant, req: &ApiRequest<'_>, key: &str) -> ApiResult {
             }
             check_if_match(req, &obj.data)?;
             let body = req.body.clone().ok_or_else(|| bad_request("Bad Request"))?;
-            if let Some(ou) = body["orgUnitPath"].as_str() {
-                if ou != "/" && !t.orgunits.contains_key(ou) {
-                    return Err(bad_request("Invalid Input: INVALID_OU_ID"));
-                }
+            if let Some(ou) = body["orgUnitPath"].as_str()
+                && ou != "/"
+                && !t.orgunits.contains_key(ou)
+            {
+                return Err(bad_request("Invalid Input: INVALID_OU_ID"));
             }
             let Some(obj) = t.users.get_mut(key) else {
-                return Err(not_found("userKey"));
+                return Err(api_not_found("userKey"));
             };
             let d = &mut obj.data;
             if let Some(n) = body.get("name") {
@@ -945,7 +974,7 @@ fn user(t: &mut Tenant, req: &ApiRequest<'_>, key: &str) -> ApiResult {
         }
         Method::DELETE => {
             if !ready {
-                return Err(not_found("userKey"));
+                return Err(api_not_found("userKey"));
             }
             check_if_match(req, &obj.data)?;
             t.users.remove(key);
@@ -954,7 +983,7 @@ fn user(t: &mut Tenant, req: &ApiRequest<'_>, key: &str) -> ApiResult {
             }
             Ok((StatusCode::NO_CONTENT, Value::Null))
         }
-        _ => Err(not_found("method")),
+        _ => Err(api_not_found("method")),
     }
 }
 
@@ -990,7 +1019,7 @@ fn groups(t: &mut Tenant, req: &ApiRequest<'_>) -> ApiResult {
                 return Err(bad_request("Invalid Input: domain not found"));
             }
             if t.groups.contains_key(&email) || t.users.contains_key(&email) {
-                return Err(error(
+                return Err(api_error(
                     StatusCode::CONFLICT,
                     "duplicate",
                     "Entity already exists.",
@@ -1015,16 +1044,16 @@ fn groups(t: &mut Tenant, req: &ApiRequest<'_>) -> ApiResult {
             t.members.entry(email).or_default();
             Ok((StatusCode::OK, with_etag(&data)))
         }
-        _ => Err(not_found("method")),
+        _ => Err(api_not_found("method")),
     }
 }
 
 fn group(t: &mut Tenant, req: &ApiRequest<'_>, key: &str) -> ApiResult {
     let Some(obj) = t.groups.get(key) else {
-        return Err(not_found("groupKey"));
+        return Err(api_not_found("groupKey"));
     };
     if !visible(obj) {
-        return Err(not_found("groupKey"));
+        return Err(api_not_found("groupKey"));
     }
     match req.method {
         Method::GET => {
@@ -1038,7 +1067,7 @@ fn group(t: &mut Tenant, req: &ApiRequest<'_>, key: &str) -> ApiResult {
             check_if_match(req, &obj.data)?;
             let body = req.body.clone().ok_or_else(|| bad_request("Bad Request"))?;
             let Some(obj) = t.groups.get_mut(key) else {
-                return Err(not_found("groupKey"));
+                return Err(api_not_found("groupKey"));
             };
             for k in ["name", "description"] {
                 if let Some(v) = body.get(k) {
@@ -1056,13 +1085,13 @@ fn group(t: &mut Tenant, req: &ApiRequest<'_>, key: &str) -> ApiResult {
             }
             Ok((StatusCode::NO_CONTENT, Value::Null))
         }
-        _ => Err(not_found("method")),
+        _ => Err(api_not_found("method")),
     }
 }
 
 fn members(t: &mut Tenant, req: &ApiRequest<'_>, g: &str) -> ApiResult {
     if !t.groups.get(g).is_some_and(visible) {
-        return Err(not_found("groupKey"));
+        return Err(api_not_found("groupKey"));
     }
     match req.method {
         Method::GET => {
@@ -1094,7 +1123,7 @@ fn members(t: &mut Tenant, req: &ApiRequest<'_>, g: &str) -> ApiResult {
             } else if let Some(gr) = t.groups.get(&email).filter(|o| visible(o)) {
                 ("GROUP", gr.data["id"].clone())
             } else if t.owns_domain(&email) {
-                return Err(not_found("memberKey"));
+                return Err(api_not_found("memberKey"));
             } else {
                 ("USER", json!(format!("ext-{email}")))
             };
@@ -1104,7 +1133,7 @@ fn members(t: &mut Tenant, req: &ApiRequest<'_>, g: &str) -> ApiResult {
             }
             let list = t.members.entry(g.to_string()).or_default();
             if list.contains_key(&email) {
-                return Err(error(
+                return Err(api_error(
                     StatusCode::CONFLICT,
                     "duplicate",
                     "Member already exists.",
@@ -1127,16 +1156,16 @@ fn members(t: &mut Tenant, req: &ApiRequest<'_>, g: &str) -> ApiResult {
             );
             Ok((StatusCode::OK, with_etag(&data)))
         }
-        _ => Err(not_found("method")),
+        _ => Err(api_not_found("method")),
     }
 }
 
 fn member(t: &mut Tenant, req: &ApiRequest<'_>, g: &str, m: &str) -> ApiResult {
     let Some(list) = t.members.get_mut(g) else {
-        return Err(not_found("groupKey"));
+        return Err(api_not_found("groupKey"));
     };
     let Some(obj) = list.get_mut(m).filter(|o| visible(o)) else {
-        return Err(not_found("memberKey"));
+        return Err(api_not_found("memberKey"));
     };
     match req.method {
         Method::GET => Ok((StatusCode::OK, with_etag(&obj.data))),
@@ -1155,7 +1184,7 @@ fn member(t: &mut Tenant, req: &ApiRequest<'_>, g: &str, m: &str) -> ApiResult {
             list.remove(m);
             Ok((StatusCode::NO_CONTENT, Value::Null))
         }
-        _ => Err(not_found("method")),
+        _ => Err(api_not_found("method")),
     }
 }
 
@@ -1213,7 +1242,7 @@ fn orgunits(t: &mut Tenant, req: &ApiRequest<'_>) -> ApiResult {
                 format!("{parent}/{name}")
             };
             if t.orgunits.contains_key(&path) {
-                return Err(error(
+                return Err(api_error(
                     StatusCode::CONFLICT,
                     "duplicate",
                     "Invalid Ou Id: org unit already exists",
@@ -1243,13 +1272,13 @@ fn orgunits(t: &mut Tenant, req: &ApiRequest<'_>) -> ApiResult {
             );
             Ok((StatusCode::OK, with_etag(&data)))
         }
-        _ => Err(not_found("method")),
+        _ => Err(api_not_found("method")),
     }
 }
 
 fn orgunit(t: &mut Tenant, req: &ApiRequest<'_>, path: &str) -> ApiResult {
     let Some(obj) = t.orgunits.get(path).filter(|o| visible(o)) else {
-        return Err(not_found("orgunit"));
+        return Err(api_not_found("orgunit"));
     };
     match req.method {
         Method::GET => Ok((StatusCode::OK, with_etag(&obj.data))),
@@ -1257,7 +1286,7 @@ fn orgunit(t: &mut Tenant, req: &ApiRequest<'_>, path: &str) -> ApiResult {
             check_if_match(req, &obj.data)?;
             let body = req.body.clone().ok_or_else(|| bad_request("Bad Request"))?;
             let Some(obj) = t.orgunits.get_mut(path) else {
-                return Err(not_found("orgunit"));
+                return Err(api_not_found("orgunit"));
             };
             if let Some(v) = body.get("description") {
                 obj.data["description"] = v.clone();
@@ -1275,7 +1304,7 @@ fn orgunit(t: &mut Tenant, req: &ApiRequest<'_>, path: &str) -> ApiResult {
             t.orgunits.remove(path);
             Ok((StatusCode::NO_CONTENT, Value::Null))
         }
-        _ => Err(not_found("method")),
+        _ => Err(api_not_found("method")),
     }
 }
 
@@ -1284,12 +1313,13 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
         }
         out.push(bytes[i]);
         i += 1;

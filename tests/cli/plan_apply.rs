@@ -429,11 +429,12 @@ fn no_secret_value_appears_in_any_output() {
     let pem = key_json["private_key"].as_str().expect("pem");
     let key_body: String = pem.lines().nth(2).expect("pem body line").to_string();
 
-    let mut outputs = Vec::new();
-    outputs.push(env.run(&["validate"]).all());
-    outputs.push(env.run(&["plan"]).all());
-    outputs.push(env.run(&["plan", "--json"]).all());
-    outputs.push(env.run(&["graph", "o", "--dot"]).all());
+    let mut outputs = vec![
+        env.run(&["validate"]).all(),
+        env.run(&["plan"]).all(),
+        env.run(&["plan", "--json"]).all(),
+        env.run(&["graph", "o", "--dot"]).all(),
+    ];
     assert_eq!(env.run(&["plan", "--out", "saved.json"]).code, 0);
     outputs.push(env.read("saved.json"));
     outputs.push(env.run(&["apply", "saved.json"]).all());

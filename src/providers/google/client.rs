@@ -128,10 +128,10 @@ impl Session {
     /// A cached access token, fetched once and reused until shortly before it expires.
     async fn token(&self) -> Result<String, GoogleError> {
         let mut guard = self.token.lock().await;
-        if let Some((token, until)) = guard.as_ref() {
-            if Instant::now() < *until {
-                return Ok(token.clone());
-            }
+        if let Some((token, until)) = guard.as_ref()
+            && Instant::now() < *until
+        {
+            return Ok(token.clone());
         }
         let url = &self.http.config.token_url;
         let started = Instant::now();
