@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use miette::{Diagnostic, LabeledSpan, NamedSource, SourceCode};
 
-use crate::yaml::{Span, line_col};
+use crate::yaml::Span;
 
 /// A user-edited file held in memory so diagnostics can quote it.
 #[derive(Debug)]
@@ -15,21 +15,35 @@ pub struct SourceFile {
     pub path: PathBuf,
     pub text: String,
     named: NamedSource<String>,
+    /// Byte offset where each line starts, for line numbers without rescanning.
+    line_starts: Vec<usize>,
 }
 
 impl SourceFile {
     pub fn new(path: &Path, text: String) -> Arc<Self> {
         let named =
             NamedSource::new(path.display().to_string(), text.clone()).with_language("yaml");
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
         Arc::new(SourceFile {
             path: path.to_path_buf(),
             text,
             named,
+            line_starts,
         })
     }
 
+    /// 1-based line and column (in characters) of a span's start.
     pub fn line_col(&self, span: Span) -> (usize, usize) {
-        line_col(&self.text, span.start)
+        let offset = span.start.min(self.text.len());
+        let line = self.line_starts.partition_point(|s| *s <= offset).max(1);
+        let start = self.line_starts[line - 1];
+        let col = self
+            .text
+            .get(start..offset)
+            .map_or(1, |t| t.chars().count() + 1);
+        (line, col)
     }
 }
 

@@ -85,54 +85,44 @@ impl Engine {
     }
 
     pub async fn refresh(&self, org: &Org) -> Result<Refreshed, EngineError> {
-        let Some(tenant) = &org.google else {
-            return Ok(Refreshed {
-                session: None,
-                live: LiveState::default(),
-            });
-        };
-        let session = Arc::new(google::connect(&self.http, tenant, &self.secrets)?);
-        let live = google::refresh(&session, org).await?;
-        Ok(Refreshed {
-            session: Some(session),
-            live,
-        })
+        refresh_org(&self.http, &self.secrets, org).await
     }
 
     pub fn plan_org(&self, org: &Org, live: &LiveState) -> OrgPlan {
-        let mut changes = plan::diff(org, live, |r| google::desired_attrs(org, r));
-        let (orphans, mut unmanaged) = google::orphans(org, live);
-        changes.extend(orphans);
-        plan::sort_changes(org, &mut changes);
-        unmanaged.sort();
-        OrgPlan {
-            org: org.id.clone(),
-            file: org.file.path.display().to_string(),
-            file_sha256: org.sha256.clone(),
-            live_sha256: live.fingerprint(),
-            summary: Summary::of(&changes),
-            changes,
-            unmanaged,
-            error: None,
-        }
+        plan_org(org, live)
     }
 
-    /// Refreshes and plans every org concurrently (requests are bounded in the client).
-    pub async fn plan(&self, orgs: &[Org]) -> (Plan, HashMap<String, Refreshed>) {
-        let results = futures_util::future::join_all(
-            orgs.iter()
-                .map(|org| async move { (org, self.refresh(org).await) }),
-        )
-        .await;
+    /// Refreshes and plans every org concurrently, each org in its own task so response
+    /// parsing and diffing use every core (requests are bounded in the client).
+    pub async fn plan(&self, orgs: &[Arc<Org>]) -> (Plan, HashMap<String, Refreshed>) {
+        let mut tasks = tokio::task::JoinSet::new();
+        for org in orgs {
+            let (org, http, secrets) = (org.clone(), self.http.clone(), self.secrets.clone());
+            tasks.spawn(async move {
+                let result = refresh_org(&http, &secrets, &org).await;
+                let plan = match &result {
+                    Ok(r) => plan_org(&org, &r.live),
+                    Err(e) => failed_plan(&org, e.to_string()),
+                };
+                // Keep the session (its token) for apply; the live state is done with.
+                let kept = result.ok().map(|r| Refreshed {
+                    session: r.session,
+                    live: LiveState::default(),
+                });
+                (plan, kept)
+            });
+        }
         let mut plans = Vec::new();
         let mut refreshed = HashMap::new();
-        for (org, result) in results {
-            match result {
-                Ok(r) => {
-                    plans.push(self.plan_org(org, &r.live));
-                    refreshed.insert(org.id.clone(), r);
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok((plan, r)) => {
+                    if let Some(r) = r {
+                        refreshed.insert(plan.org.clone(), r);
+                    }
+                    plans.push(plan);
                 }
-                Err(e) => plans.push(failed_plan(org, e.to_string())),
+                Err(e) => tracing::error!("an org's planning task failed: {e}"),
             }
         }
         (Plan::new(plans), refreshed)
@@ -142,7 +132,7 @@ impl Engine {
     /// reads clearly, and changes within an org in parallel along the graph.
     pub async fn apply(
         &self,
-        orgs: &[Org],
+        orgs: &[Arc<Org>],
         plan: &Plan,
         mut refreshed: HashMap<String, Refreshed>,
         saved: bool,
@@ -239,7 +229,7 @@ impl Engine {
             return fail("org has no Google tenant".into());
         };
         let ctx = Arc::new(OwnedCtx {
-            org: org.clone(),
+            org: Arc::new(org.clone()),
             secrets: self.secrets.clone(),
             password_file: self
                 .pool
@@ -292,9 +282,46 @@ impl Engine {
 }
 
 struct OwnedCtx {
-    org: Org,
+    org: Arc<Org>,
     secrets: Secrets,
     password_file: std::path::PathBuf,
+}
+
+async fn refresh_org(
+    http: &Arc<Http>,
+    secrets: &Secrets,
+    org: &Org,
+) -> Result<Refreshed, EngineError> {
+    let Some(tenant) = &org.google else {
+        return Ok(Refreshed {
+            session: None,
+            live: LiveState::default(),
+        });
+    };
+    let session = Arc::new(google::connect(http, tenant, secrets)?);
+    let live = google::refresh(&session, org).await?;
+    Ok(Refreshed {
+        session: Some(session),
+        live,
+    })
+}
+
+fn plan_org(org: &Org, live: &LiveState) -> OrgPlan {
+    let mut changes = plan::diff(org, live, |r| google::desired_attrs(org, r));
+    let (orphans, mut unmanaged) = google::orphans(org, live);
+    changes.extend(orphans);
+    plan::sort_changes(org, &mut changes);
+    unmanaged.sort();
+    OrgPlan {
+        org: org.id.clone(),
+        file: org.file.path.display().to_string(),
+        file_sha256: org.sha256.clone(),
+        live_sha256: live.fingerprint(),
+        summary: Summary::of(&changes),
+        changes,
+        unmanaged,
+        error: None,
+    }
 }
 
 pub fn failed_plan(org: &Org, error: String) -> OrgPlan {

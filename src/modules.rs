@@ -37,11 +37,12 @@ pub struct Module {
     pub name: String,
     pub dir: PathBuf,
     pub spec: ModuleSpec,
+    /// The inputs as one object schema, built once.
+    pub input_schema: Schema,
 }
 
-impl Module {
-    /// The schema of the module's inputs as one object.
-    pub fn input_schema(&self) -> Schema {
+impl ModuleSpec {
+    fn input_schema(&self) -> Schema {
         Schema {
             ty: crate::schema::Type::Object,
             description: None,
@@ -49,7 +50,7 @@ impl Module {
             default: None,
             one_of: None,
             items: None,
-            fields: Some(self.spec.inputs.clone()),
+            fields: Some(self.inputs.clone()),
             values: None,
             unique: None,
             label: None,
@@ -214,6 +215,7 @@ impl Catalogue {
                 Module {
                     name,
                     dir: path,
+                    input_schema: spec.input_schema(),
                     spec,
                 },
             );
@@ -246,11 +248,21 @@ impl Catalogue {
                 module: module.name.clone(),
                 message: e.to_string(),
             })?;
+        // The rendered YAML goes through the same parser as org files (several times
+        // faster than serde_yaml here, which matters at 200 orgs), then serde.
+        let output_error = |message: String| ModuleError::Output {
+            module: module.name.clone(),
+            message,
+        };
+        let tree = crate::yaml::parse_json(&text).map_err(|e| {
+            let (line, col) = crate::yaml::line_col(&text, e.span.start);
+            output_error(format!(
+                "{} at line {line} column {col} of the rendered output",
+                e.message
+            ))
+        })?;
         let rendered: RenderedModule =
-            serde_yaml::from_str(&text).map_err(|e| ModuleError::Output {
-                module: module.name.clone(),
-                message: e.to_string(),
-            })?;
+            serde_json::from_value(tree).map_err(|e| output_error(e.to_string()))?;
         let prefix = format!("modules.{}", module.name);
         let resources = rendered
             .resources

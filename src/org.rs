@@ -53,6 +53,8 @@ pub struct Org {
     /// Settings rendered by each module, by module name.
     pub settings: BTreeMap<String, Map<String, Value>>,
     pub resources: Vec<Resource>,
+    /// Index of `resources` by address.
+    pub index: HashMap<Address, usize>,
     /// Edges between resources (indices into `resources`), dependency first.
     pub graph: DepGraph<usize>,
     pub sha256: String,
@@ -80,7 +82,7 @@ impl Org {
     }
 
     pub fn resource(&self, address: &Address) -> Option<&Resource> {
-        self.resources.iter().find(|r| &r.address == address)
+        self.index.get(address).map(|i| &self.resources[*i])
     }
 
     pub fn setting(&self, module: &str, name: &str) -> Option<&Value> {
@@ -270,7 +272,7 @@ pub fn load(
             };
             let inputs =
                 module
-                    .input_schema()
+                    .input_schema
                     .check(node, &format!("modules.{}", key.text), &mut ctx);
             enabled.push((key.text.clone(), key.span, inputs));
         }
@@ -368,6 +370,7 @@ pub fn load(
         modules,
         settings,
         resources,
+        index: HashMap::new(),
         graph: DepGraph::new(),
         sha256,
     };
@@ -518,11 +521,15 @@ fn link(mut org: Org, catalogue: &Catalogue) -> Result<Org, Problems> {
     }
     // Modules order resources: everything in a module comes after what it requires.
     for (i, r) in org.resources.iter().enumerate() {
-        if let Some(m) = catalogue.get(&r.module) {
-            for (j, other) in org.resources.iter().enumerate() {
-                if m.spec.requires.contains(&other.module) {
-                    graph.update_edge(nodes[j], nodes[i], ());
-                }
+        let Some(m) = catalogue
+            .get(&r.module)
+            .filter(|m| !m.spec.requires.is_empty())
+        else {
+            continue;
+        };
+        for (j, other) in org.resources.iter().enumerate() {
+            if m.spec.requires.contains(&other.module) {
+                graph.update_edge(nodes[j], nodes[i], ());
             }
         }
     }
@@ -544,21 +551,51 @@ fn link(mut org: Org, catalogue: &Catalogue) -> Result<Org, Problems> {
         return Err(problems);
     }
     org.graph = graph;
+    org.index = by_address;
     Ok(org)
 }
 
-/// Loads many org files; each org's problems are kept apart so one bad file does not
-/// hide another's.
+/// Loads many org files on all cores; each org's problems are kept apart so one bad
+/// file does not hide another's. Results keep the order of `paths`.
 pub fn load_all(
     pool: &Pool,
     catalogue: &Catalogue,
     secrets: &Secrets,
     paths: &[PathBuf],
 ) -> (Vec<Org>, Problems) {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(paths.len().max(1));
+    let chunk = paths.len().div_ceil(threads).max(1);
+    let results: Vec<Result<Org, Problems>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = paths
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|p| load(pool, catalogue, secrets, p))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    let mut p = Problems::default();
+                    p.push(Problem::new(
+                        "internal",
+                        "an org file could not be loaded (a bug: please report it)",
+                    ));
+                    vec![Err(p)]
+                })
+            })
+            .collect()
+    });
     let mut orgs = Vec::new();
     let mut problems = Problems::default();
-    for path in paths {
-        match load(pool, catalogue, secrets, path) {
+    for r in results {
+        match r {
             Ok(org) => orgs.push(org),
             Err(p) => problems.extend(p),
         }

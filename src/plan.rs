@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::org::Org;
 use crate::providers::LiveState;
@@ -166,11 +166,15 @@ impl Plan {
 pub fn diff(
     org: &Org,
     live: &LiveState,
-    desired_attrs: impl Fn(&crate::resource::Resource) -> Map<String, Value>,
+    desired_attrs: impl Fn(&crate::resource::Resource) -> crate::resource::Attrs,
 ) -> Vec<Change> {
     let mut changes = Vec::new();
     for r in &org.resources {
         let want = desired_attrs(r);
+        let live_obj = live.objects.get(&r.address);
+        if live_obj.is_some_and(|obj| want.iter().all(|(k, v)| obj.attrs.get(k) == Some(v))) {
+            continue;
+        }
         let source = Some(source_of(org, &r.source));
         let depends_on: Vec<Address> = r
             .address
@@ -185,12 +189,12 @@ pub fn diff(
             })
             .filter(|a| org.resource(a).is_some())
             .collect();
-        match live.objects.get(&r.address) {
+        match live_obj {
             None => {
                 let mut fields: Vec<FieldChange> = want
                     .iter()
                     .map(|(k, v)| FieldChange {
-                        name: k.clone(),
+                        name: k.to_string(),
                         before: None,
                         after: Some(v.clone()),
                         secret: false,
@@ -217,9 +221,9 @@ pub fn diff(
             Some(obj) => {
                 let fields: Vec<FieldChange> = want
                     .iter()
-                    .filter(|(k, v)| obj.attrs.get(*k) != Some(*v))
+                    .filter(|(k, v)| obj.attrs.get(k) != Some(*v))
                     .map(|(k, v)| FieldChange {
-                        name: k.clone(),
+                        name: k.to_string(),
                         before: obj.attrs.get(k).cloned(),
                         after: Some(v.clone()),
                         secret: false,

@@ -100,7 +100,7 @@ fn default_api_url() -> String {
     "https://admin.googleapis.com".into()
 }
 fn default_max_in_flight() -> usize {
-    64
+    128
 }
 fn default_per_org_in_flight() -> usize {
     16

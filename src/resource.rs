@@ -62,8 +62,8 @@ impl Kind {
 
     /// The id of a resource is derived from its attributes, so two modules cannot name
     /// one object differently.
-    fn id_of(self, attrs: &Map<String, Value>) -> String {
-        let s = |k: &str| attrs.get(k).and_then(Value::as_str).unwrap_or_default();
+    fn id_of(self, attrs: &Attrs) -> String {
+        let s = |k: &str| attrs.str(k);
         match self {
             Kind::GoogleOrgUnit => s("path").to_string(),
             Kind::GoogleUser | Kind::GoogleGroup => s("email").to_ascii_lowercase(),
@@ -76,14 +76,8 @@ impl Kind {
     }
 
     /// What this resource needs to exist first: (attribute, kinds it may be, id).
-    pub fn references(self, attrs: &Map<String, Value>) -> Vec<Reference> {
-        let s = |k: &str| {
-            attrs
-                .get(k)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string()
-        };
+    pub fn references(self, attrs: &Attrs) -> Vec<Reference> {
+        let s = |k: &str| attrs.str(k).to_string();
         match self {
             Kind::GoogleOrgUnit => {
                 let path = s("path");
@@ -144,6 +138,63 @@ pub struct Reference {
     pub id: String,
 }
 
+/// Every attribute name any kind has: keys are these statics, so attribute maps
+/// allocate no key strings.
+const ATTRIBUTE_NAMES: &[&str] = &[
+    "path",
+    "description",
+    "email",
+    "name",
+    "org_unit",
+    "group",
+    "role",
+    "suspended",
+    "managed_by",
+];
+
+pub fn attribute_name(name: &str) -> Option<&'static str> {
+    ATTRIBUTE_NAMES.iter().copied().find(|n| *n == name)
+}
+
+/// A resource's attributes: a few named values, sorted by name. Far smaller than a
+/// general map for the handful of attributes a resource has (it matters at 50,000
+/// resources).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Attrs(Vec<(&'static str, Value)>);
+
+impl Attrs {
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.0.iter().find(|(k, _)| *k == name).map(|(_, v)| v)
+    }
+
+    pub fn contains_key(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    pub fn insert(&mut self, name: &'static str, value: Value) {
+        match self.0.binary_search_by(|(k, _)| k.cmp(&name)) {
+            Ok(i) => self.0[i].1 = value,
+            Err(i) => self.0.insert(i, (name, value)),
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &Value)> {
+        self.0.iter().map(|(k, v)| (*k, v))
+    }
+
+    pub fn to_json(&self) -> Value {
+        Value::Object(
+            self.iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        )
+    }
+
+    pub fn str(&self, name: &str) -> &str {
+        self.get(name).and_then(Value::as_str).unwrap_or_default()
+    }
+}
+
 /// `kind[id]`: unique within one org.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Address {
@@ -174,7 +225,7 @@ pub struct Rendered {
 pub struct Resource {
     pub address: Address,
     pub module: String,
-    pub attrs: Map<String, Value>,
+    pub attrs: Attrs,
     /// Secret attributes by name, each the name of the secret it comes from.
     pub secrets: BTreeMap<String, String>,
     /// Dotted path in the org file this resource comes from, for diagnostics and plans.
@@ -201,7 +252,7 @@ impl Resource {
     ) -> Result<Resource, RenderError> {
         let kind: Kind = serde_json::from_value(Value::String(r.kind.clone()))
             .map_err(|_| RenderError::UnknownKind(r.kind.clone()))?;
-        let mut attrs = Map::new();
+        let mut attrs = Attrs::default();
         let mut secret_attrs = BTreeMap::new();
         for (name, value) in r.attributes {
             if kind.secret_attributes().contains(&name.as_str()) {
@@ -215,15 +266,20 @@ impl Resource {
                 }
                 continue;
             }
-            if !kind.attributes().iter().any(|(a, _)| *a == name) {
+            let Some(key) = kind
+                .attributes()
+                .iter()
+                .find(|(a, _)| *a == name)
+                .and_then(|(a, _)| attribute_name(a))
+            else {
                 return Err(RenderError::UnknownAttribute { kind, attr: name });
-            }
+            };
             if !value.is_null() {
-                attrs.insert(name, value);
+                attrs.insert(key, value);
             }
         }
         for (attr, required) in kind.attributes() {
-            if *required && !attrs.contains_key(*attr) {
+            if *required && !attrs.contains_key(attr) {
                 return Err(RenderError::MissingAttribute { kind, attr });
             }
         }

@@ -121,7 +121,8 @@ impl Schema {
                 Value::Array(out)
             }
             (Type::Object, NodeKind::Map(entries)) => {
-                let fields = self.fields.clone().unwrap_or_default();
+                static NONE: BTreeMap<String, Schema> = BTreeMap::new();
+                let fields = self.fields.as_ref().unwrap_or(&NONE);
                 let mut out = Map::new();
                 for (key, value) in entries {
                     match fields.get(&key.text) {
@@ -148,7 +149,7 @@ impl Schema {
                         }
                     }
                 }
-                for (name, schema) in &fields {
+                for (name, schema) in fields {
                     if out.contains_key(name) {
                         continue;
                     }
@@ -235,9 +236,9 @@ impl Schema {
             );
             return Value::Null;
         };
-        let json = node.to_json();
         match self.ty {
             Type::Bool => {
+                let json = node.to_json();
                 if !json.is_boolean() {
                     ctx.error(
                         "wrong_type",
@@ -249,6 +250,7 @@ impl Schema {
                 return json;
             }
             Type::Int => {
+                let json = node.to_json();
                 let Some(i) = json.as_i64() else {
                     ctx.error(
                         "wrong_type",

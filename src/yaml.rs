@@ -438,6 +438,109 @@ pub fn parse(src: &str) -> Result<Node, SyntaxError> {
     }))
 }
 
+/// Builds JSON straight from parser events, for YAML that needs no positions (a
+/// module's rendered output): no intermediate tree to build, convert and drop.
+#[derive(Default)]
+struct JsonBuilder {
+    stack: Vec<(Value, Option<String>)>,
+    anchors: HashMap<usize, Value>,
+    root: Option<Value>,
+    error: Option<(String, Marker)>,
+}
+
+impl JsonBuilder {
+    fn push(&mut self, value: Value, mark: Marker) {
+        match self.stack.last_mut() {
+            None => {
+                if self.root.is_none() {
+                    self.root = Some(value);
+                }
+            }
+            Some((Value::Array(items), _)) => items.push(value),
+            Some((Value::Object(map), pending)) => match pending.take() {
+                None => match value {
+                    Value::String(k) => *pending = Some(k),
+                    other => *pending = Some(other.to_string()),
+                },
+                Some(key) => {
+                    if map.insert(key.clone(), value).is_some() {
+                        self.error = Some((format!("duplicate key `{key}`"), mark));
+                    }
+                }
+            },
+            Some(_) => {}
+        }
+    }
+}
+
+impl MarkedEventReceiver for JsonBuilder {
+    fn on_event(&mut self, ev: Event, mark: Marker) {
+        if self.error.is_some() {
+            return;
+        }
+        match ev {
+            Event::Scalar(value, style, anchor, _) => {
+                let v = if style == TScalarStyle::Plain {
+                    resolve_plain(&value)
+                } else {
+                    Value::String(value)
+                };
+                if anchor > 0 {
+                    self.anchors.insert(anchor, v.clone());
+                }
+                self.push(v, mark);
+            }
+            Event::Alias(id) => match self.anchors.get(&id).cloned() {
+                Some(v) => self.push(v, mark),
+                None => self.error = Some(("unknown alias".into(), mark)),
+            },
+            Event::SequenceStart(anchor, _) => {
+                self.stack.push((Value::Array(Vec::new()), None));
+                if anchor > 0 {
+                    self.anchors.insert(anchor, Value::Null);
+                }
+            }
+            Event::MappingStart(anchor, _) => {
+                self.stack
+                    .push((Value::Object(serde_json::Map::new()), None));
+                if anchor > 0 {
+                    self.anchors.insert(anchor, Value::Null);
+                }
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                if let Some((v, _)) = self.stack.pop() {
+                    self.push(v, mark);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Parses one YAML document into JSON (YAML 1.2 core schema for plain scalars).
+/// Errors carry a byte span.
+pub fn parse_json(src: &str) -> Result<Value, SyntaxError> {
+    let offsets = Offsets::new(src);
+    let mut builder = JsonBuilder::default();
+    let mut parser = Parser::new_from_str(src);
+    let located = |message: String, mark: Marker| {
+        let at = offsets.byte(mark.index());
+        SyntaxError {
+            message,
+            span: Span::new(at, usize::from(at < src.len())),
+        }
+    };
+    if let Err(e) = parser.load(&mut builder, false) {
+        return Err(located(e.info().to_string(), *e.marker()));
+    }
+    if let Some((message, mark)) = builder.error {
+        return Err(located(message, mark));
+    }
+    Ok(builder
+        .root
+        .unwrap_or(Value::Object(serde_json::Map::new())))
+}
+
 /// 1-based line and column of a byte offset, columns counted in characters.
 pub fn line_col(src: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(src.len());

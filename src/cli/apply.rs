@@ -76,7 +76,7 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: ApplyArgs) -> CmdResult {
                 .iter()
                 .map(|o| ws.pool.root.join(&o.file))
                 .collect();
-            let orgs = ws.load_orgs(&Selection { files, all: false }, ui)?;
+            let orgs = ws.load_shared(&Selection { files, all: false }, ui)?;
             (orgs, plan, HashMap::new(), true)
         }
         None => {
@@ -84,7 +84,7 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: ApplyArgs) -> CmdResult {
                 files: args.files.clone(),
                 all: args.all,
             };
-            let orgs = ws.load_orgs(&sel, ui)?;
+            let orgs = ws.load_shared(&sel, ui)?;
             let (plan, refreshed) = rt.block_on(engine.plan(&orgs));
             (orgs, plan, refreshed, false)
         }

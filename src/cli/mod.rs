@@ -214,6 +214,21 @@ impl Workspace {
     }
 }
 
+impl Workspace {
+    /// As `load_orgs`, shared across the async tasks of plan and apply.
+    pub fn load_shared(
+        &self,
+        sel: &Selection,
+        ui: &Ui,
+    ) -> Result<Vec<std::sync::Arc<Org>>, Box<Problem>> {
+        Ok(self
+            .load_orgs(sel, ui)?
+            .into_iter()
+            .map(std::sync::Arc::new)
+            .collect())
+    }
+}
+
 fn absolute(p: &Path) -> PathBuf {
     std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
 }

@@ -34,7 +34,7 @@ pub struct PlanArgs {
 
 pub fn run(root: &Option<PathBuf>, ui: &Ui, args: PlanArgs) -> CmdResult {
     let ws = Workspace::open(root, ui)?;
-    let orgs = ws.load_orgs(&args.selection, ui)?;
+    let orgs = ws.load_shared(&args.selection, ui)?;
     let engine = Engine::new(ws.pool.clone(), args.parallelism)
         .map_err(|e| Problem::new("engine", e.to_string()))?;
     let (plan, _) = runtime()?.block_on(engine.plan(&orgs));

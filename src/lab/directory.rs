@@ -64,6 +64,29 @@ pub struct Faults {
 struct Obj {
     data: Value,
     visible_at: Instant,
+    /// Kept with the object so lists need not hash every item on every read.
+    etag: String,
+}
+
+impl Obj {
+    fn new(data: Value, visible_at: Instant) -> Obj {
+        Obj {
+            etag: etag_of(&data),
+            data,
+            visible_at,
+        }
+    }
+
+    /// After changing `data`.
+    fn touch(&mut self) {
+        self.etag = etag_of(&self.data);
+    }
+
+    fn view(&self) -> Value {
+        let mut v = self.data.clone();
+        v["etag"] = json!(self.etag);
+        v
+    }
 }
 
 #[derive(Debug)]
@@ -89,6 +112,8 @@ struct State {
     tokens: HashMap<String, Token>,
     faults: Faults,
     counts: BTreeMap<String, u64>,
+    /// Query parameters and body fields seen per route, for contract checks.
+    seen: BTreeMap<String, std::collections::BTreeSet<String>>,
     fault_seq: u64,
 }
 
@@ -186,8 +211,8 @@ impl Lab {
             let (given, family) = admin.split_once('@').unwrap_or((&admin, "admin"));
             t.users.insert(
                 admin.clone(),
-                Obj {
-                    data: json!({
+                Obj::new(
+                    json!({
                         "kind": "admin#directory#user",
                         "id": id,
                         "primaryEmail": admin,
@@ -197,9 +222,7 @@ impl Lab {
                         "suspended": false,
                         "customerId": t.spec.customer_id,
                         "creationTime": crate::util::now_rfc3339(),
-                    }),
-                    visible_at: Instant::now(),
-                },
+                    }), Instant::now()),
             );
             built.push(t);
         }
@@ -209,6 +232,7 @@ impl Lab {
                 tokens: HashMap::new(),
                 faults,
                 counts: BTreeMap::new(),
+                seen: BTreeMap::new(),
                 fault_seq: 0,
             }),
             requests: AtomicU64::new(0),
@@ -277,6 +301,16 @@ impl Lab {
         let mut st = self.state.lock().await;
         let route_name = route_name(method, &segs);
         *st.counts.entry(route_name.clone()).or_default() += 1;
+        let seen = st.seen.entry(route_name.clone()).or_default();
+        seen.extend(query.keys().map(|k| format!("query:{k}")));
+        if let Ok(Value::Object(b)) = serde_json::from_slice::<Value>(body) {
+            for (k, v) in &b {
+                seen.insert(format!("body:{k}"));
+                if let Value::Object(inner) = v {
+                    seen.extend(inner.keys().map(|i| format!("body:{k}.{i}")));
+                }
+            }
+        }
 
         // Authentication first, as Google does.
         let auth = headers
@@ -429,11 +463,12 @@ impl Lab {
                 let total: u64 = st.counts.values().sum();
                 reply(
                     StatusCode::OK,
-                    &json!({"total": total, "requests": st.counts}),
+                    &json!({"total": total, "requests": st.counts, "seen": st.seen}),
                 )
             }
             (&Method::POST, "stats/reset") => {
                 st.counts.clear();
+                st.seen.clear();
                 reply(StatusCode::OK, &json!({}))
             }
             (&Method::GET, "faults") => reply(StatusCode::OK, &json!(st.faults)),
@@ -464,38 +499,23 @@ impl Lab {
                     if data.get("id").is_none() {
                         data["id"] = json!(t.id());
                     }
-                    t.users.insert(
-                        email,
-                        Obj {
-                            data,
-                            visible_at: now,
-                        },
-                    );
+                    t.users.insert(email, Obj::new(data, now));
                 }
                 for g in seed["groups"].as_array().into_iter().flatten() {
                     let email = g["email"].as_str().unwrap_or_default().to_ascii_lowercase();
                     let mut data = g.clone();
                     data["kind"] = json!("admin#directory#group");
                     t.members.entry(email.clone()).or_default();
-                    t.groups.insert(
-                        email,
-                        Obj {
-                            data,
-                            visible_at: now,
-                        },
-                    );
+                    t.groups.insert(email, Obj::new(data, now));
                 }
                 for m in seed["members"].as_array().into_iter().flatten() {
                     let group = m["group"].as_str().unwrap_or_default().to_ascii_lowercase();
                     let email = m["email"].as_str().unwrap_or_default().to_ascii_lowercase();
                     let data = json!({"kind": "admin#directory#member", "email": email, "role": m["role"].as_str().unwrap_or("MEMBER"), "type": "USER", "status": "ACTIVE"});
-                    t.members.entry(group).or_default().insert(
-                        email,
-                        Obj {
-                            data,
-                            visible_at: now,
-                        },
-                    );
+                    t.members
+                        .entry(group)
+                        .or_default()
+                        .insert(email, Obj::new(data, now));
                 }
                 reply(StatusCode::OK, &json!({}))
             }
@@ -769,8 +789,13 @@ fn check_if_match(req: &ApiRequest<'_>, data: &Value) -> Result<(), ApiError> {
 }
 
 fn list_reply(kind: &str, key: &str, items: Vec<Value>, next: Option<String>) -> Value {
+    // The page's etag digests its items' etags, which are already known.
+    let tags: String = items.iter().filter_map(|i| i["etag"].as_str()).collect();
     let mut v = json!({"kind": kind, key: items});
-    v["etag"] = json!(etag_of(&v));
+    v["etag"] = json!(format!(
+        "\"{}\"",
+        &crate::util::sha256_hex(tags.as_bytes())[..27]
+    ));
     if let Some(n) = next {
         v["nextPageToken"] = json!(n);
     }
@@ -841,7 +866,7 @@ fn users(t: &mut Tenant, req: &ApiRequest<'_>) -> ApiResult {
                             .is_some_and(|e| e.ends_with(&format!("@{d}")))
                     })
                 })
-                .map(|o| with_etag(&o.data))
+                .map(Obj::view)
                 .collect();
             let (page, next) = paginate(items, req.query, size)?;
             Ok((
@@ -900,10 +925,7 @@ fn users(t: &mut Tenant, req: &ApiRequest<'_>) -> ApiResult {
             });
             t.users.insert(
                 email,
-                Obj {
-                    data: data.clone(),
-                    visible_at: Instant::now() + req.visibility,
-                },
+                Obj::new(data.clone(), Instant::now() + req.visibility),
             );
             Ok((StatusCode::OK, with_etag(&data)))
         }
@@ -921,7 +943,7 @@ fn user(t: &mut Tenant, req: &ApiRequest<'_>, key: &str) -> ApiResult {
             if !ready {
                 return Err(api_not_found("userKey"));
             }
-            let v = with_etag(&obj.data);
+            let v = obj.view();
             if req.if_none_match.as_deref() == v["etag"].as_str() {
                 return Ok((StatusCode::NOT_MODIFIED, Value::Null));
             }
@@ -970,7 +992,8 @@ fn user(t: &mut Tenant, req: &ApiRequest<'_>, key: &str) -> ApiResult {
                     d[k] = v.clone();
                 }
             }
-            Ok((StatusCode::OK, with_etag(d)))
+            obj.touch();
+            Ok((StatusCode::OK, obj.view()))
         }
         Method::DELETE => {
             if !ready {
@@ -1036,10 +1059,7 @@ fn groups(t: &mut Tenant, req: &ApiRequest<'_>) -> ApiResult {
             });
             t.groups.insert(
                 email.clone(),
-                Obj {
-                    data: data.clone(),
-                    visible_at: Instant::now() + req.visibility,
-                },
+                Obj::new(data.clone(), Instant::now() + req.visibility),
             );
             t.members.entry(email).or_default();
             Ok((StatusCode::OK, with_etag(&data)))
@@ -1057,7 +1077,7 @@ fn group(t: &mut Tenant, req: &ApiRequest<'_>, key: &str) -> ApiResult {
     }
     match req.method {
         Method::GET => {
-            let v = with_etag(&obj.data);
+            let v = obj.view();
             if req.if_none_match.as_deref() == v["etag"].as_str() {
                 return Ok((StatusCode::NOT_MODIFIED, Value::Null));
             }
@@ -1074,7 +1094,8 @@ fn group(t: &mut Tenant, req: &ApiRequest<'_>, key: &str) -> ApiResult {
                     obj.data[k] = v.clone();
                 }
             }
-            Ok((StatusCode::OK, with_etag(&obj.data)))
+            obj.touch();
+            Ok((StatusCode::OK, obj.view()))
         }
         Method::DELETE => {
             check_if_match(req, &obj.data)?;
@@ -1099,12 +1120,7 @@ fn members(t: &mut Tenant, req: &ApiRequest<'_>, g: &str) -> ApiResult {
             let items: Vec<Value> = t
                 .members
                 .get(g)
-                .map(|m| {
-                    m.values()
-                        .filter(|o| visible(o))
-                        .map(|o| with_etag(&o.data))
-                        .collect()
-                })
+                .map(|m| m.values().filter(|o| visible(o)).map(Obj::view).collect())
                 .unwrap_or_default();
             let (page, next) = paginate(items, req.query, size)?;
             Ok((
@@ -1149,10 +1165,7 @@ fn members(t: &mut Tenant, req: &ApiRequest<'_>, g: &str) -> ApiResult {
             });
             list.insert(
                 email,
-                Obj {
-                    data: data.clone(),
-                    visible_at: Instant::now() + req.visibility,
-                },
+                Obj::new(data.clone(), Instant::now() + req.visibility),
             );
             Ok((StatusCode::OK, with_etag(&data)))
         }
@@ -1168,7 +1181,7 @@ fn member(t: &mut Tenant, req: &ApiRequest<'_>, g: &str, m: &str) -> ApiResult {
         return Err(api_not_found("memberKey"));
     };
     match req.method {
-        Method::GET => Ok((StatusCode::OK, with_etag(&obj.data))),
+        Method::GET => Ok((StatusCode::OK, obj.view())),
         Method::PATCH | Method::PUT => {
             check_if_match(req, &obj.data)?;
             if let Some(role) = req.body.as_ref().and_then(|b| b["role"].as_str()) {
@@ -1177,7 +1190,8 @@ fn member(t: &mut Tenant, req: &ApiRequest<'_>, g: &str, m: &str) -> ApiResult {
                 }
                 obj.data["role"] = json!(role);
             }
-            Ok((StatusCode::OK, with_etag(&obj.data)))
+            obj.touch();
+            Ok((StatusCode::OK, obj.view()))
         }
         Method::DELETE => {
             check_if_match(req, &obj.data)?;
@@ -1220,7 +1234,7 @@ fn orgunits(t: &mut Tenant, req: &ApiRequest<'_>) -> ApiResult {
                         _ => false,
                     }
                 })
-                .map(|(_, o)| with_etag(&o.data))
+                .map(|(_, o)| o.view())
                 .collect();
             let mut v = json!({"kind": "admin#directory#orgUnits", "organizationUnits": items});
             v["etag"] = json!(etag_of(&v));
@@ -1265,10 +1279,7 @@ fn orgunits(t: &mut Tenant, req: &ApiRequest<'_>) -> ApiResult {
             });
             t.orgunits.insert(
                 path,
-                Obj {
-                    data: data.clone(),
-                    visible_at: Instant::now() + req.visibility,
-                },
+                Obj::new(data.clone(), Instant::now() + req.visibility),
             );
             Ok((StatusCode::OK, with_etag(&data)))
         }
@@ -1281,7 +1292,7 @@ fn orgunit(t: &mut Tenant, req: &ApiRequest<'_>, path: &str) -> ApiResult {
         return Err(api_not_found("orgunit"));
     };
     match req.method {
-        Method::GET => Ok((StatusCode::OK, with_etag(&obj.data))),
+        Method::GET => Ok((StatusCode::OK, obj.view())),
         Method::PATCH | Method::PUT => {
             check_if_match(req, &obj.data)?;
             let body = req.body.clone().ok_or_else(|| bad_request("Bad Request"))?;
@@ -1291,7 +1302,8 @@ fn orgunit(t: &mut Tenant, req: &ApiRequest<'_>, path: &str) -> ApiResult {
             if let Some(v) = body.get("description") {
                 obj.data["description"] = v.clone();
             }
-            Ok((StatusCode::OK, with_etag(&obj.data)))
+            obj.touch();
+            Ok((StatusCode::OK, obj.view()))
         }
         Method::DELETE => {
             check_if_match(req, &obj.data)?;

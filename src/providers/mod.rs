@@ -6,14 +6,12 @@ pub mod google;
 
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Value};
-
-use crate::resource::Address;
+use crate::resource::{Address, Attrs};
 
 /// One object as it is live, in the same attribute vocabulary as the desired resource.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LiveObject {
-    pub attrs: Map<String, Value>,
+    pub attrs: Attrs,
 }
 
 /// What a refresh found for one org.
@@ -29,8 +27,8 @@ impl LiveState {
         for (addr, obj) in &self.objects {
             canon.push_str(&addr.to_string());
             canon.push('=');
-            // serde_json maps are ordered (BTreeMap), so this is canonical.
-            canon.push_str(&Value::Object(obj.attrs.clone()).to_string());
+            // Attributes are kept sorted, so this is canonical.
+            canon.push_str(&obj.attrs.to_json().to_string());
             canon.push('\n');
         }
         crate::util::sha256_hex(canon.as_bytes())

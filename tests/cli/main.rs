@@ -3,5 +3,6 @@
 
 mod support;
 
+mod contract;
 mod plan_apply;
 mod validate;

@@ -22,7 +22,7 @@ use self::client::{CallOpts, GoogleError, Http, Session, http_error};
 use crate::org::{GoogleTenant, Org};
 use crate::plan::{Action, Change, FieldChange, source_of};
 use crate::providers::{LiveObject, LiveState};
-use crate::resource::{Address, Kind, Resource};
+use crate::resource::{Address, Attrs, Kind, Resource};
 use crate::secrets::{Secret, Secrets};
 
 /// `externalIds` entry type marking a user as managed by Steward for an org.
@@ -113,9 +113,9 @@ pub async fn refresh(session: &Session, org: &Org) -> Result<LiveState, GoogleEr
     let mut objects = BTreeMap::new();
     for ou in &ous {
         let path = s(&ou["orgUnitPath"]);
-        let mut attrs = Map::new();
-        attrs.insert("path".into(), json!(path));
-        attrs.insert("description".into(), json!(s(&ou["description"])));
+        let mut attrs = Attrs::default();
+        attrs.insert("path", json!(path));
+        attrs.insert("description", json!(s(&ou["description"])));
         objects.insert(
             Address {
                 kind: Kind::GoogleOrgUnit,
@@ -126,16 +126,16 @@ pub async fn refresh(session: &Session, org: &Org) -> Result<LiveState, GoogleEr
     }
     for u in &users {
         let email = s(&u["primaryEmail"]).to_ascii_lowercase();
-        let mut attrs = Map::new();
-        attrs.insert("email".into(), json!(email));
-        attrs.insert("name".into(), json!(s(&u["name"]["fullName"])));
-        attrs.insert("org_unit".into(), json!(s(&u["orgUnitPath"])));
+        let mut attrs = Attrs::default();
+        attrs.insert("email", json!(email));
+        attrs.insert("name", json!(s(&u["name"]["fullName"])));
+        attrs.insert("org_unit", json!(s(&u["orgUnitPath"])));
         attrs.insert(
-            "suspended".into(),
+            "suspended",
             json!(u["suspended"].as_bool().unwrap_or(false)),
         );
         attrs.insert(
-            "managed_by".into(),
+            "managed_by",
             managed_by(u).map_or(Value::Null, Value::String),
         );
         objects.insert(
@@ -149,10 +149,10 @@ pub async fn refresh(session: &Session, org: &Org) -> Result<LiveState, GoogleEr
     let mut live_groups = Vec::new();
     for g in &groups {
         let email = s(&g["email"]).to_ascii_lowercase();
-        let mut attrs = Map::new();
-        attrs.insert("email".into(), json!(email));
-        attrs.insert("name".into(), json!(s(&g["name"])));
-        attrs.insert("description".into(), json!(s(&g["description"])));
+        let mut attrs = Attrs::default();
+        attrs.insert("email", json!(email));
+        attrs.insert("name", json!(s(&g["name"])));
+        attrs.insert("description", json!(s(&g["description"])));
         let address = Address {
             kind: Kind::GoogleGroup,
             id: email.clone(),
@@ -178,10 +178,10 @@ pub async fn refresh(session: &Session, org: &Org) -> Result<LiveState, GoogleEr
     for (group, members) in member_lists {
         for m in members {
             let email = s(&m["email"]).to_ascii_lowercase();
-            let mut attrs = Map::new();
-            attrs.insert("group".into(), json!(group));
-            attrs.insert("email".into(), json!(email));
-            attrs.insert("role".into(), json!(s(&m["role"])));
+            let mut attrs = Attrs::default();
+            attrs.insert("group", json!(group));
+            attrs.insert("email", json!(email));
+            attrs.insert("role", json!(s(&m["role"])));
             objects.insert(
                 Address {
                     kind: Kind::GoogleMember,
@@ -195,15 +195,17 @@ pub async fn refresh(session: &Session, org: &Org) -> Result<LiveState, GoogleEr
 }
 
 /// The attributes Steward manages on a resource, with what the file leaves implicit.
-pub fn desired_attrs(org: &Org, r: &Resource) -> Map<String, Value> {
+pub fn desired_attrs(org: &Org, r: &Resource) -> Attrs {
     let mut attrs = r.attrs.clone();
     match r.address.kind {
         Kind::GoogleUser => {
-            attrs.insert("suspended".into(), json!(false));
-            attrs.insert("managed_by".into(), json!(org.id));
+            attrs.insert("suspended", json!(false));
+            attrs.insert("managed_by", json!(org.id));
         }
         Kind::GoogleMember => {
-            attrs.entry("role").or_insert_with(|| json!("MEMBER"));
+            if !attrs.contains_key("role") {
+                attrs.insert("role", json!("MEMBER"));
+            }
         }
         Kind::GoogleGroup | Kind::GoogleOrgUnit => {}
     }
@@ -564,7 +566,7 @@ async fn update_user(
     session: &Session,
     org: &Org,
     id: &str,
-    want: &Map<String, Value>,
+    want: &Attrs,
     fields: &[&str],
 ) -> Result<(), GoogleError> {
     let mut body = Map::new();

@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""Synthetic-pool benchmark for `steward plan --all` against the lab.
+
+Generates a pool of ORGS orgs x USERS users x GROUPS groups (each user in one or two
+groups, ~15 members a group), applies it once to fill the lab, then measures a
+no-change `plan --all` at each latency: wall time, peak RSS of the steward process, and
+API requests made (counted by the lab) against the minimum possible
+(per org: 1 token + 1 org-unit list + user pages + group pages + member pages per group).
+
+Usage: benches/pool_bench.py [--orgs 200] [--users 100] [--groups 10] [--runs 3]
+Needs a release build: cargo build --release
+"""
+import argparse
+import json
+import math
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "target", "release", "steward")
+
+
+def generate(pool, orgs, users, groups):
+    shutil.copytree(os.path.join(ROOT, "modules"), os.path.join(pool, "modules"))
+    with open(os.path.join(pool, "steward.yaml"), "w") as f:
+        f.write("pool: bench\nsecrets: {dir: secrets}\nstate_dir: .steward\nparallelism: 10\n")
+    os.makedirs(os.path.join(pool, "orgs"))
+    for o in range(orgs):
+        org = f"org{o:03d}"
+        dom = f"{org}.example.org"
+        lines = [
+            f"org: {org}", f"name: Org {o}", "google:", f"  domain: {dom}",
+            f"  customer_id: C{o:07d}", f"  admin: admin@{dom}",
+            f"  credentials: secret:{org}/google", "modules:", "  accounts:",
+            "    org_units: [/Staff, /Volunteers]", "    groups:",
+        ]
+        for g in range(groups):
+            lines.append(f"      - {{email: g{g}@{dom}, name: Group {g}}}")
+        lines.append("    users:")
+        for u in range(users):
+            gs = [f"g{u % groups}"] + ([f"g{(u * 7 + 3) % groups}"] if u % 2 == 0 and (u * 7 + 3) % groups != u % groups else [])
+            ou = "/Staff" if u % 3 else "/Volunteers"
+            lines.append(f"      - {{email: u{u}@{dom}, name: User {u}, org_unit: {ou}, groups: [{', '.join(gs)}]}}")
+        with open(os.path.join(pool, "orgs", f"{org}.yaml"), "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+
+def lab_call(url, path, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url + path, data=data, method="POST" if body is not None else "GET",
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req) as r:
+        return json.loads(r.read() or b"{}")
+
+
+def run(pool, url, args):
+    env = dict(os.environ, STEWARD_GOOGLE_URL=url, NO_COLOR="1")
+    start = time.perf_counter()
+    p = subprocess.Popen([BIN, *args], cwd=pool, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = p.stdout.read(), p.stderr.read()
+    _, status, usage = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - start
+    code = os.waitstatus_to_exitcode(status)
+    return code, wall, usage.ru_maxrss / 1024.0, out.decode(), err.decode()
+
+
+def minimum(dump):
+    total = 0
+    for t in dump["tenants"]:
+        total += 1 + 1  # token, org-unit list
+        total += max(1, math.ceil(len(t["users"]) / 500))
+        total += max(1, math.ceil(len(t["groups"]) / 200))
+        total += sum(max(1, math.ceil(len(m) / 200)) for m in t["members"].values())
+    return total
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--orgs", type=int, default=200)
+    ap.add_argument("--users", type=int, default=100)
+    ap.add_argument("--groups", type=int, default=10)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--latencies", default="0,50")
+    a = ap.parse_args()
+    if not os.path.exists(BIN):
+        sys.exit("build first: cargo build --release")
+    pool = tempfile.mkdtemp(prefix="steward-bench-")
+    lab = None
+    try:
+        generate(pool, a.orgs, a.users, a.groups)
+        subprocess.run([BIN, "lab", "init"], cwd=pool, check=True, capture_output=True)
+        ready = os.path.join(pool, ".lab-url")
+        lab = subprocess.Popen([BIN, "lab", "serve", "--port", "0", "--ready-file", ready], cwd=pool,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(200):
+            if os.path.exists(ready) and open(ready).read().strip():
+                break
+            time.sleep(0.05)
+        url = open(ready).read().strip()
+
+        code, wall, rss, out, err = run(pool, url, ["apply", "--all", "--yes", "--no-progress"])
+        if code != 0:
+            sys.exit(f"apply failed:\n{out[-2000:]}\n{err[-2000:]}")
+        print(f"first apply ({a.orgs} orgs): {wall:.2f} s, peak RSS {rss:.0f} MB; {out.strip().splitlines()[-1]}")
+        dump = lab_call(url, "/_lab/dump")
+        least = minimum(dump)
+        members = sum(len(m) for t in dump["tenants"] for m in t["members"].values())
+        print(f"pool: {a.orgs} orgs, {sum(len(t['users']) for t in dump['tenants'])} users, "
+              f"{sum(len(t['groups']) for t in dump['tenants'])} groups, {members} memberships")
+
+        print("\n| latency | wall (median of %d) | wall runs | peak RSS | API calls | minimum | ratio |" % a.runs)
+        print("|---|---|---|---|---|---|---|")
+        for lat in [int(x) for x in a.latencies.split(",")]:
+            lab_call(url, "/_lab/faults", {"latency_ms": lat})
+            walls, rsss, calls = [], [], []
+            for _ in range(a.runs):
+                lab_call(url, "/_lab/stats/reset", {})
+                code, wall, rss, out, err = run(pool, url, ["plan", "--all", "--detailed-exitcode"])
+                if code != 0:
+                    sys.exit(f"plan exit {code} (expected 0, no changes):\n{out[-2000:]}\n{err[-2000:]}")
+                walls.append(wall)
+                rsss.append(rss)
+                calls.append(lab_call(url, "/_lab/stats")["total"])
+            c = max(calls)
+            print(f"| {lat} ms | {statistics.median(walls):.2f} s | {', '.join(f'{w:.2f}' for w in walls)} | "
+                  f"{max(rsss):.0f} MB | {c} | {least} | {c / least:.2f} |")
+    finally:
+        if lab:
+            lab.kill()
+        shutil.rmtree(pool, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

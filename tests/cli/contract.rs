@@ -1,0 +1,477 @@
+//! The lab emulator and Steward's requests, checked against Google's published
+//! discovery document for the Directory API (`../shared/contracts/`).
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+use steward::providers::google::auth::ServiceAccount;
+use steward::secrets::Secret;
+
+use crate::support::Env;
+
+fn discovery() -> Value {
+    let path = std::env::var_os("STEWARD_CONTRACTS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::support::repo().join("../shared/contracts"))
+        .join("admin-directory-v1.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "CONTRACT CHECK DID NOT RUN: cannot read {} ({e}); set STEWARD_CONTRACTS_DIR",
+            path.display()
+        )
+    });
+    serde_json::from_str(&text).expect("discovery document is JSON")
+}
+
+fn method_of(route: &str) -> (&'static str, &'static str) {
+    match route {
+        "GET users" => ("users", "list"),
+        "POST users" => ("users", "insert"),
+        "GET users/item" => ("users", "get"),
+        "PATCH users/item" => ("users", "patch"),
+        "PUT users/item" => ("users", "update"),
+        "DELETE users/item" => ("users", "delete"),
+        "GET groups" => ("groups", "list"),
+        "POST groups" => ("groups", "insert"),
+        "GET groups/item" => ("groups", "get"),
+        "PATCH groups/item" => ("groups", "patch"),
+        "DELETE groups/item" => ("groups", "delete"),
+        "GET members" => ("members", "list"),
+        "POST members" => ("members", "insert"),
+        "PATCH members/item" => ("members", "patch"),
+        "DELETE members/item" => ("members", "delete"),
+        "GET orgunits" => ("orgunits", "list"),
+        "POST orgunits" => ("orgunits", "insert"),
+        "GET orgunits/item" => ("orgunits", "get"),
+        "PATCH orgunits/item" => ("orgunits", "patch"),
+        "DELETE orgunits/item" => ("orgunits", "delete"),
+        other => panic!("the lab served a route with no Directory API method: {other}"),
+    }
+}
+
+fn properties(doc: &Value, schema: &str) -> BTreeSet<String> {
+    doc["schemas"][schema]["properties"]
+        .as_object()
+        .unwrap_or_else(|| panic!("no schema {schema}"))
+        .keys()
+        .cloned()
+        .collect()
+}
+
+fn assert_fields(doc: &Value, schema: &str, obj: &Value, what: &str) {
+    let props = properties(doc, schema);
+    for (k, v) in obj.as_object().expect("object") {
+        assert!(
+            props.contains(k),
+            "{what}: `{k}` is not a property of {schema}"
+        );
+        if let Some(r) = doc["schemas"][schema]["properties"][k]["$ref"].as_str()
+            && v.is_object()
+        {
+            assert_fields(doc, r, v, what);
+        }
+    }
+}
+
+#[test]
+fn steward_requests_and_lab_replies_match_the_discovery_document() {
+    let doc = discovery();
+    let mut env = Env::examples();
+    env.start_lab(&[]);
+    assert_eq!(env.run(&["apply", "--yes"]).code, 0);
+    // Leavers and membership removal exercise PATCH and DELETE too.
+    let rfb = env.read("orgs/riverside-food-bank.yaml");
+    env.write(
+        "orgs/riverside-food-bank.yaml",
+        &rfb.replace("Marco Ruiz", "Marco A. Ruiz")
+            .lines()
+            .filter(|l| !l.contains("priya"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    );
+    let hyc = env.read("orgs/hillside-youth-club.yaml");
+    env.write(
+        "orgs/hillside-youth-club.yaml",
+        &hyc.lines()
+            .filter(|l| !l.contains("ruth@"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    );
+    assert_eq!(env.run(&["apply", "--yes"]).code, 0);
+
+    let stats = env.lab_get("/_lab/stats");
+    let globals: BTreeSet<String> = doc["parameters"]
+        .as_object()
+        .expect("parameters")
+        .keys()
+        .cloned()
+        .collect();
+    for (route, seen) in stats["seen"].as_object().expect("seen") {
+        let (res, method) = method_of(route);
+        let m = &doc["resources"][res]["methods"][method];
+        assert!(m.is_object(), "{res}.{method} is in the discovery document");
+        assert_eq!(
+            m["httpMethod"],
+            route.split(' ').next().unwrap_or_default(),
+            "{route}"
+        );
+        let params: BTreeSet<String> = m["parameters"]
+            .as_object()
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default();
+        for item in seen.as_array().expect("list") {
+            let item = item.as_str().unwrap_or_default();
+            if let Some(q) = item.strip_prefix("query:") {
+                assert!(
+                    params.contains(q) || globals.contains(q),
+                    "{route}: query parameter `{q}` is not in {res}.{method}"
+                );
+                if q == "maxResults" {
+                    assert!(m["parameters"]["maxResults"].is_object());
+                }
+            } else if let Some(b) = item.strip_prefix("body:") {
+                let schema = m["request"]["$ref"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{route} takes no body"));
+                let (top, nested) = b.split_once('.').map_or((b, None), |(a, c)| (a, Some(c)));
+                assert!(
+                    properties(&doc, schema).contains(top),
+                    "{route}: body field `{top}` is not in {schema}"
+                );
+                if let (Some(n), Some(r)) = (
+                    nested,
+                    doc["schemas"][schema]["properties"][top]["$ref"].as_str(),
+                ) {
+                    assert!(
+                        properties(&doc, r).contains(n),
+                        "{route}: body field `{top}.{n}` is not in {r}"
+                    );
+                }
+            }
+        }
+    }
+    // What the lab stores and returns uses the published schemas' field names.
+    let dump = env.lab_get("/_lab/dump");
+    for t in dump["tenants"].as_array().expect("tenants") {
+        for u in t["users"].as_array().expect("users") {
+            assert_fields(&doc, "User", u, "user");
+        }
+        for g in t["groups"].as_array().expect("groups") {
+            assert_fields(&doc, "Group", g, "group");
+        }
+        for o in t["orgunits"].as_array().expect("orgunits") {
+            assert_fields(&doc, "OrgUnit", o, "org unit");
+        }
+        for list in t["members"].as_object().expect("members").values() {
+            for m in list.as_array().expect("list") {
+                assert_fields(&doc, "Member", m, "member");
+            }
+        }
+    }
+}
+
+/// A raw HTTP/1.1 exchange, so tests see exactly what goes over the wire.
+fn http(
+    url: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+    body: &str,
+) -> (u16, Value) {
+    let addr = url.trim_start_matches("http://");
+    let mut s = TcpStream::connect(addr).expect("connect");
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).expect("send");
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).expect("read");
+    let status = resp
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = resp.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+fn token(env: &Env, key_secret: &str, subject: &str, now_offset: i64) -> (u16, Value) {
+    let url = env.lab_url.clone().expect("lab");
+    let account = ServiceAccount::from_secret(&Secret::new(env.read(key_secret))).expect("key");
+    let now = (steward::util::unix_now() as i64 + now_offset) as u64;
+    let assertion = account
+        .assertion(subject, &format!("{url}/token"), now)
+        .expect("sign");
+    let body = format!(
+        "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion={assertion}"
+    );
+    http(
+        &url,
+        "POST",
+        "/token",
+        &[("Content-Type", "application/x-www-form-urlencoded".into())],
+        &body,
+    )
+}
+
+#[test]
+fn the_lab_enforces_jwt_page_caps_pagination_and_etags() {
+    let doc = discovery();
+    let mut env = Env::examples();
+    env.start_lab(&[]);
+    let url = env.lab_url.clone().expect("lab");
+    let key = "secrets/riverside/google-service-account";
+
+    // Token endpoint: signature, subject, time window.
+    let (code, ok) = token(&env, key, "steward-admin@riversidefood.org", 0);
+    assert_eq!(code, 200, "{ok}");
+    assert_eq!(ok["token_type"], "Bearer");
+    let (code, e) = token(&env, key, "someone-else@riversidefood.org", 0);
+    assert_eq!(
+        (code, e["error"].as_str()),
+        (401, Some("unauthorized_client"))
+    );
+    let (code, e) = token(&env, key, "steward-admin@riversidefood.org", -7200);
+    assert_eq!((code, e["error"].as_str()), (400, Some("invalid_grant")));
+    let (code, e) = token(
+        &env,
+        "secrets/hillside/google-service-account",
+        "steward-admin@riversidefood.org",
+        0,
+    );
+    assert_eq!(
+        code, 401,
+        "hillside's key cannot impersonate riverside's admin: {e}"
+    );
+    let forged = {
+        let (_, good) = token(&env, key, "steward-admin@riversidefood.org", 0);
+        assert!(good["access_token"].is_string());
+        let account = ServiceAccount::from_secret(&Secret::new(
+            env.read("secrets/hillside/google-service-account"),
+        ))
+        .expect("key");
+        let a = account
+            .assertion(
+                "steward-admin@riversidefood.org",
+                &format!("{url}/token"),
+                steward::util::unix_now(),
+            )
+            .expect("sign");
+        // Claim to be riverside's service account with hillside's signature.
+        let mut parts: Vec<String> = a.split('.').map(str::to_string).collect();
+        use base64::Engine;
+        let claims = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&parts[1])
+            .expect("b64");
+        let mut claims: Value = serde_json::from_slice(&claims).expect("claims");
+        claims["iss"] = json!("steward@riverside-food-bank.iam.gserviceaccount.com");
+        parts[1] = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims.to_string());
+        parts.join(".")
+    };
+    let (code, e) = http(
+        &url,
+        "POST",
+        "/token",
+        &[("Content-Type", "application/x-www-form-urlencoded".into())],
+        &format!(
+            "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion={forged}"
+        ),
+    );
+    assert_eq!(
+        (code, e["error_description"].as_str()),
+        (400, Some("Invalid JWT Signature."))
+    );
+
+    let bearer = vec![
+        (
+            "Authorization",
+            format!("Bearer {}", ok["access_token"].as_str().unwrap_or_default()),
+        ),
+        ("Content-Type", "application/json".to_string()),
+    ];
+    let (code, _) = http(
+        &url,
+        "GET",
+        "/admin/directory/v1/users?customer=C03az79cb",
+        &[],
+        "",
+    );
+    assert_eq!(code, 401, "no token, no data");
+
+    // Page caps as published.
+    let users_max: usize = doc["resources"]["users"]["methods"]["list"]["parameters"]["maxResults"]
+        ["maximum"]
+        .as_str()
+        .and_then(|m| m.parse().ok())
+        .expect("users cap");
+    assert_eq!(users_max, 500);
+    let desc =
+        doc["resources"]["groups"]["methods"]["list"]["parameters"]["maxResults"]["description"]
+            .as_str()
+            .unwrap_or_default();
+    assert!(desc.contains("Max allowed value is 200"), "{desc}");
+    let (code, _) = http(
+        &url,
+        "GET",
+        &format!(
+            "/admin/directory/v1/users?customer=C03az79cb&maxResults={}",
+            users_max + 1
+        ),
+        &bearer,
+        "",
+    );
+    assert_eq!(code, 400);
+    let (code, _) = http(
+        &url,
+        "GET",
+        &format!("/admin/directory/v1/users?customer=C03az79cb&maxResults={users_max}"),
+        &bearer,
+        "",
+    );
+    assert_eq!(code, 200);
+    let (code, _) = http(
+        &url,
+        "GET",
+        "/admin/directory/v1/groups?customer=C03az79cb&maxResults=201",
+        &bearer,
+        "",
+    );
+    assert_eq!(code, 400);
+
+    // Pagination over groups, two at a time.
+    for i in 0..3 {
+        let (code, g) = http(
+            &url,
+            "POST",
+            "/admin/directory/v1/groups",
+            &bearer,
+            &json!({"email": format!("g{i}@riversidefood.org"), "name": format!("G{i}")})
+                .to_string(),
+        );
+        assert_eq!(code, 200, "{g}");
+        assert_fields(&doc, "Group", &g, "inserted group");
+    }
+    let (code, dup) = http(
+        &url,
+        "POST",
+        "/admin/directory/v1/groups",
+        &bearer,
+        &json!({"email": "g0@riversidefood.org", "name": "again"}).to_string(),
+    );
+    assert_eq!((code, dup["error"]["code"].as_u64()), (409, Some(409)));
+    let (_, p1) = http(
+        &url,
+        "GET",
+        "/admin/directory/v1/groups?customer=C03az79cb&maxResults=2",
+        &bearer,
+        "",
+    );
+    assert_fields(&doc, "Groups", &p1, "groups page");
+    assert_eq!(p1["groups"].as_array().map(Vec::len), Some(2));
+    let next = p1["nextPageToken"].as_str().expect("next page");
+    let (_, p2) = http(
+        &url,
+        "GET",
+        &format!("/admin/directory/v1/groups?customer=C03az79cb&maxResults=2&pageToken={next}"),
+        &bearer,
+        "",
+    );
+    assert_eq!(p2["groups"].as_array().map(Vec::len), Some(1));
+    assert!(p2.get("nextPageToken").is_none());
+
+    // Field masks and etags.
+    let (_, masked) = http(
+        &url,
+        "GET",
+        "/admin/directory/v1/users?customer=C03az79cb&fields=users(primaryEmail,name/fullName)",
+        &bearer,
+        "",
+    );
+    let first = &masked["users"][0];
+    assert_eq!(first.as_object().map(|o| o.len()), Some(2), "{masked}");
+    assert!(
+        first["name"]["fullName"].is_string() && first["name"].get("givenName").is_none(),
+        "{masked}"
+    );
+    let (_, admin) = http(
+        &url,
+        "GET",
+        "/admin/directory/v1/users/steward-admin@riversidefood.org",
+        &bearer,
+        "",
+    );
+    assert_fields(&doc, "User", &admin, "user");
+    let etag = admin["etag"].as_str().expect("etag").to_string();
+    let mut cond = bearer.clone();
+    cond.push(("If-None-Match", etag.clone()));
+    let (code, _) = http(
+        &url,
+        "GET",
+        "/admin/directory/v1/users/steward-admin@riversidefood.org",
+        &cond,
+        "",
+    );
+    assert_eq!(code, 304);
+    let mut stale = bearer.clone();
+    stale.push(("If-Match", "\"not-the-etag\"".into()));
+    let (code, e) = http(
+        &url,
+        "PATCH",
+        "/admin/directory/v1/users/steward-admin@riversidefood.org",
+        &stale,
+        "{\"suspended\": true}",
+    );
+    assert_eq!(
+        (code, e["error"]["errors"][0]["reason"].as_str()),
+        (412, Some("conditionNotMet"))
+    );
+    let (code, e) = http(
+        &url,
+        "GET",
+        "/admin/directory/v1/users/nobody@riversidefood.org",
+        &bearer,
+        "",
+    );
+    assert_eq!(
+        (code, e["error"]["errors"][0]["reason"].as_str()),
+        (404, Some("notFound"))
+    );
+}
+
+#[test]
+fn google_api_python_client_talks_to_the_lab() {
+    let mut env = Env::examples();
+    env.start_lab(&[]);
+    let url = env.lab_url.clone().expect("lab");
+    let script = crate::support::repo().join("tests/google_client_check.py");
+    let doc_path = std::env::var_os("STEWARD_CONTRACTS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::support::repo().join("../shared/contracts"))
+        .join("admin-directory-v1.json");
+    let out = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(&url)
+        .arg(env.path("secrets/riverside/google-service-account"))
+        .arg(&doc_path)
+        .output()
+        .expect("python3 runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "Google's Python client against the lab failed (is google-api-python-client installed? .ci/run installs it):\n{text}"
+    );
+    assert!(text.contains("google client OK"), "{text}");
+}
