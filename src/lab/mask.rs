@@ -49,6 +49,28 @@ impl Mask {
         }
     }
 
+    /// Keeps only the selected fields, in place (replies can be large).
+    pub fn apply_owned(&self, value: Value) -> Value {
+        match value {
+            Value::Array(items) => {
+                Value::Array(items.into_iter().map(|v| self.apply_owned(v)).collect())
+            }
+            Value::Object(map) => Value::Object(
+                map.into_iter()
+                    .filter_map(|(k, v)| {
+                        let sub = self.0.get(&k)?;
+                        let v = match sub {
+                            Some(m) => m.apply_owned(v),
+                            None => v,
+                        };
+                        Some((k, v))
+                    })
+                    .collect(),
+            ),
+            other => other,
+        }
+    }
+
     pub fn apply(&self, value: &Value) -> Value {
         match value {
             Value::Array(items) => Value::Array(items.iter().map(|v| self.apply(v)).collect()),

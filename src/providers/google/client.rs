@@ -90,11 +90,28 @@ impl Http {
     }
 }
 
-/// A reply the caller decides about: any status that is not retried.
+/// A reply the caller decides about: any status that is not retried. `body` is parsed
+/// only for errors; successful replies keep their text for typed parsing.
 #[derive(Debug)]
 pub struct Reply {
     pub status: StatusCode,
     pub body: Value,
+    pub text: String,
+}
+
+/// One page of a list call; the items' key differs per resource.
+#[derive(serde::Deserialize)]
+struct Page<T> {
+    #[serde(
+        default = "Vec::new",
+        alias = "users",
+        alias = "groups",
+        alias = "members",
+        alias = "organizationUnits"
+    )]
+    items: Vec<T>,
+    #[serde(default, rename = "nextPageToken")]
+    next: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -255,7 +272,7 @@ impl Session {
                     let status = resp.status();
                     let after = retry_after(&resp);
                     let text = resp.text().await.unwrap_or_default();
-                    let body: Value = if text.is_empty() {
+                    let body: Value = if text.is_empty() || status.is_success() {
                         Value::Null
                     } else {
                         serde_json::from_str(&text).unwrap_or(Value::Null)
@@ -271,7 +288,7 @@ impl Session {
                         continue;
                     }
                     if !retryable(status, &body) && !not_ready {
-                        return Ok(Reply { status, body });
+                        return Ok(Reply { status, body, text });
                     }
                     (
                         format!("HTTP {}: {}", status.as_u16(), message(&body)),
@@ -303,41 +320,40 @@ impl Session {
     ) -> Result<Value, GoogleError> {
         let reply = self.call(method.clone(), path, query, body, opts).await?;
         if reply.status.is_success() {
-            Ok(reply.body)
+            Ok(serde_json::from_str(&reply.text).unwrap_or(Value::Null))
         } else {
             Err(http_error(&method, path, &reply))
         }
     }
 
-    /// Every item of a paged list, following `nextPageToken`.
-    pub async fn list(
+    /// Every item of a paged list, following `nextPageToken`, parsed straight into
+    /// `T` (no intermediate JSON tree: lists are most of what a refresh reads).
+    pub async fn list<T: serde::de::DeserializeOwned>(
         &self,
         path: &str,
         query: &[(&str, String)],
-        items_key: &str,
-    ) -> Result<Vec<Value>, GoogleError> {
+    ) -> Result<Vec<T>, GoogleError> {
         let mut items = Vec::new();
-        let mut page: Option<String> = None;
+        let mut page_token: Option<String> = None;
         loop {
             let mut q = query.to_vec();
-            if let Some(p) = &page {
+            if let Some(p) = &page_token {
                 q.push(("pageToken", p.clone()));
             }
-            let body = self
-                .ok(Method::GET, path, &q, None, CallOpts::default())
+            let reply = self
+                .call(Method::GET, path, &q, None, CallOpts::default())
                 .await?;
-            match &body[items_key] {
-                Value::Array(a) => items.extend(a.iter().cloned()),
-                Value::Null => {}
-                _ => {
-                    return Err(GoogleError::Shape {
-                        path: path.to_string(),
-                        message: format!("`{items_key}` is not a list"),
-                    });
-                }
+            if !reply.status.is_success() {
+                return Err(http_error(&Method::GET, path, &reply));
             }
-            match body["nextPageToken"].as_str() {
-                Some(t) if !t.is_empty() => page = Some(t.to_string()),
+            let page: Page<T> =
+                serde_json::from_str(&reply.text).map_err(|e| GoogleError::Shape {
+                    path: path.to_string(),
+                    message: e.to_string(),
+                })?;
+            items.extend(page.items);
+            match page.next {
+                Some(t) if !t.is_empty() => page_token = Some(t),
                 _ => return Ok(items),
             }
         }

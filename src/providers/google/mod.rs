@@ -65,10 +65,58 @@ fn s(v: &Value) -> String {
     v.as_str().unwrap_or_default().to_string()
 }
 
-fn managed_by(user: &Value) -> Option<String> {
-    user["externalIds"].as_array()?.iter().find_map(|e| {
+fn managed_by(external_ids: &Value) -> Option<String> {
+    external_ids.as_array()?.iter().find_map(|e| {
         (e["type"] == "custom" && e["customType"] == MARKER_TYPE).then(|| s(&e["value"]))
     })
+}
+
+// What a refresh reads, as the `fields` masks ask for it.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OrgUnitItem {
+    org_unit_path: String,
+    #[serde(default)]
+    description: String,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct NameItem {
+    #[serde(default)]
+    full_name: String,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UserItem {
+    primary_email: String,
+    #[serde(default)]
+    name: NameItem,
+    #[serde(default)]
+    org_unit_path: String,
+    #[serde(default)]
+    suspended: bool,
+    /// Typed `any` in the discovery document: kept loose.
+    #[serde(default)]
+    external_ids: Value,
+}
+
+#[derive(serde::Deserialize)]
+struct GroupItem {
+    email: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    description: String,
+}
+
+#[derive(serde::Deserialize)]
+struct MemberItem {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    role: String,
 }
 
 /// Reads the org's live state in as few calls as the API allows.
@@ -105,38 +153,34 @@ pub async fn refresh(session: &Session, org: &Org) -> Result<LiveState, GoogleEr
         ),
     ];
     let (ous, users, groups) = tokio::try_join!(
-        session.list(&ou_path, &ou_query, "organizationUnits"),
-        session.list(&users_path, &users_query, "users"),
-        session.list(&groups_path, &groups_query, "groups"),
+        session.list::<OrgUnitItem>(&ou_path, &ou_query),
+        session.list::<UserItem>(&users_path, &users_query),
+        session.list::<GroupItem>(&groups_path, &groups_query),
     )?;
 
     let mut objects = BTreeMap::new();
-    for ou in &ous {
-        let path = s(&ou["orgUnitPath"]);
+    for ou in ous {
         let mut attrs = Attrs::default();
-        attrs.insert("path", json!(path));
-        attrs.insert("description", json!(s(&ou["description"])));
+        attrs.insert("path", json!(ou.org_unit_path));
+        attrs.insert("description", json!(ou.description));
         objects.insert(
             Address {
                 kind: Kind::GoogleOrgUnit,
-                id: path,
+                id: ou.org_unit_path,
             },
             LiveObject { attrs },
         );
     }
-    for u in &users {
-        let email = s(&u["primaryEmail"]).to_ascii_lowercase();
+    for u in users {
+        let email = u.primary_email.to_ascii_lowercase();
         let mut attrs = Attrs::default();
         attrs.insert("email", json!(email));
-        attrs.insert("name", json!(s(&u["name"]["fullName"])));
-        attrs.insert("org_unit", json!(s(&u["orgUnitPath"])));
-        attrs.insert(
-            "suspended",
-            json!(u["suspended"].as_bool().unwrap_or(false)),
-        );
+        attrs.insert("name", json!(u.name.full_name));
+        attrs.insert("org_unit", json!(u.org_unit_path));
+        attrs.insert("suspended", json!(u.suspended));
         attrs.insert(
             "managed_by",
-            managed_by(u).map_or(Value::Null, Value::String),
+            managed_by(&u.external_ids).map_or(Value::Null, Value::String),
         );
         objects.insert(
             Address {
@@ -147,12 +191,12 @@ pub async fn refresh(session: &Session, org: &Org) -> Result<LiveState, GoogleEr
         );
     }
     let mut live_groups = Vec::new();
-    for g in &groups {
-        let email = s(&g["email"]).to_ascii_lowercase();
+    for g in groups {
+        let email = g.email.to_ascii_lowercase();
         let mut attrs = Attrs::default();
         attrs.insert("email", json!(email));
-        attrs.insert("name", json!(s(&g["name"])));
-        attrs.insert("description", json!(s(&g["description"])));
+        attrs.insert("name", json!(g.name));
+        attrs.insert("description", json!(g.description));
         let address = Address {
             kind: Kind::GoogleGroup,
             id: email.clone(),
@@ -170,18 +214,18 @@ pub async fn refresh(session: &Session, org: &Org) -> Result<LiveState, GoogleEr
                 ("maxResults", "200".to_string()),
                 ("fields", "nextPageToken,members(email,role)".to_string()),
             ];
-            let members = session.list(&path, &query, "members").await?;
+            let members = session.list::<MemberItem>(&path, &query).await?;
             Ok::<_, GoogleError>((g.clone(), members))
         }
     }))
     .await?;
     for (group, members) in member_lists {
         for m in members {
-            let email = s(&m["email"]).to_ascii_lowercase();
+            let email = m.email.to_ascii_lowercase();
             let mut attrs = Attrs::default();
             attrs.insert("group", json!(group));
             attrs.insert("email", json!(email));
-            attrs.insert("role", json!(s(&m["role"])));
+            attrs.insert("role", json!(m.role));
             objects.insert(
                 Address {
                     kind: Kind::GoogleMember,
