@@ -34,6 +34,9 @@ pub enum EngineError {
     Stale { org: String, why: String },
 }
 
+/// Loaded orgs, their plan, and the sessions apply can reuse.
+pub type PlanResult = (Vec<Arc<Org>>, Plan, HashMap<String, Refreshed>);
+
 /// A refreshed org, ready to plan or apply.
 pub struct Refreshed {
     pub session: Option<Arc<Session>>,
@@ -95,9 +98,22 @@ impl Engine {
     /// Refreshes and plans every org concurrently, each org in its own task so response
     /// parsing and diffing use every core (requests are bounded in the client).
     pub async fn plan(&self, orgs: &[Arc<Org>]) -> (Plan, HashMap<String, Refreshed>) {
-        let mut tasks = tokio::task::JoinSet::new();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         for org in orgs {
-            let (org, http, secrets) = (org.clone(), self.http.clone(), self.secrets.clone());
+            let _ = tx.send(org.clone());
+        }
+        drop(tx);
+        self.plan_stream(rx).await
+    }
+
+    /// As [`Engine::plan`], for orgs arriving while others are still being loaded.
+    pub async fn plan_stream(
+        &self,
+        mut orgs: tokio::sync::mpsc::UnboundedReceiver<Arc<Org>>,
+    ) -> (Plan, HashMap<String, Refreshed>) {
+        let mut tasks = tokio::task::JoinSet::new();
+        while let Some(org) = orgs.recv().await {
+            let (http, secrets) = (self.http.clone(), self.secrets.clone());
             tasks.spawn(async move {
                 let result = refresh_org(&http, &secrets, &org).await;
                 let plan = match &result {
@@ -126,6 +142,41 @@ impl Engine {
             }
         }
         (Plan::new(plans), refreshed)
+    }
+
+    /// Loads the selected orgs and plans them, refreshing each org as soon as it is
+    /// loaded. If any file has problems nothing is returned but the problems: refresh
+    /// only reads, so the work done meanwhile is simply dropped.
+    pub fn load_and_plan(
+        self: &Arc<Self>,
+        rt: &tokio::runtime::Runtime,
+        catalogue: &crate::modules::Catalogue,
+        paths: &[std::path::PathBuf],
+    ) -> Result<PlanResult, crate::diag::Problems> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let engine = self.clone();
+        let planning = rt.spawn(async move { engine.plan_stream(rx).await });
+        let send = move |org: &Arc<Org>| {
+            let _ = tx.send(org.clone());
+        };
+        let (orgs, problems) =
+            crate::org::load_all_shared(&self.pool, catalogue, &self.secrets, paths, &send);
+        drop(send);
+        let result = rt.block_on(planning);
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        match result {
+            Ok((plan, refreshed)) => Ok((orgs, plan, refreshed)),
+            Err(e) => {
+                let mut p = crate::diag::Problems::default();
+                p.push(crate::diag::Problem::new(
+                    "internal",
+                    format!("planning failed: {e}"),
+                ));
+                Err(p)
+            }
+        }
     }
 
     /// Applies each org's planned changes; orgs run one after another so their progress

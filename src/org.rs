@@ -563,17 +563,40 @@ pub fn load_all(
     secrets: &Secrets,
     paths: &[PathBuf],
 ) -> (Vec<Org>, Problems) {
+    let (orgs, problems) = load_all_shared(pool, catalogue, secrets, paths, &|_| {});
+    let orgs = orgs
+        .into_iter()
+        .map(|o| Arc::try_unwrap(o).unwrap_or_else(|shared| (*shared).clone()))
+        .collect();
+    (orgs, problems)
+}
+
+/// As [`load_all`], calling `on_loaded` with each org as soon as it is checked, so
+/// refreshing can start while other files are still loading.
+pub fn load_all_shared(
+    pool: &Pool,
+    catalogue: &Catalogue,
+    secrets: &Secrets,
+    paths: &[PathBuf],
+    on_loaded: &(dyn Fn(&Arc<Org>) + Sync),
+) -> (Vec<Arc<Org>>, Problems) {
     let threads = std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
         .min(paths.len().max(1));
-    let chunk = paths.len().div_ceil(threads).max(1);
-    let results: Vec<Result<Org, Problems>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = paths
-            .chunks(chunk)
-            .map(|part| {
+    // Interleaved, so early orgs from every thread reach `on_loaded` first.
+    let results: Vec<(usize, Result<Arc<Org>, Problems>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
                 scope.spawn(move || {
-                    part.iter()
-                        .map(|p| load(pool, catalogue, secrets, p))
+                    (t..paths.len())
+                        .step_by(threads)
+                        .map(|i| {
+                            let r = load(pool, catalogue, secrets, &paths[i]).map(Arc::new);
+                            if let Ok(org) = &r {
+                                on_loaded(org);
+                            }
+                            (i, r)
+                        })
                         .collect::<Vec<_>>()
                 })
             })
@@ -587,14 +610,16 @@ pub fn load_all(
                         "internal",
                         "an org file could not be loaded (a bug: please report it)",
                     ));
-                    vec![Err(p)]
+                    vec![(usize::MAX, Err(p))]
                 })
             })
             .collect()
     });
+    let mut results = results;
+    results.sort_by_key(|(i, _)| *i);
     let mut orgs = Vec::new();
     let mut problems = Problems::default();
-    for r in results {
+    for (_, r) in results {
         match r {
             Ok(org) => orgs.push(org),
             Err(p) => problems.extend(p),

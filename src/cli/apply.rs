@@ -64,8 +64,10 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: ApplyArgs) -> CmdResult {
         _ => None,
     }
     .transpose()?;
-    let engine = Engine::new(ws.pool.clone(), args.parallelism)
-        .map_err(|e| Problem::new("engine", e.to_string()))?;
+    let engine = std::sync::Arc::new(
+        Engine::new(ws.pool.clone(), args.parallelism)
+            .map_err(|e| Problem::new("engine", e.to_string()))?,
+    );
     let rt = runtime()?;
     let progress = !args.no_progress && std::io::stderr().is_terminal();
 
@@ -84,8 +86,7 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: ApplyArgs) -> CmdResult {
                 files: args.files.clone(),
                 all: args.all,
             };
-            let orgs = ws.load_shared(&sel, ui)?;
-            let (plan, refreshed) = rt.block_on(engine.plan(&orgs));
+            let (orgs, plan, refreshed) = ws.load_and_plan(&engine, &rt, &sel, ui)?;
             (orgs, plan, refreshed, false)
         }
     };

@@ -198,35 +198,54 @@ impl Workspace {
         let files = self.org_files(sel)?;
         let (orgs, problems) = org::load_all(&self.pool, &self.catalogue, &self.secrets, &files);
         if !problems.is_empty() {
-            ui.report(&problems);
-            return Err(Box::new(
-                Problem::new(
-                    "invalid",
-                    format!(
-                        "{} problem(s) in the org files; nothing was planned or applied",
-                        problems.len()
-                    ),
-                )
-                .with_help("run `steward validate` to see them all"),
-            ));
+            return Err(invalid(&problems, ui));
         }
         Ok(orgs)
     }
-}
 
-impl Workspace {
-    /// As `load_orgs`, shared across the async tasks of plan and apply.
+    /// As `load_orgs`, shared across the async tasks of apply.
     pub fn load_shared(
         &self,
         sel: &Selection,
         ui: &Ui,
     ) -> Result<Vec<std::sync::Arc<Org>>, Box<Problem>> {
-        Ok(self
-            .load_orgs(sel, ui)?
-            .into_iter()
-            .map(std::sync::Arc::new)
-            .collect())
+        let files = self.org_files(sel)?;
+        let (orgs, problems) =
+            org::load_all_shared(&self.pool, &self.catalogue, &self.secrets, &files, &|_| {});
+        if !problems.is_empty() {
+            return Err(invalid(&problems, ui));
+        }
+        Ok(orgs)
     }
+
+    /// Loads the selected orgs and plans them, refreshing each as soon as it is loaded.
+    pub fn load_and_plan(
+        &self,
+        engine: &std::sync::Arc<crate::engine::Engine>,
+        rt: &tokio::runtime::Runtime,
+        sel: &Selection,
+        ui: &Ui,
+    ) -> Result<crate::engine::PlanResult, Box<Problem>> {
+        let files = self.org_files(sel)?;
+        engine
+            .load_and_plan(rt, &self.catalogue, &files)
+            .map_err(|problems| invalid(&problems, ui))
+    }
+}
+
+/// Reports problems and turns them into the one error the command ends with.
+fn invalid(problems: &Problems, ui: &Ui) -> Box<Problem> {
+    ui.report(problems);
+    Box::new(
+        Problem::new(
+            "invalid",
+            format!(
+                "{} problem(s) in the org files; nothing was planned or applied",
+                problems.len()
+            ),
+        )
+        .with_help("run `steward validate` to see them all"),
+    )
 }
 
 fn absolute(p: &Path) -> PathBuf {

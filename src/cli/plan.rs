@@ -34,10 +34,12 @@ pub struct PlanArgs {
 
 pub fn run(root: &Option<PathBuf>, ui: &Ui, args: PlanArgs) -> CmdResult {
     let ws = Workspace::open(root, ui)?;
-    let orgs = ws.load_shared(&args.selection, ui)?;
-    let engine = Engine::new(ws.pool.clone(), args.parallelism)
-        .map_err(|e| Problem::new("engine", e.to_string()))?;
-    let (plan, _) = runtime()?.block_on(engine.plan(&orgs));
+    let engine = std::sync::Arc::new(
+        Engine::new(ws.pool.clone(), args.parallelism)
+            .map_err(|e| Problem::new("engine", e.to_string()))?,
+    );
+    let rt = runtime()?;
+    let (_, plan, _) = ws.load_and_plan(&engine, &rt, &args.selection, ui)?;
     if args.json {
         println!("{}", to_json(&plan)?);
     } else {
