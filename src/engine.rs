@@ -91,22 +91,8 @@ impl Engine {
         refresh_org(&self.http, &self.secrets, org).await
     }
 
-    pub fn plan_org(&self, org: &Org, live: &LiveState) -> OrgPlan {
-        plan_org(org, live)
-    }
-
-    /// Refreshes and plans every org concurrently, each org in its own task so response
+    /// Refreshes and plans orgs as they arrive, each in its own task so response
     /// parsing and diffing use every core (requests are bounded in the client).
-    pub async fn plan(&self, orgs: &[Arc<Org>]) -> (Plan, HashMap<String, Refreshed>) {
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        for org in orgs {
-            let _ = tx.send(org.clone());
-        }
-        drop(tx);
-        self.plan_stream(rx).await
-    }
-
-    /// As [`Engine::plan`], for orgs arriving while others are still being loaded.
     pub async fn plan_stream(
         &self,
         mut orgs: tokio::sync::mpsc::UnboundedReceiver<Arc<Org>>,
