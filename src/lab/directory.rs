@@ -777,6 +777,32 @@ fn paginate(
     Ok((items[start..end].to_vec(), next))
 }
 
+/// Stores a new object (invisible for `visibility`, as after a real create) and
+/// answers with it.
+fn created(
+    map: &mut BTreeMap<String, Obj>,
+    key: String,
+    data: Value,
+    visibility: Duration,
+) -> ApiResult {
+    let obj = Obj::new(data, Instant::now() + visibility);
+    let view = obj.view();
+    map.insert(key, obj);
+    Ok((StatusCode::OK, view))
+}
+
+/// One page of a list, as the list methods answer.
+fn page_reply(
+    kind: &str,
+    key: &str,
+    items: Vec<Value>,
+    q: &HashMap<String, String>,
+    size: usize,
+) -> ApiResult {
+    let (page, next) = paginate(items, q, size)?;
+    Ok((StatusCode::OK, list_reply(kind, key, page, next)))
+}
+
 fn check_if_match(req: &ApiRequest<'_>, data: &Value) -> Result<(), ApiError> {
     match &req.if_match {
         Some(tag) if tag != "*" && *tag != etag_of(data) => Err(api_error(
@@ -868,11 +894,7 @@ fn users(t: &mut Tenant, req: &ApiRequest<'_>) -> ApiResult {
                 })
                 .map(Obj::view)
                 .collect();
-            let (page, next) = paginate(items, req.query, size)?;
-            Ok((
-                StatusCode::OK,
-                list_reply("admin#directory#users", "users", page, next),
-            ))
+            page_reply("admin#directory#users", "users", items, req.query, size)
         }
         Method::POST => {
             let body = req.body.clone().ok_or_else(|| bad_request("Bad Request"))?;
@@ -923,11 +945,7 @@ fn users(t: &mut Tenant, req: &ApiRequest<'_>) -> ApiResult {
                 "customerId": t.spec.customer_id,
                 "creationTime": crate::util::now_rfc3339(),
             });
-            t.users.insert(
-                email,
-                Obj::new(data.clone(), Instant::now() + req.visibility),
-            );
-            Ok((StatusCode::OK, with_etag(&data)))
+            created(&mut t.users, email, data, req.visibility)
         }
         _ => Err(api_not_found("method")),
     }
@@ -1026,11 +1044,7 @@ fn groups(t: &mut Tenant, req: &ApiRequest<'_>) -> ApiResult {
                     with_etag(&v)
                 })
                 .collect();
-            let (page, next) = paginate(items, req.query, size)?;
-            Ok((
-                StatusCode::OK,
-                list_reply("admin#directory#groups", "groups", page, next),
-            ))
+            page_reply("admin#directory#groups", "groups", items, req.query, size)
         }
         Method::POST => {
             let body = req.body.clone().ok_or_else(|| bad_request("Bad Request"))?;
@@ -1057,12 +1071,8 @@ fn groups(t: &mut Tenant, req: &ApiRequest<'_>) -> ApiResult {
                 "description": body["description"].as_str().unwrap_or_default(),
                 "adminCreated": true,
             });
-            t.groups.insert(
-                email.clone(),
-                Obj::new(data.clone(), Instant::now() + req.visibility),
-            );
-            t.members.entry(email).or_default();
-            Ok((StatusCode::OK, with_etag(&data)))
+            t.members.entry(email.clone()).or_default();
+            created(&mut t.groups, email, data, req.visibility)
         }
         _ => Err(api_not_found("method")),
     }
@@ -1122,11 +1132,7 @@ fn members(t: &mut Tenant, req: &ApiRequest<'_>, g: &str) -> ApiResult {
                 .get(g)
                 .map(|m| m.values().filter(|o| visible(o)).map(Obj::view).collect())
                 .unwrap_or_default();
-            let (page, next) = paginate(items, req.query, size)?;
-            Ok((
-                StatusCode::OK,
-                list_reply("admin#directory#members", "members", page, next),
-            ))
+            page_reply("admin#directory#members", "members", items, req.query, size)
         }
         Method::POST => {
             let body = req.body.clone().ok_or_else(|| bad_request("Bad Request"))?;
@@ -1163,11 +1169,7 @@ fn members(t: &mut Tenant, req: &ApiRequest<'_>, g: &str) -> ApiResult {
                 "type": kind,
                 "status": "ACTIVE",
             });
-            list.insert(
-                email,
-                Obj::new(data.clone(), Instant::now() + req.visibility),
-            );
-            Ok((StatusCode::OK, with_etag(&data)))
+            created(list, email, data, req.visibility)
         }
         _ => Err(api_not_found("method")),
     }
@@ -1277,11 +1279,7 @@ fn orgunits(t: &mut Tenant, req: &ApiRequest<'_>) -> ApiResult {
                 "parentOrgUnitId": parent_id,
                 "blockInheritance": false,
             });
-            t.orgunits.insert(
-                path,
-                Obj::new(data.clone(), Instant::now() + req.visibility),
-            );
-            Ok((StatusCode::OK, with_etag(&data)))
+            created(&mut t.orgunits, path, data, req.visibility)
         }
         _ => Err(api_not_found("method")),
     }

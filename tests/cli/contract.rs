@@ -86,20 +86,10 @@ fn steward_requests_and_lab_replies_match_the_discovery_document() {
     let rfb = env.read("orgs/riverside-food-bank.yaml");
     env.write(
         "orgs/riverside-food-bank.yaml",
-        &rfb.replace("Marco Ruiz", "Marco A. Ruiz")
-            .lines()
-            .filter(|l| !l.contains("priya"))
-            .collect::<Vec<_>>()
-            .join("\n"),
+        &rfb.replace("Marco Ruiz", "Marco A. Ruiz"),
     );
-    let hyc = env.read("orgs/hillside-youth-club.yaml");
-    env.write(
-        "orgs/hillside-youth-club.yaml",
-        &hyc.lines()
-            .filter(|l| !l.contains("ruth@"))
-            .collect::<Vec<_>>()
-            .join("\n"),
-    );
+    env.drop_lines("orgs/riverside-food-bank.yaml", "priya");
+    env.drop_lines("orgs/hillside-youth-club.yaml", "ruth@");
     assert_eq!(env.run(&["apply", "--yes"]).code, 0);
 
     let stats = env.lab_get("/_lab/stats");

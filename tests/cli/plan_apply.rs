@@ -258,22 +258,8 @@ fn leavers_follow_the_policy_and_unmanaged_users_are_left_alone() {
     env.lab_post("/_lab/seed", &json!({"customer_id": "C03az79cb", "users": [
         {"primaryEmail": "kiosk@riversidefood.org", "name": {"fullName": "Front Kiosk"}, "orgUnitPath": "/", "suspended": false}
     ]}));
-    let rfb = env.read("orgs/riverside-food-bank.yaml");
-    env.write(
-        "orgs/riverside-food-bank.yaml",
-        &rfb.lines()
-            .filter(|l| !l.contains("priya"))
-            .collect::<Vec<_>>()
-            .join("\n"),
-    );
-    let hyc = env.read("orgs/hillside-youth-club.yaml");
-    env.write(
-        "orgs/hillside-youth-club.yaml",
-        &hyc.lines()
-            .filter(|l| !l.contains("ruth@"))
-            .collect::<Vec<_>>()
-            .join("\n"),
-    );
+    env.drop_lines("orgs/riverside-food-bank.yaml", "priya");
+    env.drop_lines("orgs/hillside-youth-club.yaml", "ruth@");
 
     let plan = env.run(&["plan"]);
     assert_eq!(plan.code, 0, "{plan:?}");

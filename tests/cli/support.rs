@@ -99,6 +99,13 @@ impl Env {
         std::fs::write(p, content).expect("write");
     }
 
+    /// Removes every line containing `needle` from a file (an org "losing" a person).
+    pub fn drop_lines(&self, rel: &str, needle: &str) {
+        let text = self.read(rel);
+        let kept: Vec<&str> = text.lines().filter(|l| !l.contains(needle)).collect();
+        self.write(rel, &(kept.join("\n") + "\n"));
+    }
+
     pub fn read(&self, rel: &str) -> String {
         std::fs::read_to_string(self.path(rel)).unwrap_or_default()
     }

@@ -441,14 +441,7 @@ pub async fn apply(
                 "{API}/customer/{}/orgunits",
                 encode_path(&tenant.customer_id)
             );
-            let reply = session
-                .call(Method::POST, &p, &[], Some(&body), retry)
-                .await?;
-            if reply.status.is_success() || reply.status == StatusCode::CONFLICT {
-                Ok(())
-            } else {
-                Err(http_error(&Method::POST, &p, &reply))
-            }
+            insert(session, &p, &body, retry).await.map(drop)
         }
         (Kind::GoogleOrgUnit, Action::Update) => {
             let p = format!(
@@ -484,10 +477,7 @@ pub async fn apply(
                 "externalIds": marker(org),
             });
             let p = format!("{API}/users");
-            let reply = session
-                .call(Method::POST, &p, &[], Some(&body), CallOpts::default())
-                .await?;
-            if reply.status == StatusCode::CONFLICT {
+            if !insert(session, &p, &body, CallOpts::default()).await? {
                 // Exists already (made by hand, or our earlier attempt whose reply was
                 // lost): adopt it and bring it to what the file says.
                 return update_user(
@@ -498,9 +488,6 @@ pub async fn apply(
                     &["name", "org_unit", "suspended", "managed_by"],
                 )
                 .await;
-            }
-            if !reply.status.is_success() {
-                return Err(http_error(&Method::POST, &p, &reply));
             }
             if generated {
                 save_password(ctx, id, &password).map_err(|e| GoogleError::Auth(format!(
@@ -532,21 +519,15 @@ pub async fn apply(
                 "description": want.get("description").cloned().unwrap_or(json!("")),
             });
             let p = format!("{API}/groups");
-            let reply = session
-                .call(Method::POST, &p, &[], Some(&body), CallOpts::default())
-                .await?;
-            if reply.status == StatusCode::CONFLICT {
-                let p = format!("{API}/groups/{}", encode_path(id));
-                return session
-                    .ok(Method::PATCH, &p, &[], Some(&body), retry)
-                    .await
-                    .map(drop);
+            if insert(session, &p, &body, CallOpts::default()).await? {
+                return Ok(());
             }
-            if reply.status.is_success() {
-                Ok(())
-            } else {
-                Err(http_error(&Method::POST, &p, &reply))
-            }
+            // Exists already: adopt it.
+            let p = format!("{API}/groups/{}", encode_path(id));
+            session
+                .ok(Method::PATCH, &p, &[], Some(&body), retry)
+                .await
+                .map(drop)
         }
         (Kind::GoogleGroup, Action::Update) => {
             let mut body = Map::new();
@@ -569,14 +550,7 @@ pub async fn apply(
             let p = format!("{API}/groups/{}/members", encode_path(&group));
             let body = json!({"email": get("email"), "role": get("role")});
             // 404 right after the user or group was created means "not visible yet".
-            let reply = session
-                .call(Method::POST, &p, &[], Some(&body), retry)
-                .await?;
-            if reply.status.is_success() || reply.status == StatusCode::CONFLICT {
-                Ok(())
-            } else {
-                Err(http_error(&Method::POST, &p, &reply))
-            }
+            insert(session, &p, &body, retry).await.map(drop)
         }
         (Kind::GoogleMember, Action::Update) => {
             let (group, email) = id.split_once('/').unwrap_or((id, id));
@@ -654,6 +628,26 @@ async fn update_user(
         )
         .await
         .map(drop)
+}
+
+/// POST that creates; `Ok(false)` when the object already exists (409), so a create
+/// retried after a lost reply, or one made by hand, is not an error.
+async fn insert(
+    session: &Session,
+    path: &str,
+    body: &Value,
+    opts: CallOpts,
+) -> Result<bool, GoogleError> {
+    let reply = session
+        .call(Method::POST, path, &[], Some(body), opts)
+        .await?;
+    if reply.status == StatusCode::CONFLICT {
+        Ok(false)
+    } else if reply.status.is_success() {
+        Ok(true)
+    } else {
+        Err(http_error(&Method::POST, path, &reply))
+    }
 }
 
 /// DELETE that counts "already gone" as done.
