@@ -87,10 +87,6 @@ impl Engine {
         })
     }
 
-    pub async fn refresh(&self, org: &Org) -> Result<Refreshed, EngineError> {
-        refresh_org(&self.http, &self.secrets, org).await
-    }
-
     /// Refreshes and plans orgs as they arrive, each in its own task so response
     /// parsing and diffing use every core (requests are bounded in the client).
     pub async fn plan_stream(
@@ -172,7 +168,6 @@ impl Engine {
         orgs: &[Arc<Org>],
         plan: &Plan,
         mut refreshed: HashMap<String, Refreshed>,
-        saved: bool,
         progress: bool,
     ) -> Vec<OrgApply> {
         let multi = MultiProgress::with_draw_target(if progress {
@@ -200,7 +195,7 @@ impl Engine {
             bar.set_style(style.clone());
             bar.set_prefix(op.org.clone());
             let report = self
-                .apply_org(org, op, refreshed.remove(&op.org), saved, &bar)
+                .apply_org(org, op, refreshed.remove(&op.org), &bar)
                 .await;
             let (done, failed, skipped) = report.count();
             bar.finish_with_message(match &report.error {
@@ -217,7 +212,6 @@ impl Engine {
         org: &Org,
         op: &OrgPlan,
         refreshed: Option<Refreshed>,
-        saved: bool,
         bar: &ProgressBar,
     ) -> OrgApply {
         let fail = |e: String| OrgApply {
@@ -229,42 +223,38 @@ impl Engine {
             Ok(l) => l,
             Err(e) => return fail(e.to_string()),
         };
-        // Under the lock: a saved plan must still describe this file and this live state.
-        let refreshed = if saved || refreshed.is_none() {
-            if op.file_sha256 != org.sha256 {
-                return fail(
-                    EngineError::Stale {
-                        org: org.id.clone(),
-                        why: format!("{} changed since the plan was made", op.file),
-                    }
-                    .to_string(),
-                );
-            }
-            match self.refresh(org).await {
-                Ok(r) => {
-                    if r.live.fingerprint() != op.live_sha256 {
-                        return fail(
-                            EngineError::Stale {
-                                org: org.id.clone(),
-                                why: "live state changed since the plan was made; plan again"
-                                    .into(),
-                            }
-                            .to_string(),
-                        );
-                    }
-                    r
+        // Under the lock, the plan must still describe this file and this live state:
+        // another apply may have run between planning (or confirming) and now.
+        let stale = |why: String| {
+            fail(
+                EngineError::Stale {
+                    org: org.id.clone(),
+                    why,
                 }
-                Err(e) => return fail(e.to_string()),
-            }
-        } else {
-            match refreshed {
-                Some(r) => r,
-                None => return fail("not refreshed".into()),
-            }
+                .to_string(),
+            )
         };
-        let Some(session) = refreshed.session else {
+        if op.file_sha256 != org.sha256 {
+            return stale(format!("{} changed since the plan was made", op.file));
+        }
+        let Some(tenant) = &org.google else {
             return fail("org has no Google tenant".into());
         };
+        // Reuse the planning session (and its token) when there is one.
+        let session = match refreshed.and_then(|r| r.session) {
+            Some(s) => s,
+            None => match google::connect(&self.http, tenant, &self.secrets) {
+                Ok(s) => Arc::new(s),
+                Err(e) => return fail(e.to_string()),
+            },
+        };
+        match google::refresh(&session, org).await {
+            Ok(live) if live.fingerprint() == op.live_sha256 => {}
+            Ok(_) => {
+                return stale("live state changed since the plan was made; plan again".into());
+            }
+            Err(e) => return fail(e.to_string()),
+        }
         let ctx = Arc::new(OwnedCtx {
             org: Arc::new(org.clone()),
             secrets: self.secrets.clone(),

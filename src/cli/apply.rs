@@ -103,7 +103,7 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: ApplyArgs) -> CmdResult {
         println!("Apply cancelled.");
         return Ok(Status::Failed);
     }
-    let reports = rt.block_on(engine.apply(&orgs, &plan, refreshed, is_saved, progress));
+    let reports = rt.block_on(engine.apply(&orgs, &plan, refreshed, progress));
     let failed = summarise(&reports);
     if args.stats {
         super::plan::print_stats(&engine.http.stats);

@@ -401,6 +401,49 @@ fn apply_asks_and_only_yes_goes_ahead() {
 }
 
 #[test]
+fn a_change_made_while_apply_waits_for_confirmation_makes_it_refuse() {
+    use std::io::{BufRead, Write};
+    let mut env = Env::examples();
+    env.start_lab(&[]);
+    let mut child = env
+        .command(&["apply", "orgs/riverside-food-bank.yaml"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // Wait until the plan is shown and the question asked.
+    let mut stderr = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    while stderr.read_line(&mut line).expect("read") > 0 && !line.contains("Apply these changes?") {
+        line.clear();
+    }
+    assert!(line.contains("Apply these changes?"), "never asked");
+    // Someone else changes the org meanwhile.
+    env.lab_post("/_lab/seed", &json!({"customer_id": "C03az79cb", "users": [
+        {"primaryEmail": "dana@riversidefood.org", "name": {"fullName": "Dana W"}, "orgUnitPath": "/", "suspended": false}
+    ]}));
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"yes\n")
+        .expect("answer");
+    let out = child.wait_with_output().expect("wait");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("live state changed since the plan was made; plan again"),
+        "{stdout}"
+    );
+    assert_eq!(
+        users(&env.tenant("C03az79cb")).len(),
+        2,
+        "nothing applied beyond the hand-made user"
+    );
+}
+
+#[test]
 fn no_secret_value_appears_in_any_output() {
     let mut env = Env::new();
     let initial = "Initial-Pa55word-Do-Not-Leak";
