@@ -37,7 +37,7 @@ pub struct ServeArgs {
     /// Share of API requests (0..1) answered with a fault.
     #[arg(long, default_value_t = 0.0)]
     pub fault_rate: f64,
-    /// Faults to inject: 429, 403, 500, 503, drop (comma-separated).
+    /// Faults to inject: 429, 403, 500, 503, drop, timeout (comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "429,503")]
     pub faults: Vec<String>,
     /// Retry-After seconds sent with 429.
@@ -46,6 +46,9 @@ pub struct ServeArgs {
     /// New objects stay invisible for this long (eventual consistency), in milliseconds.
     #[arg(long, default_value_t = 0)]
     pub visibility_ms: u64,
+    /// How long a `timeout` fault holds its reply back, in milliseconds.
+    #[arg(long, default_value_t = 60_000)]
+    pub timeout_ms: u64,
     /// Write the lab's URL to this file once it listens.
     #[arg(long)]
     pub ready_file: Option<PathBuf>,
@@ -88,6 +91,7 @@ pub fn run(root: &Option<PathBuf>, _ui: &Ui, args: LabArgs) -> CmdResult {
                 kinds: a.faults.clone(),
                 retry_after: a.retry_after,
                 visibility_ms: a.visibility_ms,
+                timeout_ms: a.timeout_ms,
             };
             let count = tenants.len();
             let lab = Lab::new(tenants, faults).map_err(|e| Problem::new("lab", e))?;

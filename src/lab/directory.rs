@@ -52,12 +52,15 @@ pub struct Faults {
     pub latency_ms: u64,
     /// Share of API requests (0..1) that get a fault instead of (or after) their work.
     pub rate: f64,
-    /// Which faults: "429", "403", "500", "503", "drop" (work done, reply lost).
+    /// Which faults: "429", "403", "500", "503", "drop" (work done, reply lost),
+    /// "timeout" (work done, reply held back for `timeout_ms`).
     pub kinds: Vec<String>,
     /// Retry-After seconds sent with 429.
     pub retry_after: Option<u64>,
     /// New objects stay invisible (404, left out of lists) this long.
     pub visibility_ms: u64,
+    /// How long a "timeout" fault holds its reply back.
+    pub timeout_ms: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -429,7 +432,12 @@ impl Lab {
             Ok(v) => v,
             Err(e) => return Outcome::Reply(e.reply()),
         };
-        if fault.as_deref() == Some("drop") {
+        if fault.as_deref() == Some("timeout") {
+            // The work is done; the reply comes too late for the client.
+            let hold = Duration::from_millis(st.faults.timeout_ms.max(1));
+            drop(st);
+            tokio::time::sleep(hold).await;
+        } else if fault.as_deref() == Some("drop") {
             // The work is done; the reply is lost. A client retrying a create must then
             // cope with 409.
             return Outcome::Drop;

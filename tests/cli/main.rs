@@ -3,6 +3,7 @@
 
 mod support;
 
+mod commands;
 mod contract;
 mod plan_apply;
 mod validate;
