@@ -35,13 +35,10 @@ pub enum EngineError {
 }
 
 /// Loaded orgs, their plan, and the sessions apply can reuse.
-pub type PlanResult = (Vec<Arc<Org>>, Plan, HashMap<String, Refreshed>);
+pub type PlanResult = (Vec<Arc<Org>>, Plan, Sessions);
 
-/// A refreshed org, ready to plan or apply.
-pub struct Refreshed {
-    pub session: Option<Arc<Session>>,
-    pub live: LiveState,
-}
+/// Each planned org's session, by org id: apply reuses its token.
+pub type Sessions = HashMap<String, Arc<Session>>;
 
 #[derive(Debug, Clone)]
 pub struct ChangeResult {
@@ -92,38 +89,32 @@ impl Engine {
     pub async fn plan_stream(
         &self,
         mut orgs: tokio::sync::mpsc::UnboundedReceiver<Arc<Org>>,
-    ) -> (Plan, HashMap<String, Refreshed>) {
+    ) -> (Plan, Sessions) {
         let mut tasks = tokio::task::JoinSet::new();
         while let Some(org) = orgs.recv().await {
             let (http, secrets) = (self.http.clone(), self.secrets.clone());
             tasks.spawn(async move {
-                let result = refresh_org(&http, &secrets, &org).await;
-                let plan = match &result {
-                    Ok(r) => plan_org(&org, &r.live),
-                    Err(e) => failed_plan(&org, e.to_string()),
-                };
-                // Keep the session (its token) for apply; the live state is done with.
-                let kept = result.ok().map(|r| Refreshed {
-                    session: r.session,
-                    live: LiveState::default(),
-                });
-                (plan, kept)
+                // The live state is done with once planned; the session is kept.
+                match refresh_org(&http, &secrets, &org).await {
+                    Ok((session, live)) => (plan_org(&org, &live), session),
+                    Err(e) => (failed_plan(&org, e.to_string()), None),
+                }
             });
         }
         let mut plans = Vec::new();
-        let mut refreshed = HashMap::new();
+        let mut sessions = Sessions::new();
         while let Some(joined) = tasks.join_next().await {
             match joined {
-                Ok((plan, r)) => {
-                    if let Some(r) = r {
-                        refreshed.insert(plan.org.clone(), r);
+                Ok((plan, session)) => {
+                    if let Some(session) = session {
+                        sessions.insert(plan.org.clone(), session);
                     }
                     plans.push(plan);
                 }
                 Err(e) => tracing::error!("an org's planning task failed: {e}"),
             }
         }
-        (Plan::new(plans), refreshed)
+        (Plan::new(plans), sessions)
     }
 
     /// Loads the selected orgs and plans them, refreshing each org as soon as it is
@@ -149,7 +140,7 @@ impl Engine {
             return Err(problems);
         }
         match result {
-            Ok((plan, refreshed)) => Ok((orgs, plan, refreshed)),
+            Ok((plan, sessions)) => Ok((orgs, plan, sessions)),
             Err(e) => {
                 let mut p = crate::diag::Problems::default();
                 p.push(crate::diag::Problem::new(
@@ -167,7 +158,7 @@ impl Engine {
         &self,
         orgs: &[Arc<Org>],
         plan: &Plan,
-        mut refreshed: HashMap<String, Refreshed>,
+        mut sessions: Sessions,
         progress: bool,
     ) -> Vec<OrgApply> {
         let multi = MultiProgress::with_draw_target(if progress {
@@ -195,7 +186,7 @@ impl Engine {
             bar.set_style(style.clone());
             bar.set_prefix(op.org.clone());
             let report = self
-                .apply_org(org, op, refreshed.remove(&op.org), &bar)
+                .apply_org(org, op, sessions.remove(&op.org), &bar)
                 .await;
             let (done, failed, skipped) = report.count();
             bar.finish_with_message(match &report.error {
@@ -209,9 +200,9 @@ impl Engine {
 
     async fn apply_org(
         &self,
-        org: &Org,
+        org: &Arc<Org>,
         op: &OrgPlan,
-        refreshed: Option<Refreshed>,
+        session: Option<Arc<Session>>,
         bar: &ProgressBar,
     ) -> OrgApply {
         let fail = |e: String| OrgApply {
@@ -241,7 +232,7 @@ impl Engine {
             return fail("org has no Google tenant".into());
         };
         // Reuse the planning session (and its token) when there is one.
-        let session = match refreshed.and_then(|r| r.session) {
+        let session = match session {
             Some(s) => s,
             None => match google::connect(&self.http, tenant, &self.secrets) {
                 Ok(s) => Arc::new(s),
@@ -256,7 +247,7 @@ impl Engine {
             Err(e) => return fail(e.to_string()),
         }
         let ctx = Arc::new(OwnedCtx {
-            org: Arc::new(org.clone()),
+            org: org.clone(),
             secrets: self.secrets.clone(),
             password_file: self
                 .pool
@@ -314,23 +305,18 @@ struct OwnedCtx {
     password_file: std::path::PathBuf,
 }
 
+/// An org's live state, and the session that read it (none without a tenant).
 async fn refresh_org(
     http: &Arc<Http>,
     secrets: &Secrets,
     org: &Org,
-) -> Result<Refreshed, EngineError> {
+) -> Result<(Option<Arc<Session>>, LiveState), EngineError> {
     let Some(tenant) = &org.google else {
-        return Ok(Refreshed {
-            session: None,
-            live: LiveState::default(),
-        });
+        return Ok((None, LiveState::default()));
     };
     let session = Arc::new(google::connect(http, tenant, secrets)?);
     let live = google::refresh(&session, org).await?;
-    Ok(Refreshed {
-        session: Some(session),
-        live,
-    })
+    Ok((Some(session), live))
 }
 
 fn plan_org(org: &Org, live: &LiveState) -> OrgPlan {

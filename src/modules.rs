@@ -35,7 +35,6 @@ pub struct ModuleSpec {
 #[derive(Debug, Clone)]
 pub struct Module {
     pub name: String,
-    pub dir: PathBuf,
     pub spec: ModuleSpec,
     /// The inputs as one object schema, built once.
     pub input_schema: Schema,
@@ -214,7 +213,6 @@ impl Catalogue {
                 name.clone(),
                 Module {
                     name,
-                    dir: path,
                     input_schema: spec.input_schema(),
                     spec,
                 },

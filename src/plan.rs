@@ -71,19 +71,6 @@ pub struct Change {
     pub depends_on: Vec<Address>,
 }
 
-impl Change {
-    pub fn after(&self, field: &str) -> Option<&Value> {
-        self.fields
-            .iter()
-            .find(|f| f.name == field)
-            .and_then(|f| f.after.as_ref())
-    }
-
-    pub fn is_destructive(&self) -> bool {
-        self.action == Action::Delete
-    }
-}
-
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     pub add: usize,

@@ -68,7 +68,7 @@ pub struct Schema {
     /// On an email: it must be in one of the org's domains.
     #[serde(default)]
     pub in_org_domain: bool,
-    /// On a list or object: an empty value (`{}` or nothing) is allowed. Defaults to true.
+    /// On an int: the smallest and largest values allowed.
     #[serde(default)]
     pub min: Option<i64>,
     #[serde(default)]

@@ -95,13 +95,6 @@ impl Node {
             .map(|(_, v)| v)
     }
 
-    pub fn key_span(&self, key: &str) -> Option<Span> {
-        self.entries()?
-            .iter()
-            .find(|(k, _)| k.text == key)
-            .map(|(k, _)| k.span)
-    }
-
     /// Follows a dotted path such as `modules.accounts.users.3.email`.
     pub fn at_path(&self, path: &str) -> Option<&Node> {
         let mut node = self;

@@ -71,7 +71,7 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: ApplyArgs) -> CmdResult {
     let rt = runtime()?;
     let progress = !args.no_progress && std::io::stderr().is_terminal();
 
-    let (orgs, plan, refreshed, is_saved) = match saved {
+    let (orgs, plan, sessions, is_saved) = match saved {
         Some(plan) => {
             let files = plan
                 .orgs
@@ -86,8 +86,8 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: ApplyArgs) -> CmdResult {
                 files: args.files.clone(),
                 all: args.all,
             };
-            let (orgs, plan, refreshed) = ws.load_and_plan(&engine, &rt, &sel, ui)?;
-            (orgs, plan, refreshed, false)
+            let (orgs, plan, sessions) = ws.load_and_plan(&engine, &rt, &sel, ui)?;
+            (orgs, plan, sessions, false)
         }
     };
     print!("{}", render_text(&plan, ui.color));
@@ -103,7 +103,7 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: ApplyArgs) -> CmdResult {
         println!("Apply cancelled.");
         return Ok(Status::Failed);
     }
-    let reports = rt.block_on(engine.apply(&orgs, &plan, refreshed, progress));
+    let reports = rt.block_on(engine.apply(&orgs, &plan, sessions, progress));
     let failed = summarise(&reports);
     if args.stats {
         super::plan::print_stats(&engine.http.stats);

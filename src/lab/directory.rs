@@ -450,7 +450,7 @@ impl Lab {
         }
         let value = match query.get("fields") {
             Some(f) => match Mask::parse(f) {
-                Ok(m) => m.apply_owned(value),
+                Ok(m) => m.apply(value),
                 Err(e) => {
                     return Outcome::Reply(error(
                         StatusCode::BAD_REQUEST,

@@ -50,17 +50,15 @@ impl Mask {
     }
 
     /// Keeps only the selected fields, in place (replies can be large).
-    pub fn apply_owned(&self, value: Value) -> Value {
+    pub fn apply(&self, value: Value) -> Value {
         match value {
-            Value::Array(items) => {
-                Value::Array(items.into_iter().map(|v| self.apply_owned(v)).collect())
-            }
+            Value::Array(items) => Value::Array(items.into_iter().map(|v| self.apply(v)).collect()),
             Value::Object(map) => Value::Object(
                 map.into_iter()
                     .filter_map(|(k, v)| {
                         let sub = self.0.get(&k)?;
                         let v = match sub {
-                            Some(m) => m.apply_owned(v),
+                            Some(m) => m.apply(v),
                             None => v,
                         };
                         Some((k, v))
@@ -68,24 +66,6 @@ impl Mask {
                     .collect(),
             ),
             other => other,
-        }
-    }
-
-    pub fn apply(&self, value: &Value) -> Value {
-        match value {
-            Value::Array(items) => Value::Array(items.iter().map(|v| self.apply(v)).collect()),
-            Value::Object(map) => Value::Object(
-                map.iter()
-                    .filter_map(|(k, v)| {
-                        let sub = self.0.get(k)?;
-                        Some((
-                            k.clone(),
-                            sub.as_ref().map_or_else(|| v.clone(), |m| m.apply(v)),
-                        ))
-                    })
-                    .collect(),
-            ),
-            other => other.clone(),
         }
     }
 }
@@ -129,7 +109,7 @@ mod tests {
             {"primaryEmail": "a@b.c", "id": "1", "name": {"fullName": "A B", "givenName": "A"}}
         ]});
         assert_eq!(
-            m.apply(&v),
+            m.apply(v),
             json!({"nextPageToken": "t", "users": [{"primaryEmail": "a@b.c", "name": {"fullName": "A B"}}]})
         );
         assert!(Mask::parse("users(a").is_err());

@@ -1,6 +1,6 @@
 //! `graph`, `modules`, and replies that come too late.
 
-use crate::support::{Env, org_file};
+use crate::support::{Env, org_file, users};
 
 #[test]
 fn graph_shows_modules_resources_and_dependencies() {
@@ -88,14 +88,7 @@ fn replies_that_time_out_after_the_work_is_done_converge_without_duplicates() {
         "some replies timed out and were retried: {run:?}"
     );
     let t = env.tenant("C0o");
-    let users: Vec<&str> = t["users"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|u| u["primaryEmail"].as_str())
-                .collect()
-        })
-        .unwrap_or_default();
+    let users = users(&t);
     assert_eq!(users.len(), 4, "admin + 3, no duplicates: {users:?}");
     let members = t["members"]["team@o.org"].as_array().map(Vec::len);
     assert_eq!(members, Some(3));

@@ -4,33 +4,7 @@ use std::os::unix::fs::PermissionsExt;
 
 use serde_json::{Value, json};
 
-use crate::support::{Env, org_file};
-
-fn users(t: &Value) -> Vec<String> {
-    let mut v: Vec<String> = t["users"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|u| u["primaryEmail"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
-fn user<'a>(t: &'a Value, email: &str) -> Option<&'a Value> {
-    t["users"]
-        .as_array()?
-        .iter()
-        .find(|u| u["primaryEmail"] == email)
-}
-
-fn member_count(t: &Value) -> usize {
-    t["members"].as_object().map_or(0, |m| {
-        m.values().map(|l| l.as_array().map_or(0, Vec::len)).sum()
-    })
-}
+use crate::support::{Env, member_count, org_file, user, users};
 
 #[test]
 fn plan_apply_plan_converges_on_the_examples() {

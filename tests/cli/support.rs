@@ -224,3 +224,34 @@ pub fn org_file(id: &str, domain: &str, customer: &str, accounts: &str) -> Strin
     }
     s
 }
+
+// Reading the lab's dump of one tenant.
+
+/// The tenant's users' primary emails, sorted.
+pub fn users(t: &Value) -> Vec<String> {
+    let mut v: Vec<String> = t["users"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|u| u["primaryEmail"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// One user of the tenant, by primary email.
+pub fn user<'a>(t: &'a Value, email: &str) -> Option<&'a Value> {
+    t["users"]
+        .as_array()?
+        .iter()
+        .find(|u| u["primaryEmail"] == email)
+}
+
+/// Group memberships in the tenant, all groups together.
+pub fn member_count(t: &Value) -> usize {
+    t["members"].as_object().map_or(0, |m| {
+        m.values().map(|l| l.as_array().map_or(0, Vec::len)).sum()
+    })
+}

@@ -41,6 +41,18 @@ fn problems(env: &Env, args: &[&str]) -> (i32, Vec<Value>) {
     (run.code, list)
 }
 
+/// A module that renders nothing and requires `requires`.
+fn write_module(env: &Env, name: &str, requires: &[&str]) {
+    env.write(
+        &format!("modules/{name}/module.yaml"),
+        &format!(
+            "description: test module {name}\nrequires: [{}]\ntemplate: t.hbs\n",
+            requires.join(", ")
+        ),
+    );
+    env.write(&format!("modules/{name}/t.hbs"), "resources: []\n");
+}
+
 fn has(list: &[Value], code: &str, line: u64, needle: &str) -> bool {
     list.iter().any(|p| {
         p["code"] == code
@@ -162,11 +174,7 @@ fn org_id_must_match_the_file_name() {
 fn module_cycles_name_every_edge() {
     let env = Env::new();
     for (name, req) in [("alpha", "beta"), ("beta", "gamma"), ("gamma", "alpha")] {
-        env.write(
-            &format!("modules/{name}/module.yaml"),
-            &format!("description: test\nrequires: [{req}]\ntemplate: t.hbs\n"),
-        );
-        env.write(&format!("modules/{name}/t.hbs"), "resources: []\n");
+        write_module(&env, name, &[req]);
     }
     env.write(
         "orgs/loop.yaml",
@@ -191,16 +199,8 @@ fn module_cycles_name_every_edge() {
 #[test]
 fn a_required_module_must_be_enabled() {
     let env = Env::new();
-    env.write(
-        "modules/base/module.yaml",
-        "description: base\ntemplate: t.hbs\n",
-    );
-    env.write("modules/base/t.hbs", "resources: []\n");
-    env.write(
-        "modules/wifi/module.yaml",
-        "description: wifi\nrequires: [base]\ntemplate: t.hbs\n",
-    );
-    env.write("modules/wifi/t.hbs", "resources: []\n");
+    write_module(&env, "base", &[]);
+    write_module(&env, "wifi", &["base"]);
     env.write("orgs/o.yaml", "org: o\nname: O\nmodules:\n  wifi: {}\n");
     let (code, list) = problems(&env, &[]);
     assert_eq!(code, 1);
