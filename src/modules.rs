@@ -65,10 +65,20 @@ impl ModuleSpec {
 #[serde(deny_unknown_fields)]
 pub struct RenderedModule {
     /// Provider settings such as the leaver policy, keyed by setting name.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub settings: Map<String, Value>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub resources: Vec<Rendered>,
+}
+
+/// A template whose `{{#each}}` rendered nothing leaves `resources:` with no value,
+/// which YAML reads as null: that means "none", not an error.
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 pub struct Catalogue {

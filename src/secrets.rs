@@ -1,13 +1,19 @@
 //! `secret:NAME` references and the values they resolve to.
 //!
 //! A value is looked up in the environment first (`STEWARD_SECRET_` + NAME upper-cased,
-//! every other character `_`), which is how CI secret stores hand them over, then in a
-//! file `NAME` under the pool's git-ignored secrets folder.
+//! every other character `_`), which is how CI secret stores hand them over; then under
+//! that same key in the JSON object in `STEWARD_SECRETS_JSON` (GitHub Actions hands over
+//! every secret at once with `${{ toJSON(secrets) }}`, so a workflow need not list each
+//! org's); then in a file `NAME` under the pool's git-ignored secrets folder.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub const PREFIX: &str = "secret:";
+/// The environment variable that may hold many secrets as one JSON object.
+pub const BUNDLE_VAR: &str = "STEWARD_SECRETS_JSON";
 
 /// A secret value. It has no `Display`, and `Debug` hides it, so it cannot end up in
 /// output by accident.
@@ -33,7 +39,7 @@ impl fmt::Debug for Secret {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
-    #[error("secret `{name}` is not set: no environment variable {env} and no file {}", file.display())]
+    #[error("secret `{name}` is not set: no environment variable {env} (nor that key in {BUNDLE_VAR}) and no file {}", file.display())]
     Missing {
         name: String,
         env: String,
@@ -41,6 +47,8 @@ pub enum SecretError {
     },
     #[error("`{0}` is not a valid secret name (letters, digits, `-`, `_`, `.` and `/` only)")]
     BadName(String),
+    #[error("secret `{name}` is not set, and {BUNDLE_VAR} is not a JSON object of strings")]
+    BadBundle { name: String },
 }
 
 /// Resolves secret names for one pool.
@@ -48,6 +56,22 @@ pub enum SecretError {
 pub struct Secrets {
     dir: PathBuf,
     env_prefix: String,
+    /// From `STEWARD_SECRETS_JSON`; `Err` when it is set but unreadable (its text is
+    /// never kept or shown: it is all secrets).
+    bundle: Arc<Result<HashMap<String, Secret>, ()>>,
+}
+
+/// Parses the bundle: string values only (GitHub adds its own token, also a string).
+fn parse_bundle(text: Option<String>) -> Result<HashMap<String, Secret>, ()> {
+    let Some(text) = text else {
+        return Ok(HashMap::new());
+    };
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|_| ())?;
+    let object = value.as_object().ok_or(())?;
+    Ok(object
+        .iter()
+        .filter_map(|(k, v)| Some((k.clone(), Secret(v.as_str()?.to_string()))))
+        .collect())
 }
 
 impl Secrets {
@@ -55,6 +79,7 @@ impl Secrets {
         Secrets {
             dir: dir.to_path_buf(),
             env_prefix: env_prefix.to_string(),
+            bundle: Arc::new(parse_bundle(std::env::var(BUNDLE_VAR).ok())),
         }
     }
 
@@ -81,6 +106,19 @@ impl Secrets {
         let env = self.env_var(name);
         if let Ok(v) = std::env::var(&env) {
             return Ok(Secret(v));
+        }
+        match self.bundle.as_ref() {
+            Ok(map) => {
+                if let Some(v) = map.get(&env) {
+                    return Ok(v.clone());
+                }
+            }
+            Err(()) if !self.file(name).is_file() => {
+                return Err(SecretError::BadBundle {
+                    name: name.to_string(),
+                });
+            }
+            Err(()) => {}
         }
         let file = self.file(name);
         match std::fs::read_to_string(&file) {
@@ -128,6 +166,17 @@ mod tests {
     fn debug_never_shows_the_value() {
         let s = Secret::new("hunter2".into());
         assert_eq!(format!("{s:?}"), "(secret)");
+    }
+
+    #[test]
+    fn bundles_hold_strings_and_never_echo_bad_text() {
+        let map = parse_bundle(Some(r#"{"A": "x", "n": 1}"#.into())).expect("object");
+        assert_eq!(map.get("A").map(Secret::expose), Some("x"));
+        assert!(!map.contains_key("n"));
+        assert!(parse_bundle(Some("[1]".into())).is_err());
+        assert!(parse_bundle(Some("{oops hunter2".into())).is_err());
+        let err = SecretError::BadBundle { name: "a".into() }.to_string();
+        assert!(!err.contains("hunter2"));
     }
 
     #[test]

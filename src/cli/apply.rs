@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::{CmdResult, Selection, Status, Ui, Workspace, runtime};
+use crate::changes::Shard;
 use crate::diag::Problem;
 use crate::engine::{Engine, OrgApply};
 use crate::graph::Outcome;
@@ -20,6 +21,12 @@ pub struct ApplyArgs {
     /// Every org in orgs/ (the default when no file is named).
     #[arg(long)]
     pub all: bool,
+    /// Only orgs touched by git changes since REV (see `steward plan --help`).
+    #[arg(long, value_name = "REV", conflicts_with_all = ["files", "all"])]
+    pub changed_since: Option<String>,
+    /// This job's share when N CI jobs split the orgs: I/N.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<Shard>,
     /// Do not ask for confirmation.
     #[arg(long, short = 'y')]
     pub yes: bool,
@@ -73,20 +80,29 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: ApplyArgs) -> CmdResult {
 
     let (orgs, plan, sessions, is_saved) = match saved {
         Some(plan) => {
-            let files = plan
+            let files: Vec<PathBuf> = plan
                 .orgs
                 .iter()
                 .map(|o| ws.pool.root.join(&o.file))
                 .collect();
-            let orgs = ws.load_shared(&Selection { files, all: false }, ui)?;
+            if args.shard.is_some() {
+                return Err(Box::new(Problem::new(
+                    "shard",
+                    "--shard selects org files; a saved plan already names its orgs",
+                )));
+            }
+            let orgs = ws.load_shared(&files, ui)?;
             (orgs, plan, HashMap::new(), true)
         }
         None => {
             let sel = Selection {
                 files: args.files.clone(),
                 all: args.all,
+                changed_since: args.changed_since.clone(),
+                shard: args.shard,
             };
-            let (orgs, plan, sessions) = ws.load_and_plan(&engine, &rt, &sel, ui)?;
+            let selected = ws.select(&sel)?;
+            let (orgs, plan, sessions) = ws.load_and_plan(&engine, &rt, &selected, ui)?;
             (orgs, plan, sessions, false)
         }
     };

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use petgraph::Direction;
 
-use super::{CmdResult, Selection, Status, Ui, Workspace};
+use super::{CmdResult, Status, Ui, Workspace};
 use crate::diag::Problem;
 
 #[derive(Args, Debug)]
@@ -30,13 +30,7 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: GraphArgs) -> CmdResult {
             format!("no org file {}", path.display()),
         )));
     }
-    let orgs = ws.load_orgs(
-        &Selection {
-            files: vec![path],
-            all: false,
-        },
-        ui,
-    )?;
+    let orgs = ws.load_orgs(&[path], ui)?;
     let Some(org) = orgs.first() else {
         return Ok(Status::Failed);
     };

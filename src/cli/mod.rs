@@ -5,6 +5,7 @@ mod apply;
 mod graph;
 mod lab;
 mod modules;
+mod orgs;
 mod plan;
 mod validate;
 
@@ -14,6 +15,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::changes::{self, ChangeSet, ChangesError, Shard};
 use crate::diag::{Problem, Problems};
 use crate::modules::Catalogue;
 use crate::org::{self, Org};
@@ -56,18 +58,60 @@ pub enum Command {
     Graph(graph::GraphArgs),
     /// List the module catalogue.
     Modules(modules::ModulesArgs),
+    /// List the org files a selection picks (e.g. `--changed-since`, `--shard`).
+    Orgs(orgs::OrgsArgs),
     /// Local lab: an emulator of the Google Directory API and its token endpoint.
     Lab(lab::LabArgs),
 }
 
 /// Which org files a command works on.
-#[derive(Args, Debug, Clone)]
+#[derive(Args, Debug, Clone, Default)]
 pub struct Selection {
     /// Org files (default: every file in orgs/).
     pub files: Vec<PathBuf>,
     /// Every org in orgs/ (the default when no file is named).
     #[arg(long)]
     pub all: bool,
+    /// Only orgs touched by git changes since REV: their file changed, a module they
+    /// use changed, or steward.yaml changed. Deleted org files are reported.
+    #[arg(long, value_name = "REV", conflicts_with_all = ["files", "all"])]
+    pub changed_since: Option<String>,
+    /// This job's share when N CI jobs split the orgs: I/N, 1 <= I <= N.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<Shard>,
+}
+
+impl Selection {
+    pub fn files(files: Vec<PathBuf>) -> Selection {
+        Selection {
+            files,
+            ..Selection::default()
+        }
+    }
+}
+
+/// The org files a selection resolved to, and the git changes behind it if any.
+#[derive(Debug, Default)]
+pub struct Selected {
+    pub files: Vec<PathBuf>,
+    pub changes: Option<ChangeSet>,
+}
+
+impl Selected {
+    /// Deleted org files, as the plan records them.
+    pub fn deleted(&self) -> Vec<crate::plan::DeletedOrg> {
+        self.changes
+            .iter()
+            .flat_map(|c| &c.deleted)
+            .map(|f| crate::plan::DeletedOrg {
+                org: f
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                file: f.display().to_string(),
+            })
+            .collect()
+    }
 }
 
 /// The exit statuses, in one place (Terraform's convention for plan).
@@ -110,6 +154,7 @@ pub fn main() -> ExitCode {
         Command::Apply(a) => apply::run(&cli.root, &ui, a),
         Command::Graph(a) => graph::run(&cli.root, &ui, a),
         Command::Modules(a) => modules::run(&cli.root, &ui, a),
+        Command::Orgs(a) => orgs::run(&cli.root, &ui, a),
         Command::Lab(a) => lab::run(&cli.root, &ui, a),
     };
     match status {
@@ -174,29 +219,79 @@ impl Workspace {
         })
     }
 
-    pub fn org_files(&self, sel: &Selection) -> Result<Vec<PathBuf>, Box<Problem>> {
-        if sel.files.is_empty() || sel.all {
-            let mut files = org::discover(&self.pool).map_err(|e| {
+    /// Resolves a selection to org files. With `--changed-since`, says on stderr which
+    /// orgs were selected and why, and which org files were deleted.
+    pub fn select(&self, sel: &Selection) -> Result<Selected, Box<Problem>> {
+        let discovered = || {
+            org::discover(&self.pool).map_err(|e| {
                 Problem::new(
                     "orgs_dir",
                     format!("cannot read {}: {e}", self.pool.orgs_dir().display()),
                 )
-            })?;
+            })
+        };
+        let mut selected = Selected::default();
+        let mut universe = Vec::new();
+        if let Some(rev) = &sel.changed_since {
+            universe = discovered()?;
+            let set = changes::since(&self.pool, &self.catalogue, &universe, rev)
+                .map_err(|e| changes_problem(&e))?;
+            selected.files = set.selected.keys().cloned().collect();
+            self.describe(&set, universe.len());
+            selected.changes = Some(set);
+        } else if sel.files.is_empty() || sel.all {
+            universe = discovered()?;
+            selected.files = universe.clone();
             for f in &sel.files {
-                if !files.contains(f) {
-                    files.push(absolute(f));
+                let f = absolute(f);
+                if !selected.files.contains(&f) {
+                    selected.files.push(f);
                 }
             }
-            return Ok(files);
+        } else {
+            selected.files = sel.files.iter().map(|f| absolute(f)).collect();
         }
-        Ok(sel.files.iter().map(|f| absolute(f)).collect())
+        if let Some(shard) = sel.shard {
+            if universe.is_empty() {
+                universe = discovered()?;
+            }
+            let before = selected.files.len();
+            selected.files = shard.filter(&universe, std::mem::take(&mut selected.files));
+            eprintln!(
+                "Shard {shard}: {} of {before} selected org(s).",
+                selected.files.len()
+            );
+        }
+        Ok(selected)
     }
 
-    /// Loads the selected orgs. Any problem in any of them stops the command: nothing
+    fn describe(&self, set: &ChangeSet, total: usize) {
+        let short = &set.commit[..set.commit.len().min(12)];
+        eprintln!(
+            "Changes since {} ({short}): {} of {total} org(s) selected.",
+            set.rev,
+            set.selected.len()
+        );
+        for (file, reasons) in &set.selected {
+            let why: Vec<String> = reasons.iter().map(ToString::to_string).collect();
+            eprintln!(
+                "  {}: {}",
+                self.pool.display_path(file).display(),
+                why.join("; ")
+            );
+        }
+        for file in &set.deleted {
+            eprintln!(
+                "  {}: deleted; its live objects are left as they are (see README: retiring an org)",
+                file.display()
+            );
+        }
+    }
+
+    /// Loads the org files. Any problem in any of them stops the command: nothing
     /// is planned or applied from a pool whose files do not check.
-    pub fn load_orgs(&self, sel: &Selection, ui: &Ui) -> Result<Vec<Org>, Box<Problem>> {
-        let files = self.org_files(sel)?;
-        let (orgs, problems) = org::load_all(&self.pool, &self.catalogue, &self.secrets, &files);
+    pub fn load_orgs(&self, files: &[PathBuf], ui: &Ui) -> Result<Vec<Org>, Box<Problem>> {
+        let (orgs, problems) = org::load_all(&self.pool, &self.catalogue, &self.secrets, files);
         if !problems.is_empty() {
             return Err(invalid(&problems, ui));
         }
@@ -206,31 +301,39 @@ impl Workspace {
     /// As `load_orgs`, shared across the async tasks of apply.
     pub fn load_shared(
         &self,
-        sel: &Selection,
+        files: &[PathBuf],
         ui: &Ui,
     ) -> Result<Vec<std::sync::Arc<Org>>, Box<Problem>> {
-        let files = self.org_files(sel)?;
         let (orgs, problems) =
-            org::load_all_shared(&self.pool, &self.catalogue, &self.secrets, &files, &|_| {});
+            org::load_all_shared(&self.pool, &self.catalogue, &self.secrets, files, &|_| {});
         if !problems.is_empty() {
             return Err(invalid(&problems, ui));
         }
         Ok(orgs)
     }
 
-    /// Loads the selected orgs and plans them, refreshing each as soon as it is loaded.
+    /// Loads the org files and plans them, refreshing each as soon as it is loaded.
     pub fn load_and_plan(
         &self,
         engine: &std::sync::Arc<crate::engine::Engine>,
         rt: &tokio::runtime::Runtime,
-        sel: &Selection,
+        selected: &Selected,
         ui: &Ui,
     ) -> Result<crate::engine::PlanResult, Box<Problem>> {
-        let files = self.org_files(sel)?;
-        engine
-            .load_and_plan(rt, &self.catalogue, &files)
-            .map_err(|problems| invalid(&problems, ui))
+        let (orgs, mut plan, sessions) = engine
+            .load_and_plan(rt, &self.catalogue, &selected.files)
+            .map_err(|problems| invalid(&problems, ui))?;
+        plan.deleted_orgs = selected.deleted();
+        Ok((orgs, plan, sessions))
     }
+}
+
+fn changes_problem(e: &ChangesError) -> Box<Problem> {
+    let mut p = Problem::new("changed_since", e.to_string());
+    if let Some(h) = e.help() {
+        p = p.with_help(h);
+    }
+    Box::new(p)
 }
 
 /// Reports problems and turns them into the one error the command ends with.

@@ -3,20 +3,24 @@
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use super::{CmdResult, Selection, Status, Ui, Workspace, runtime};
 use crate::diag::Problem;
 use crate::engine::Engine;
-use crate::plan::{Plan, render_text};
+use crate::plan::{Plan, render_markdown, render_text};
 use crate::providers::google::client::Stats;
 
 #[derive(Args, Debug)]
 pub struct PlanArgs {
     #[command(flatten)]
     pub selection: Selection,
-    /// Print the plan as JSON (format: docs/plan-format.md).
-    #[arg(long)]
+    /// Output format: text, json (docs/plan-format.md) or markdown (for a pull-request
+    /// comment or `$GITHUB_STEP_SUMMARY`).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Same as `--format json`.
+    #[arg(long, conflicts_with = "format")]
     pub json: bool,
     /// Save the plan to FILE, for `steward apply FILE`.
     #[arg(long, value_name = "FILE")]
@@ -32,6 +36,13 @@ pub struct PlanArgs {
     pub stats: bool,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Markdown,
+}
+
 pub fn run(root: &Option<PathBuf>, ui: &Ui, args: PlanArgs) -> CmdResult {
     let ws = Workspace::open(root, ui)?;
     let engine = std::sync::Arc::new(
@@ -39,11 +50,13 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: PlanArgs) -> CmdResult {
             .map_err(|e| Problem::new("engine", e.to_string()))?,
     );
     let rt = runtime()?;
-    let (_, plan, _) = ws.load_and_plan(&engine, &rt, &args.selection, ui)?;
-    if args.json {
-        println!("{}", to_json(&plan)?);
-    } else {
-        print!("{}", render_text(&plan, ui.color));
+    let selected = ws.select(&args.selection)?;
+    let (_, plan, _) = ws.load_and_plan(&engine, &rt, &selected, ui)?;
+    let format = if args.json { Format::Json } else { args.format };
+    match format {
+        Format::Json => println!("{}", to_json(&plan)?),
+        Format::Markdown => print!("{}", render_markdown(&plan)),
+        Format::Text => print!("{}", render_text(&plan, ui.color)),
     }
     if let Some(out) = &args.out {
         save(&plan, out)?;

@@ -18,7 +18,7 @@ pub struct ValidateArgs {
 
 pub fn run(root: &Option<PathBuf>, ui: &Ui, args: ValidateArgs) -> CmdResult {
     let ws = Workspace::open(root, ui)?;
-    let files = ws.org_files(&args.selection)?;
+    let files = ws.select(&args.selection)?.files;
     let (orgs, problems) = org::load_all(&ws.pool, &ws.catalogue, &ws.secrets, &files);
     if args.json {
         for p in &problems.0 {

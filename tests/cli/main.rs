@@ -3,6 +3,7 @@
 
 mod support;
 
+mod changes;
 mod commands;
 mod contract;
 mod plan_apply;

@@ -436,6 +436,7 @@ fn no_secret_value_appears_in_any_output() {
         env.run(&["validate"]).all(),
         env.run(&["plan"]).all(),
         env.run(&["plan", "--json"]).all(),
+        env.run(&["plan", "--format", "markdown"]).all(),
         env.run(&["graph", "o", "--dot"]).all(),
     ];
     assert_eq!(env.run(&["plan", "--out", "saved.json"]).code, 0);

@@ -106,6 +106,42 @@ impl Env {
         self.write(rel, &(kept.join("\n") + "\n"));
     }
 
+    /// Runs git in the pool folder; panics with its output when it fails.
+    pub fn git(&self, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .args([
+                "-c",
+                "user.name=Steward Test",
+                "-c",
+                "user.email=test@example.org",
+            ])
+            .args([
+                "-c",
+                "init.defaultBranch=main",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_remove("GIT_DIR")
+            .env_remove("GIT_WORK_TREE")
+            .output()
+            .expect("run git");
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Stages everything and commits it; returns the new commit.
+    pub fn commit(&self, message: &str) -> String {
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "--allow-empty", "-m", message]);
+        self.git(&["rev-parse", "HEAD"]).trim().to_string()
+    }
+
     pub fn read(&self, rel: &str) -> String {
         std::fs::read_to_string(self.path(rel)).unwrap_or_default()
     }
@@ -210,6 +246,18 @@ impl Drop for Env {
             let _ = c.wait();
         }
     }
+}
+
+/// A test module that renders no resources.
+pub fn write_module(env: &Env, name: &str, requires: &[&str]) {
+    env.write(
+        &format!("modules/{name}/module.yaml"),
+        &format!(
+            "description: test module {name}\nrequires: [{}]\ntemplate: t.hbs\n",
+            requires.join(", ")
+        ),
+    );
+    env.write(&format!("modules/{name}/t.hbs"), "resources: []\n");
 }
 
 /// A minimal valid org with the accounts module; `accounts` is the YAML body under it.

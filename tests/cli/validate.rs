@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::support::{Env, org_file};
+use crate::support::{Env, org_file, write_module};
 
 const BAD: &str = "org: bad-org
 name: Bad Org
@@ -42,17 +42,6 @@ fn problems(env: &Env, args: &[&str]) -> (i32, Vec<Value>) {
 }
 
 /// A module that renders nothing and requires `requires`.
-fn write_module(env: &Env, name: &str, requires: &[&str]) {
-    env.write(
-        &format!("modules/{name}/module.yaml"),
-        &format!(
-            "description: test module {name}\nrequires: [{}]\ntemplate: t.hbs\n",
-            requires.join(", ")
-        ),
-    );
-    env.write(&format!("modules/{name}/t.hbs"), "resources: []\n");
-}
-
 fn has(list: &[Value], code: &str, line: u64, needle: &str) -> bool {
     list.iter().any(|p| {
         p["code"] == code

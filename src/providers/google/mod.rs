@@ -302,6 +302,7 @@ pub fn orphans(org: &Org, live: &LiveState) -> (Vec<Change>, Vec<Address>) {
                         reason: Some("leaver: delete".into()),
                         source: leaver_source.clone(),
                         depends_on: vec![],
+                        destructive: true,
                     });
                 } else if obj.attrs.get("suspended") != Some(&json!(true)) {
                     changes.push(Change {
@@ -317,6 +318,7 @@ pub fn orphans(org: &Org, live: &LiveState) -> (Vec<Change>, Vec<Address>) {
                         reason: Some("leaver: suspend".into()),
                         source: leaver_source.clone(),
                         depends_on: vec![],
+                        destructive: true,
                     });
                 }
             }
@@ -337,6 +339,7 @@ pub fn orphans(org: &Org, live: &LiveState) -> (Vec<Change>, Vec<Address>) {
                     reason: Some("not a member in the org file".into()),
                     source: Some(source_of(org, &group_res.source)),
                     depends_on: vec![],
+                    destructive: true,
                 });
             }
             Kind::GoogleGroup => unmanaged.push(address.clone()),

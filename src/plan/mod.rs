@@ -69,6 +69,10 @@ pub struct Change {
     /// Changes in this plan that must succeed first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<Address>,
+    /// An update that takes something away (a leaver suspended). Removals are
+    /// destructive whether or not this is set.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub destructive: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,7 +130,22 @@ pub struct Plan {
     pub created_at: String,
     pub orgs: Vec<OrgPlan>,
     pub summary: Summary,
+    /// Org files deleted in the git changes the plan was selected by. Steward does
+    /// not remove an org's live objects when its file goes; the plan says so.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deleted_orgs: Vec<DeletedOrg>,
 }
+
+/// An org file that a `--changed-since` selection found deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeletedOrg {
+    pub org: String,
+    pub file: String,
+}
+
+/// What a plan says about a deleted org file, in every format.
+pub const DELETED_NOTE: &str = "its org file was deleted; Steward leaves its live accounts \
+     and settings as they are. Retire the org by hand, or restore the file to manage it again.";
 
 impl Plan {
     pub fn new(mut orgs: Vec<OrgPlan>) -> Plan {
@@ -141,6 +160,7 @@ impl Plan {
             created_at: crate::util::now_rfc3339(),
             orgs,
             summary,
+            deleted_orgs: Vec::new(),
         }
     }
 
@@ -203,6 +223,7 @@ pub fn diff(
                     reason: None,
                     source,
                     depends_on,
+                    destructive: false,
                 });
             }
             Some(obj) => {
@@ -232,6 +253,7 @@ pub fn diff(
                         reason: None,
                         source,
                         depends_on,
+                        destructive: false,
                     });
                 }
             }
@@ -278,6 +300,17 @@ pub fn sort_changes(org: &Org, changes: &mut [Change]) {
 
 // ---------------------------------------------------------------------------------------
 // Text rendering
+
+mod markdown;
+pub use markdown::render_markdown;
+
+impl Change {
+    /// Whether applying it loses something: a removal, or a user suspended or deleted
+    /// as a leaver. Reviews show these first.
+    pub fn is_destructive(&self) -> bool {
+        self.action == Action::Delete || self.destructive
+    }
+}
 
 fn show(v: &Option<Value>) -> String {
     match v {
@@ -353,6 +386,14 @@ pub fn render_text(plan: &Plan, color: bool) -> String {
             }
         }
         out.push('\n');
+    }
+    for d in &plan.deleted_orgs {
+        out.push_str(&format!(
+            "{} {} ({}): {DELETED_NOTE}\n\n",
+            paint("33", "deleted:"),
+            d.org,
+            d.file
+        ));
     }
     let s = &plan.summary;
     if plan.has_errors() {

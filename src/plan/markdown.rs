@@ -1,0 +1,277 @@
+//! The plan as Markdown for a pull-request comment or a CI job summary
+//! (`$GITHUB_STEP_SUMMARY`): a table of counts, warnings up front, then one collapsible
+//! section per org with its destructive changes first.
+//!
+//! Everything taken from org files or live systems goes into code spans, fenced blocks
+//! or escaped HTML, so no value can change the page's structure.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use super::{Action, Change, DELETED_NOTE, OrgPlan, Plan, Summary, show};
+use crate::resource::Kind;
+
+/// Change lines shown per org before the rest is summarised: GitHub caps a comment at
+/// 65,536 characters, and a review is not helped by thousands of lines.
+const MAX_LINES_PER_ORG: usize = 400;
+/// Names listed in the "no changes" line before the rest is counted.
+const MAX_QUIET_NAMES: usize = 50;
+
+/// `s` as an inline code span that no backtick inside it can end early.
+fn code(s: &str) -> String {
+    let fence = "`".repeat(longest_backtick_run(s) + 1);
+    let pad = if s.starts_with('`') || s.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{s}{pad}{fence}")
+}
+
+fn longest_backtick_run(s: &str) -> usize {
+    s.split(|c| c != '`').map(str::len).max().unwrap_or(0)
+}
+
+fn html(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn counts(s: &Summary) -> String {
+    format!(
+        "{} to add, {} to change, {} to remove",
+        s.add, s.change, s.remove
+    )
+}
+
+fn destructive_count(o: &OrgPlan) -> usize {
+    o.changes.iter().filter(|c| c.is_destructive()).count()
+}
+
+/// One change as lines of a `diff` block: `+`/`-` lines are coloured by renderers.
+fn change_lines(c: &Change, out: &mut Vec<String>) {
+    let mut head = format!("{} {}", c.action.symbol(), c.address);
+    if let Some(r) = &c.reason {
+        let _ = write!(head, "  ({r})");
+    }
+    if let Some(s) = &c.source {
+        let _ = write!(head, "  # {}:{}", s.file, s.line);
+    }
+    out.push(head);
+    let width = c.fields.iter().map(|f| f.name.len()).max().unwrap_or(0);
+    for f in &c.fields {
+        let text = match c.action {
+            Action::Create => show(&f.after),
+            Action::Delete => show(&f.before),
+            Action::Update => format!("{} -> {}", show(&f.before), show(&f.after)),
+        };
+        out.push(format!("      {:width$} = {text}", f.name));
+    }
+}
+
+/// A fenced block holding `lines`, fenced longer than any backtick run inside.
+fn fenced(lang: &str, lines: &[String]) -> String {
+    let longest = lines
+        .iter()
+        .map(|l| longest_backtick_run(l))
+        .max()
+        .unwrap_or(0);
+    let fence = "`".repeat((longest + 1).max(3));
+    format!("{fence}{lang}\n{}\n{fence}\n", lines.join("\n"))
+}
+
+fn org_section(o: &OrgPlan, out: &mut String) {
+    if let Some(e) = &o.error {
+        let _ = writeln!(
+            out,
+            "<details open><summary>❌ <b>{}</b>: could not be planned</summary>\n",
+            html(&o.org)
+        );
+        out.push_str(&fenced("text", std::slice::from_ref(e)));
+        out.push_str("\n</details>\n\n");
+        return;
+    }
+    let destructive = destructive_count(o);
+    let mut summary = format!("<b>{}</b>: {}", html(&o.org), counts(&o.summary));
+    if destructive > 0 {
+        let _ = write!(summary, " (⚠️ {destructive} destructive)");
+    }
+    let open = if destructive > 0 { " open" } else { "" };
+    let _ = writeln!(out, "<details{open}><summary>{summary}</summary>\n");
+    let _ = writeln!(out, "From {}.\n", code(&o.file));
+
+    // Destructive first; otherwise the plan's own order (module, kind, id).
+    let mut ordered: Vec<&Change> = o.changes.iter().collect();
+    ordered.sort_by_key(|c| !c.is_destructive());
+    let mut lines = Vec::new();
+    for c in ordered {
+        change_lines(c, &mut lines);
+    }
+    if lines.len() > MAX_LINES_PER_ORG {
+        let rest = lines.len() - MAX_LINES_PER_ORG;
+        lines.truncate(MAX_LINES_PER_ORG);
+        lines.push(format!(
+            "… {rest} more line(s): see the full plan in the job log or `steward plan --json`"
+        ));
+    }
+    if !lines.is_empty() {
+        out.push_str(&fenced("diff", &lines));
+        out.push('\n');
+    }
+    if !o.unmanaged.is_empty() {
+        let mut by_kind: BTreeMap<Kind, Vec<String>> = BTreeMap::new();
+        for a in &o.unmanaged {
+            by_kind.entry(a.kind).or_default().push(code(&a.id));
+        }
+        out.push_str("Unmanaged (live, in no org file; left alone):\n");
+        for (kind, ids) in by_kind {
+            let _ = writeln!(out, "- {kind}: {}", ids.join(", "));
+        }
+        out.push('\n');
+    }
+    out.push_str("</details>\n\n");
+}
+
+/// The plan as GitHub-flavoured Markdown.
+pub fn render_markdown(plan: &Plan) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "## Steward plan: {}\n", counts(&plan.summary));
+
+    let failed: Vec<&OrgPlan> = plan.orgs.iter().filter(|o| o.error.is_some()).collect();
+    let mut changed: Vec<&OrgPlan> = plan
+        .orgs
+        .iter()
+        .filter(|o| o.error.is_none() && !o.changes.is_empty())
+        .collect();
+    // Orgs with destructive changes first, then by name (the plan's order).
+    changed.sort_by_key(|o| destructive_count(o) == 0);
+    let quiet: Vec<&OrgPlan> = plan
+        .orgs
+        .iter()
+        .filter(|o| o.error.is_none() && o.changes.is_empty())
+        .collect();
+
+    for d in &plan.deleted_orgs {
+        let _ = writeln!(
+            out,
+            "> [!WARNING]\n> **Org file deleted:** {} ({}): {DELETED_NOTE}\n",
+            code(&d.file),
+            code(&d.org)
+        );
+    }
+    let destructive: usize = changed.iter().map(|o| destructive_count(o)).sum();
+    if destructive > 0 {
+        let _ = writeln!(
+            out,
+            "> [!CAUTION]\n> **{destructive} destructive change(s)** (removals, leavers suspended): \
+             shown first below.\n"
+        );
+    }
+    if !failed.is_empty() {
+        let _ = writeln!(
+            out,
+            "> [!IMPORTANT]\n> **{} org(s) could not be planned**; their sections say why.\n",
+            failed.len()
+        );
+    }
+
+    if !failed.is_empty() || !changed.is_empty() {
+        out.push_str("| Org | Add | Change | Remove | |\n|:--|--:|--:|--:|:--|\n");
+        for o in &failed {
+            let _ = writeln!(out, "| {} | | | | ❌ could not be planned |", code(&o.org));
+        }
+        for o in &changed {
+            let d = destructive_count(o);
+            let note = if d > 0 {
+                format!("⚠️ {d} destructive")
+            } else {
+                String::new()
+            };
+            let s = &o.summary;
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {note} |",
+                code(&o.org),
+                s.add,
+                s.change,
+                s.remove
+            );
+        }
+        out.push('\n');
+    }
+    if !quiet.is_empty() {
+        let names: Vec<String> = quiet
+            .iter()
+            .take(MAX_QUIET_NAMES)
+            .map(|o| code(&o.org))
+            .collect();
+        let more = quiet.len().saturating_sub(MAX_QUIET_NAMES);
+        let _ = writeln!(
+            out,
+            "No changes in {} org(s): {}{}.\n",
+            quiet.len(),
+            names.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        );
+    }
+    if plan.orgs.is_empty() {
+        out.push_str("No org was selected.\n\n");
+    }
+    for o in failed.iter().chain(changed.iter()) {
+        org_section(o, &mut out);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_spans_survive_backticks() {
+        assert_eq!(code("a"), "`a`");
+        assert_eq!(code("a`b"), "``a`b``");
+        assert_eq!(code("`x"), "`` `x ``");
+        assert_eq!(fenced("", &["``` x".into()]), "````\n``` x\n````\n");
+    }
+
+    #[test]
+    fn orgs_that_could_not_be_planned_come_first_and_say_why() {
+        let org = |name: &str, error: Option<&str>| OrgPlan {
+            org: name.into(),
+            file: format!("orgs/{name}.yaml"),
+            file_sha256: String::new(),
+            live_sha256: String::new(),
+            changes: vec![],
+            unmanaged: vec![],
+            summary: Summary::default(),
+            error: error.map(str::to_string),
+        };
+        let plan = Plan::new(vec![
+            org("a", None),
+            org("z", Some("token refused: 401 <html>")),
+        ]);
+        let md = render_markdown(&plan);
+        let failed = md
+            .find("❌ <b>z</b>: could not be planned")
+            .expect("failed org");
+        assert!(
+            md.contains("```text\ntoken refused: 401 <html>\n```"),
+            "{md}"
+        );
+        assert!(md.contains("> **1 org(s) could not be planned**"), "{md}");
+        assert!(md.contains("No changes in 1 org(s): `a`."), "{md}");
+        assert!(failed > md.find("No changes").expect("quiet line"), "{md}");
+    }
+
+    #[test]
+    fn html_is_escaped() {
+        assert_eq!(html("<b>&\""), "&lt;b&gt;&amp;&quot;");
+    }
+}
