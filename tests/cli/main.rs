@@ -4,6 +4,7 @@
 mod support;
 
 mod changes;
+mod ci_workflows;
 mod commands;
 mod contract;
 mod plan_apply;
