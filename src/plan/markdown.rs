@@ -11,9 +11,12 @@ use std::fmt::Write;
 use super::{Action, Change, DELETED_NOTE, OrgPlan, Plan, Summary, show};
 use crate::resource::Kind;
 
-/// Change lines shown per org before the rest is summarised: GitHub caps a comment at
-/// 65,536 characters, and a review is not helped by thousands of lines.
-const MAX_LINES_PER_ORG: usize = 400;
+/// Change lines shown per org before the rest is summarised: a review is not helped by
+/// thousands of lines.
+const MAX_LINES_PER_ORG: usize = 200;
+/// Org sections stop once the page would pass this size, so that it fits a GitHub
+/// comment (65,536 characters); the orgs left out are still named with their counts.
+const MAX_CHARS: usize = 60_000;
 /// Names listed in the "no changes" line before the rest is counted.
 const MAX_QUIET_NAMES: usize = 50;
 
@@ -223,8 +226,28 @@ pub fn render_markdown(plan: &Plan) -> String {
     if plan.orgs.is_empty() {
         out.push_str("No org was selected.\n\n");
     }
+    let mut left_out: Vec<&OrgPlan> = Vec::new();
     for o in failed.iter().chain(changed.iter()) {
-        org_section(o, &mut out);
+        let mut section = String::new();
+        org_section(o, &mut section);
+        if left_out.is_empty() && out.len() + section.len() <= MAX_CHARS {
+            out.push_str(&section);
+        } else {
+            left_out.push(o);
+        }
+    }
+    if !left_out.is_empty() {
+        let names: Vec<String> = left_out
+            .iter()
+            .map(|o| format!("{} ({})", code(&o.org), counts(&o.summary)))
+            .collect();
+        let _ = writeln!(
+            out,
+            "**{} more org(s) not shown in detail** (the page is kept short enough for a \
+             comment; the job log and `steward plan --json` have everything): {}.",
+            left_out.len(),
+            names.join(", ")
+        );
     }
     out
 }
@@ -268,6 +291,46 @@ mod tests {
         assert!(md.contains("> **1 org(s) could not be planned**"), "{md}");
         assert!(md.contains("No changes in 1 org(s): `a`."), "{md}");
         assert!(failed > md.find("No changes").expect("quiet line"), "{md}");
+    }
+
+    #[test]
+    fn big_plans_stay_small_enough_for_a_comment_and_name_every_org() {
+        use crate::resource::Address;
+        let change = |i: usize| Change {
+            address: Address {
+                kind: Kind::GoogleUser,
+                id: format!("user{i}@example.org"),
+            },
+            module: "accounts".into(),
+            action: Action::Create,
+            fields: vec![],
+            reason: None,
+            source: None,
+            depends_on: vec![],
+            destructive: false,
+        };
+        let orgs: Vec<OrgPlan> = (0..100)
+            .map(|o| {
+                let changes: Vec<Change> = (0..300).map(change).collect();
+                OrgPlan {
+                    org: format!("org{o:03}"),
+                    file: format!("orgs/org{o:03}.yaml"),
+                    file_sha256: String::new(),
+                    live_sha256: String::new(),
+                    summary: Summary::of(&changes),
+                    changes,
+                    unmanaged: vec![],
+                    error: None,
+                }
+            })
+            .collect();
+        let md = render_markdown(&Plan::new(orgs));
+        assert!(md.len() < 65_536, "{} characters", md.len());
+        assert!(md.contains("… 100 more line(s)"), "per-org cap");
+        assert!(md.contains("more org(s) not shown in detail"));
+        for o in 0..100 {
+            assert!(md.contains(&format!("`org{o:03}`")), "org{o:03} is named");
+        }
     }
 
     #[test]
