@@ -226,21 +226,25 @@ pub fn render_markdown(plan: &Plan) -> String {
     if plan.orgs.is_empty() {
         out.push_str("No org was selected.\n\n");
     }
+    // Sections go in while the page, plus the line naming the orgs not yet placed,
+    // stays within MAX_CHARS.
+    let detailed: Vec<&OrgPlan> = failed.iter().chain(changed.iter()).copied().collect();
+    let mention = |o: &OrgPlan| format!("{} ({})", code(&o.org), counts(&o.summary));
+    let mut rest_cost: usize = detailed.iter().map(|o| mention(o).len() + 2).sum();
     let mut left_out: Vec<&OrgPlan> = Vec::new();
-    for o in failed.iter().chain(changed.iter()) {
+    for o in detailed {
+        rest_cost -= mention(o).len() + 2;
         let mut section = String::new();
         org_section(o, &mut section);
-        if left_out.is_empty() && out.len() + section.len() <= MAX_CHARS {
+        let tail = if rest_cost > 0 { rest_cost + 200 } else { 0 };
+        if left_out.is_empty() && out.len() + section.len() + tail <= MAX_CHARS {
             out.push_str(&section);
         } else {
             left_out.push(o);
         }
     }
     if !left_out.is_empty() {
-        let names: Vec<String> = left_out
-            .iter()
-            .map(|o| format!("{} ({})", code(&o.org), counts(&o.summary)))
-            .collect();
+        let names: Vec<String> = left_out.iter().map(|o| mention(o)).collect();
         let _ = writeln!(
             out,
             "**{} more org(s) not shown in detail** (the page is kept short enough for a \
@@ -309,7 +313,7 @@ mod tests {
             depends_on: vec![],
             destructive: false,
         };
-        let orgs: Vec<OrgPlan> = (0..100)
+        let orgs: Vec<OrgPlan> = (0..200)
             .map(|o| {
                 let changes: Vec<Change> = (0..300).map(change).collect();
                 OrgPlan {
@@ -328,7 +332,7 @@ mod tests {
         assert!(md.len() < 65_536, "{} characters", md.len());
         assert!(md.contains("… 100 more line(s)"), "per-org cap");
         assert!(md.contains("more org(s) not shown in detail"));
-        for o in 0..100 {
+        for o in 0..200 {
             assert!(md.contains(&format!("`org{o:03}`")), "org{o:03} is named");
         }
     }
