@@ -8,6 +8,7 @@
 pub mod changes;
 pub mod cli;
 pub mod diag;
+pub mod drift;
 pub mod engine;
 pub mod graph;
 pub mod lab;

@@ -29,6 +29,20 @@ pub struct Contact {
     pub reports: bool,
 }
 
+/// A known difference the org file acknowledges until a date (`accepted_drift:`).
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    pub address: Address,
+    /// Only these fields; empty means any difference of the resource.
+    pub fields: Vec<String>,
+    pub reason: String,
+    /// Last day accepted, as written and as days since 1970-01-01.
+    pub until: String,
+    pub until_day: i64,
+    /// Where in the org file, for the report.
+    pub line: usize,
+}
+
 /// The Google Workspace tenant of an org.
 #[derive(Debug, Clone)]
 pub struct GoogleTenant {
@@ -47,6 +61,7 @@ pub struct Org {
     pub file: Arc<SourceFile>,
     pub root: Node,
     pub contacts: Vec<Contact>,
+    pub accepted: Vec<Accepted>,
     pub google: Option<GoogleTenant>,
     /// Enabled modules in dependency order.
     pub modules: Vec<String>,
@@ -237,6 +252,42 @@ pub fn load(
         })
         .unwrap_or_default();
 
+    let mut accepted = Vec::new();
+    for (i, a) in value["accepted_drift"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        let path = format!("accepted_drift.{i}.resource");
+        // A value that is not text was reported by the schema already.
+        let Some(text) = a["resource"].as_str() else {
+            continue;
+        };
+        let span = root.at_path(&path).map(|n| n.span).unwrap_or_default();
+        match Address::parse(text) {
+            Ok(address) => accepted.push(Accepted {
+                address,
+                fields: a["fields"]
+                    .as_array()
+                    .map(|f| f.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+                    .unwrap_or_default(),
+                reason: a["reason"].as_str().unwrap_or_default().to_string(),
+                until: a["until"].as_str().unwrap_or_default().to_string(),
+                until_day: a["until"]
+                    .as_str()
+                    .and_then(crate::util::parse_date)
+                    .unwrap_or(i64::MIN),
+                line: file.line_col(span).0,
+            }),
+            Err(why) => problems.push(
+                Problem::at("bad_address", &file, span, why, "not a resource address")
+                    .with_help("write it as the plan or drift report shows it, e.g. google_user[ann@example.org]"),
+            ),
+        }
+    }
+
     // Modules: known, inputs valid, requirements enabled, no cycle.
     let mut enabled: Vec<(String, Span, Value)> = Vec::new();
     if let Some(entries) = root.get("modules").and_then(Node::entries) {
@@ -366,6 +417,7 @@ pub fn load(
         file: file.clone(),
         root,
         contacts,
+        accepted,
         google,
         modules,
         settings,

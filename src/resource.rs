@@ -202,6 +202,28 @@ pub struct Address {
     pub id: String,
 }
 
+impl Address {
+    /// Parses `kind[id]`, as plans and reports show addresses.
+    pub fn parse(text: &str) -> Result<Address, String> {
+        let (kind, rest) = text
+            .split_once('[')
+            .filter(|(_, rest)| rest.ends_with(']'))
+            .ok_or_else(|| {
+                format!("`{text}` is not a resource address like google_user[ann@example.org]")
+            })?;
+        let kind: Kind = serde_json::from_value(Value::String(kind.to_string()))
+            .map_err(|_| format!("`{kind}` is not a resource kind"))?;
+        let id = &rest[..rest.len() - 1];
+        if id.is_empty() {
+            return Err(format!("`{text}` has an empty id"));
+        }
+        Ok(Address {
+            kind,
+            id: id.to_string(),
+        })
+    }
+}
+
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}[{}]", self.kind, self.id)

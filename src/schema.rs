@@ -30,6 +30,8 @@ pub enum Type {
     Name,
     /// A `secret:NAME` reference to a value kept outside git.
     Secret,
+    /// A calendar date, `YYYY-MM-DD`.
+    Date,
     List,
     Object,
     /// A mapping from names to values of one schema.
@@ -332,6 +334,12 @@ impl Schema {
                     );
                 }
             }
+            Type::Date if crate::util::parse_date(text).is_none() => ctx.error(
+                "bad_date",
+                node.span,
+                format!("`{text}` is not a date: write YYYY-MM-DD"),
+                "not a date",
+            ),
             Type::Name if !is_name(text) => ctx.problems.push(
                 Problem::at(
                     "bad_name",
@@ -414,6 +422,7 @@ impl Schema {
             Type::OrgUnit => "an org unit path",
             Type::Name => "a name",
             Type::Secret => "a secret reference",
+            Type::Date => "a date (YYYY-MM-DD)",
             Type::List => "a list",
             Type::Object | Type::Map => "a mapping",
         }

@@ -2,6 +2,7 @@
 //! status; errors are rendered here, at the edge, with miette.
 
 mod apply;
+mod drift;
 mod graph;
 mod lab;
 mod modules;
@@ -54,6 +55,8 @@ pub enum Command {
     Plan(plan::PlanArgs),
     /// Apply changes: plan and ask, or carry out a saved plan.
     Apply(apply::ApplyArgs),
+    /// Report what no longer matches the org files (read-only), compared with earlier runs.
+    Drift(drift::DriftArgs),
     /// Show an org's dependency graph of modules and resources.
     Graph(graph::GraphArgs),
     /// List the module catalogue.
@@ -152,6 +155,7 @@ pub fn main() -> ExitCode {
         Command::Validate(a) => validate::run(&cli.root, &ui, a),
         Command::Plan(a) => plan::run(&cli.root, &ui, a),
         Command::Apply(a) => apply::run(&cli.root, &ui, a),
+        Command::Drift(a) => drift::run(&cli.root, &ui, a),
         Command::Graph(a) => graph::run(&cli.root, &ui, a),
         Command::Modules(a) => modules::run(&cli.root, &ui, a),
         Command::Orgs(a) => orgs::run(&cli.root, &ui, a),

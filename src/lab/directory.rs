@@ -525,6 +525,14 @@ impl Lab {
                         .or_default()
                         .insert(email, Obj::new(data, now));
                 }
+                // Deletions "in the admin console", behind Steward's back.
+                for email in seed["delete_users"].as_array().into_iter().flatten() {
+                    let email = email.as_str().unwrap_or_default().to_ascii_lowercase();
+                    t.users.remove(&email);
+                    for members in t.members.values_mut() {
+                        members.remove(&email);
+                    }
+                }
                 reply(StatusCode::OK, &json!({}))
             }
             (&Method::GET, "dump") => {

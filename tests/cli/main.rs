@@ -7,5 +7,6 @@ mod changes;
 mod ci_workflows;
 mod commands;
 mod contract;
+mod drift;
 mod plan_apply;
 mod validate;

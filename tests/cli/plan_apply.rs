@@ -437,6 +437,10 @@ fn no_secret_value_appears_in_any_output() {
         env.run(&["plan"]).all(),
         env.run(&["plan", "--json"]).all(),
         env.run(&["plan", "--format", "markdown"]).all(),
+        env.run(&["drift"]).all(),
+        env.run(&["drift", "--format", "json"]).all(),
+        env.run(&["drift", "--format", "html"]).all(),
+        env.run(&["drift", "--format", "markdown"]).all(),
         env.run(&["graph", "o", "--dot"]).all(),
     ];
     assert_eq!(env.run(&["plan", "--out", "saved.json"]).code, 0);

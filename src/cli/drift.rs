@@ -1,0 +1,117 @@
+//! `steward drift`: refresh read-only, report what no longer matches the org files,
+//! compared with the last recorded run.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use super::{CmdResult, Selection, Status, Ui, Workspace, runtime};
+use crate::diag::Problem;
+use crate::drift::history::{HistoryStore, SqliteHistory};
+use crate::drift::render::Renderer;
+use crate::drift::{self, Report};
+use crate::engine::Engine;
+
+#[derive(Args, Debug)]
+pub struct DriftArgs {
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Write the report to FILE instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Compare with the history but do not record this run in it.
+    #[arg(long)]
+    pub no_record: bool,
+    /// Operations at once (default from steward.yaml, else 10).
+    #[arg(long)]
+    pub parallelism: Option<usize>,
+    /// Print how many API requests were made (to stderr).
+    #[arg(long)]
+    pub stats: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Markdown,
+    Html,
+    Json,
+}
+
+/// Where drift history lives in the pool's (git-ignored) state folder.
+pub const HISTORY_FILE: &str = "drift.sqlite";
+
+/// Checks the selected orgs and returns the report, compared with (and, unless
+/// `no_record`, recorded in) the history.
+pub fn check(
+    ws: &Workspace,
+    ui: &Ui,
+    selection: &Selection,
+    parallelism: Option<usize>,
+    no_record: bool,
+) -> Result<(Report, std::sync::Arc<Engine>), Box<Problem>> {
+    let engine = std::sync::Arc::new(
+        Engine::new(ws.pool.clone(), parallelism)
+            .map_err(|e| Problem::new("engine", e.to_string()))?,
+    );
+    let rt = runtime()?;
+    let selected = ws.select(selection)?;
+    let (orgs, plan, _) = ws.load_and_plan(&engine, &rt, &selected, ui)?;
+    let mut reports = drift::reports(&orgs, &plan, crate::util::today());
+    let at = crate::util::now_rfc3339();
+    let path = ws.pool.state_dir().join(HISTORY_FILE);
+    let mut history =
+        SqliteHistory::open(&path).map_err(|e| Problem::new("history", e.to_string()))?;
+    history
+        .compare_and_record(&at, &mut reports, !no_record)
+        .map_err(|e| Problem::new("history", e.to_string()))?;
+    let pool = ws
+        .pool
+        .config
+        .name
+        .clone()
+        .unwrap_or_else(|| ws.pool.config.pool.clone());
+    Ok((Report::new(pool, at, reports), engine))
+}
+
+pub fn run(root: &Option<PathBuf>, ui: &Ui, args: DriftArgs) -> CmdResult {
+    let ws = Workspace::open(root, ui)?;
+    let (report, engine) = check(&ws, ui, &args.selection, args.parallelism, args.no_record)?;
+    let renderer = Renderer::new().map_err(|e| Problem::new("template", e.to_string()))?;
+    let rendered = match args.format {
+        Format::Text => renderer.text(&report),
+        Format::Markdown => renderer.markdown(&report),
+        Format::Html => renderer.html(&report),
+        Format::Json => serde_json::to_string_pretty(&report)
+            .map(|s| s + "\n")
+            .map_err(|e| crate::drift::render::RenderError::json(e.to_string())),
+    }
+    .map_err(|e| Problem::new("render", e.to_string()))?;
+    match &args.out {
+        Some(path) => {
+            crate::util::write_atomic(path, rendered.as_bytes(), 0o644).map_err(|e| {
+                Problem::new("out", format!("cannot write {}: {e}", path.display()))
+            })?;
+            eprintln!("Wrote the drift report to {}.", path.display());
+        }
+        None => print!("{rendered}"),
+    }
+    if args.stats {
+        super::plan::print_stats(&engine.http.stats);
+    }
+    Ok(status(&report))
+}
+
+/// 1 when an org could not be checked, else 2 when there is drift, else 0.
+pub fn status(report: &Report) -> Status {
+    if report.summary.orgs_not_checked > 0 {
+        Status::Failed
+    } else if report.summary.findings > 0 {
+        Status::Changes
+    } else {
+        Status::Ok
+    }
+}

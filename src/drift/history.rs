@@ -1,0 +1,251 @@
+//! Drift history: every run's findings, so a report can say what is new since the last
+//! one, what is ongoing (and since when), and what was resolved.
+//!
+//! Behind a small trait so that a pool can later keep history in a shared database; the
+//! one implementation here is an embedded SQLite file in the pool's state folder.
+//! Concurrent runs are safe: each run reads the previous state and writes its own in one
+//! `BEGIN IMMEDIATE` transaction, which SQLite serialises (others wait, up to a timeout).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use super::{Category, OrgReport, Resolved, Seen};
+
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    #[error("drift history {path}: {source}")]
+    Sqlite {
+        path: String,
+        source: rusqlite::Error,
+    },
+    #[error("cannot create {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// Where drift runs are remembered.
+pub trait HistoryStore {
+    /// Marks each finding new or ongoing and fills each org's resolved list, comparing
+    /// with that org's last recorded check; then records this run, unless `record` is
+    /// false. Orgs that could not be checked are neither compared nor recorded, so their
+    /// earlier findings are not reported resolved.
+    fn compare_and_record(
+        &mut self,
+        at: &str,
+        orgs: &mut [OrgReport],
+        record: bool,
+    ) -> Result<(), HistoryError>;
+}
+
+pub struct SqliteHistory {
+    conn: Connection,
+    path: String,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL
+);
+-- The orgs a run checked successfully.
+CREATE TABLE IF NOT EXISTS checked (
+    run INTEGER NOT NULL REFERENCES runs(id),
+    org TEXT NOT NULL,
+    PRIMARY KEY (org, run)
+);
+CREATE TABLE IF NOT EXISTS findings (
+    run INTEGER NOT NULL REFERENCES runs(id),
+    org TEXT NOT NULL,
+    key TEXT NOT NULL,
+    category TEXT NOT NULL,
+    title TEXT NOT NULL,
+    first_seen TEXT NOT NULL,
+    accepted INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (run, org, key)
+);
+";
+
+impl SqliteHistory {
+    pub fn open(path: &Path) -> Result<SqliteHistory, HistoryError> {
+        let shown = path.display().to_string();
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| HistoryError::Io {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        }
+        let sql = |source| HistoryError::Sqlite {
+            path: shown.clone(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(sql)?;
+        conn.busy_timeout(Duration::from_secs(60)).map_err(sql)?;
+        // WAL lets readers go on while one run writes.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(sql)?;
+        conn.execute_batch(SCHEMA).map_err(sql)?;
+        Ok(SqliteHistory { conn, path: shown })
+    }
+}
+
+fn category_name(c: Category) -> &'static str {
+    match c {
+        Category::Changed => "changed",
+        Category::Missing => "missing",
+        Category::Unmanaged => "unmanaged",
+        Category::Unhealthy => "unhealthy",
+    }
+}
+
+fn category_from(s: &str) -> Category {
+    match s {
+        "missing" => Category::Missing,
+        "unmanaged" => Category::Unmanaged,
+        "unhealthy" => Category::Unhealthy,
+        _ => Category::Changed,
+    }
+}
+
+/// A finding as the last run recorded it.
+struct Earlier {
+    category: String,
+    title: String,
+    first_seen: String,
+}
+
+impl HistoryStore for SqliteHistory {
+    fn compare_and_record(
+        &mut self,
+        at: &str,
+        orgs: &mut [OrgReport],
+        record: bool,
+    ) -> Result<(), HistoryError> {
+        let path = self.path.clone();
+        let sql = |source| HistoryError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql)?;
+        tx.execute("INSERT INTO runs (at) VALUES (?1)", params![at])
+            .map_err(sql)?;
+        let run = tx.last_insert_rowid();
+        for org in orgs.iter_mut().filter(|o| o.error.is_none()) {
+            let previous: Option<i64> = tx
+                .query_row(
+                    "SELECT max(run) FROM checked WHERE org = ?1 AND run < ?2",
+                    params![org.org, run],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(sql)?
+                .flatten();
+            let mut earlier: BTreeMap<String, Earlier> = BTreeMap::new();
+            if let Some(prev) = previous {
+                let mut stmt = tx
+                    .prepare_cached(
+                        "SELECT key, category, title, first_seen FROM findings \
+                         WHERE run = ?1 AND org = ?2",
+                    )
+                    .map_err(sql)?;
+                let rows = stmt
+                    .query_map(params![prev, org.org], |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            Earlier {
+                                category: r.get(1)?,
+                                title: r.get(2)?,
+                                first_seen: r.get(3)?,
+                            },
+                        ))
+                    })
+                    .map_err(sql)?;
+                for row in rows {
+                    let (key, e) = row.map_err(sql)?;
+                    earlier.insert(key, e);
+                }
+            }
+            let mut first_seen: Vec<(String, String, String, String, bool)> = Vec::new();
+            for f in &mut org.findings {
+                let first = match earlier.remove(&f.key) {
+                    Some(e) => {
+                        f.seen = Seen::Ongoing {
+                            first_seen: e.first_seen.clone(),
+                        };
+                        e.first_seen
+                    }
+                    None => {
+                        f.seen = Seen::New;
+                        at.to_string()
+                    }
+                };
+                first_seen.push((
+                    f.key.clone(),
+                    category_name(f.category).into(),
+                    f.title.clone(),
+                    first,
+                    false,
+                ));
+            }
+            for a in &mut org.accepted {
+                let f = &mut a.finding;
+                let first = match earlier.remove(&f.key) {
+                    Some(e) => {
+                        f.seen = Seen::Ongoing {
+                            first_seen: e.first_seen.clone(),
+                        };
+                        e.first_seen
+                    }
+                    None => at.to_string(),
+                };
+                first_seen.push((
+                    f.key.clone(),
+                    category_name(f.category).into(),
+                    f.title.clone(),
+                    first,
+                    true,
+                ));
+            }
+            // What the last run had and this one has not: resolved.
+            org.resolved = earlier
+                .into_iter()
+                .map(|(key, e)| Resolved {
+                    key,
+                    category: category_from(&e.category),
+                    title: e.title,
+                    first_seen: e.first_seen,
+                })
+                .collect();
+            tx.execute(
+                "INSERT INTO checked (run, org) VALUES (?1, ?2)",
+                params![run, org.org],
+            )
+            .map_err(sql)?;
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO findings \
+                     (run, org, key, category, title, first_seen, accepted) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .map_err(sql)?;
+            for (key, category, title, first, accepted) in first_seen {
+                insert
+                    .execute(params![run, org.org, key, category, title, first, accepted])
+                    .map_err(sql)?;
+            }
+        }
+        if record {
+            tx.commit().map_err(sql)?;
+        } else {
+            tx.rollback().map_err(sql)?;
+        }
+        Ok(())
+    }
+}
