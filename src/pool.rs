@@ -27,6 +27,48 @@ pub struct PoolConfig {
     pub parallelism: usize,
     #[serde(default)]
     pub google: GoogleConfig,
+    /// Where `steward drift --email` sends reports.
+    #[serde(default)]
+    pub email: Option<EmailConfig>,
+}
+
+/// The drift e-mail: sender, the pool team's recipients, and the SMTP server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailConfig {
+    /// `Name <address>` or an address.
+    pub from: String,
+    /// The pool team: they get the whole report.
+    pub to: Vec<String>,
+    pub smtp: SmtpConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: String,
+    /// Default: 587 for starttls, 465 for tls, 25 for none.
+    #[serde(default)]
+    pub port: Option<u16>,
+    #[serde(default)]
+    pub security: SmtpSecurity,
+    #[serde(default)]
+    pub username: Option<String>,
+    /// `secret:NAME`: the password is never in steward.yaml.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpSecurity {
+    /// Plain connection upgraded with STARTTLS (required, not opportunistic).
+    #[default]
+    Starttls,
+    /// TLS from the first byte (SMTPS).
+    Tls,
+    /// No encryption: only for a relay on the same host or a test server.
+    None,
 }
 
 #[derive(Debug, Clone, Deserialize)]

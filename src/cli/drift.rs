@@ -7,6 +7,7 @@ use clap::{Args, ValueEnum};
 
 use super::{CmdResult, Selection, Status, Ui, Workspace, runtime};
 use crate::diag::Problem;
+use crate::drift::email;
 use crate::drift::history::{HistoryStore, SqliteHistory};
 use crate::drift::render::Renderer;
 use crate::drift::{self, Report};
@@ -22,6 +23,15 @@ pub struct DriftArgs {
     /// Write the report to FILE instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// E-mail the report to the pool team (steward.yaml `email:`) instead of printing it.
+    #[arg(long)]
+    pub email: bool,
+    /// With --email: also send each org's contacts with `reports: true` their own part.
+    #[arg(long, requires = "email")]
+    pub per_org: bool,
+    /// With --email: write the messages as .eml files into DIR instead of sending them.
+    #[arg(long, value_name = "DIR", requires = "email")]
+    pub dry_run: Option<PathBuf>,
     /// Compare with the history but do not record this run in it.
     #[arg(long)]
     pub no_record: bool,
@@ -79,8 +89,53 @@ pub fn check(
 
 pub fn run(root: &Option<PathBuf>, ui: &Ui, args: DriftArgs) -> CmdResult {
     let ws = Workspace::open(root, ui)?;
+    // Check the e-mail settings before spending a refresh on them.
+    let email = match (args.email, &ws.pool.config.email) {
+        (true, None) => {
+            return Err(Box::new(
+                Problem::new("email", "steward.yaml has no `email:` settings")
+                    .with_help("add email: {from, to, smtp: {host, port, security, username, password}} (see README: Drift reports)"),
+            ));
+        }
+        (true, Some(cfg)) => Some(cfg.clone()),
+        (false, _) => None,
+    };
     let (report, engine) = check(&ws, ui, &args.selection, args.parallelism, args.no_record)?;
     let renderer = Renderer::new().map_err(|e| Problem::new("template", e.to_string()))?;
+    if let Some(cfg) = email {
+        let status = status(&report);
+        let mail_problem = |e: email::EmailError| Box::new(Problem::new("email", e.to_string()));
+        let messages =
+            email::messages(&report, &cfg, &renderer, args.per_org).map_err(mail_problem)?;
+        if let Some(dir) = &args.dry_run {
+            let files = email::write_all(dir, &messages).map_err(mail_problem)?;
+            eprintln!(
+                "Dry run: wrote {} message(s) to {} instead of sending them.",
+                files.len(),
+                dir.display()
+            );
+            return Ok(status);
+        }
+        let failures = email::send_all(&cfg, &ws.secrets, &messages).map_err(mail_problem)?;
+        let recipients: usize = messages.iter().map(|m| m.to.len()).sum();
+        for f in &failures {
+            eprintln!(
+                "{:?}",
+                miette::Report::new(Problem::new("email", f.to_string()))
+            );
+        }
+        eprintln!(
+            "Sent {} of {} message(s) ({recipients} recipient(s)): {}",
+            messages.len() - failures.len(),
+            messages.len(),
+            crate::drift::render::subject(&report)
+        );
+        return Ok(if failures.is_empty() {
+            status
+        } else {
+            Status::Failed
+        });
+    }
     let rendered = match args.format {
         Format::Text => renderer.text(&report),
         Format::Markdown => renderer.markdown(&report),

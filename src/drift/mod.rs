@@ -7,6 +7,7 @@
 //! unmanaged object. Findings an org file accepts (`accepted_drift:`) are listed apart
 //! until their date passes.
 
+pub mod email;
 pub mod history;
 pub mod render;
 

@@ -37,7 +37,7 @@ fn drift_json(env: &Env, extra: &[&str]) -> (i32, Value, String) {
 
 /// Examples applied, then changed by hand: Sam renamed, Priya deleted, a kiosk user and
 /// an extra member added in the admin console.
-fn drifted() -> Env {
+pub fn drifted() -> Env {
     let mut env = Env::examples();
     env.start_lab(&[]);
     assert_eq!(env.run(&["apply", "--yes"]).code, 0);

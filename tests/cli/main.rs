@@ -8,5 +8,6 @@ mod ci_workflows;
 mod commands;
 mod contract;
 mod drift;
+mod email;
 mod plan_apply;
 mod validate;

@@ -1,0 +1,243 @@
+//! The drift e-mail, received by a real SMTP server (aiosmtpd) and parsed as MIME.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::drift::drifted;
+use crate::support::{Env, repo};
+
+const SMTP_PASSWORD: &str = "Smtp-Pa55-Do-Not-Leak";
+
+/// tests/tools/smtp_sink.py on a free loopback port, requiring this login.
+struct Smtp {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Smtp {
+    fn start() -> Smtp {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ready = dir.path().join("port");
+        let child = Command::new("python3")
+            .arg(repo().join("tests/tools/smtp_sink.py"))
+            .arg(dir.path().join("mail"))
+            .arg(&ready)
+            .args(["reports@pool.example", SMTP_PASSWORD])
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("python3 for the SMTP server (scripts/test installs aiosmtpd)");
+        // Owned at once, so Drop stops the server on every path below.
+        let mut smtp = Smtp {
+            child,
+            port: 0,
+            dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(p) = std::fs::read_to_string(&ready)
+                && let Ok(port) = p.trim().parse()
+            {
+                smtp.port = port;
+                return smtp;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the SMTP server did not start within 20 s (is aiosmtpd installed?)");
+    }
+
+    fn mail_dir(&self) -> PathBuf {
+        self.dir.path().join("mail")
+    }
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Messages in a folder, parsed by Python's email package.
+fn read_mail(dir: &std::path::Path) -> Vec<Value> {
+    let out = Command::new("python3")
+        .arg(repo().join("tests/tools/read_mail.py"))
+        .arg(dir)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice::<Value>(&out.stdout)
+        .expect("json")
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn configure(env: &Env, port: u16) {
+    let mut pool = env.read("steward.yaml");
+    pool.push_str(&format!(
+        "email:\n  from: \"Example Pool IT <it@pool.example>\"\n  to: [it-team@pool.example, lead@pool.example]\n  smtp: {{host: 127.0.0.1, port: {port}, security: none, username: reports@pool.example, password: \"secret:smtp-password\"}}\n"
+    ));
+    env.write("steward.yaml", &pool);
+    env.write("secrets/smtp-password", SMTP_PASSWORD);
+}
+
+fn part<'a>(msg: &'a Value, ty: &str) -> &'a str {
+    msg["parts"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["type"] == ty))
+        .and_then(|p| p["body"].as_str())
+        .unwrap_or_else(|| panic!("no {ty} part in {msg:#}"))
+}
+
+#[test]
+fn the_report_is_mailed_to_the_team_and_each_org_gets_its_own_part() {
+    let env = drifted();
+    let smtp = Smtp::start();
+    configure(&env, smtp.port);
+    let key = env.read("secrets/riverside/google-service-account");
+    let key: Value = serde_json::from_str(&key).expect("key");
+    let key_line = key["private_key"]
+        .as_str()
+        .and_then(|p| p.lines().nth(2))
+        .expect("pem line")
+        .to_string();
+
+    let run = env.run(&["drift", "--email", "--per-org"]);
+    assert_eq!(run.code, 2, "drift found, mail sent: {run:?}");
+    assert!(
+        run.stderr
+            .contains("Sent 3 of 3 message(s) (4 recipient(s))"),
+        "{run:?}"
+    );
+    assert!(!run.all().contains(SMTP_PASSWORD));
+
+    let mail = read_mail(&smtp.mail_dir());
+    assert_eq!(mail.len(), 3, "{mail:#?}");
+    let team = &mail[0];
+    assert_eq!(team["auth_user"], "reports@pool.example");
+    assert_eq!(team["mail_from"], "it@pool.example");
+    assert_eq!(
+        team["rcpt_tos"],
+        serde_json::json!(["it-team@pool.example", "lead@pool.example"])
+    );
+    assert_eq!(
+        team["subject"],
+        "Steward drift: 2 orgs need attention, 5 findings"
+    );
+    assert_eq!(team["content_type"], "multipart/alternative");
+    let text = part(team, "text/plain");
+    let html = part(team, "text/html");
+    for body in [text, html] {
+        assert!(body.contains("Riverside Food Bank"), "{body}");
+        assert!(body.contains("Hillside Youth Club"), "{body}");
+        assert!(body.contains("kiosk@riversidefood.org"), "{body}");
+        assert!(
+            body.contains("steward apply orgs/riverside-food-bank.yaml"),
+            "{body}"
+        );
+    }
+    assert!(
+        html.contains("Front &lt;b&gt;Kiosk&lt;/b&gt;") || !html.contains("<b>Kiosk"),
+        "escaped"
+    );
+
+    // Each org's contacts get only their own part.
+    let by_rcpt = |addr: &str| -> &Value {
+        mail.iter()
+            .find(|m| m["rcpt_tos"] == serde_json::json!([addr]))
+            .unwrap_or_else(|| panic!("no message to {addr}: {mail:#?}"))
+    };
+    let dana = by_rcpt("dana@riversidefood.org");
+    assert_eq!(
+        dana["subject"],
+        "Steward drift: 1 org needs attention, 4 findings"
+    );
+    let sam = by_rcpt("sam@hillsideyouth.org");
+    assert_eq!(
+        sam["subject"],
+        "Steward drift: 1 org needs attention, 1 finding"
+    );
+    for body in [part(dana, "text/plain"), part(dana, "text/html")] {
+        assert!(body.contains("Riverside Food Bank"), "{body}");
+        assert!(
+            !body.contains("Hillside"),
+            "another org's part leaked: {body}"
+        );
+    }
+    assert!(
+        !part(sam, "text/html").contains("Riverside"),
+        "another org's part leaked"
+    );
+
+    for m in &mail {
+        let raw = m["raw"].as_str().unwrap_or_default();
+        assert!(
+            !raw.contains(SMTP_PASSWORD),
+            "the SMTP password is in a message"
+        );
+        assert!(
+            !raw.contains(&key_line),
+            "a service-account key is in a message"
+        );
+    }
+}
+
+#[test]
+fn dry_run_writes_the_messages_and_sends_nothing() {
+    let env = drifted();
+    let smtp = Smtp::start();
+    configure(&env, smtp.port);
+    let out = env.path("outbox");
+    let run = env.run(&[
+        "drift",
+        "--email",
+        "--per-org",
+        "--dry-run",
+        out.to_str().expect("path"),
+    ]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("Dry run: wrote 3 message(s)"),
+        "{run:?}"
+    );
+    let written = read_mail(&out);
+    assert_eq!(written.len(), 3);
+    assert_eq!(written[0]["file"], "01-pool.eml");
+    assert_eq!(written[0]["content_type"], "multipart/alternative");
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(read_mail_dir_is_empty(&smtp), "a dry run sent mail");
+}
+
+fn read_mail_dir_is_empty(smtp: &Smtp) -> bool {
+    std::fs::read_dir(smtp.mail_dir()).map_or(true, |mut d| d.next().is_none())
+}
+
+#[test]
+fn a_refused_login_fails_the_run_and_says_so_without_the_password() {
+    let env = drifted();
+    let smtp = Smtp::start();
+    configure(&env, smtp.port);
+    env.write("secrets/smtp-password", "wrong-password-xyz");
+    let run = env.run(&["drift", "--email"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("sending to"), "{run:?}");
+    assert!(run.stderr.contains("Sent 0 of 1 message(s)"), "{run:?}");
+    assert!(!run.all().contains("wrong-password-xyz"), "{run:?}");
+    // Without `email:` in steward.yaml, --email stops before checking anything.
+    let bare = Env::new();
+    let run = bare.run(&["drift", "--email"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr.contains("steward.yaml has no `email:` settings"),
+        "{run:?}"
+    );
+}
