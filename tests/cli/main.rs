@@ -4,10 +4,11 @@
 mod support;
 
 mod changes;
-mod ci_workflows;
+pub mod ci_workflows;
 mod commands;
 mod contract;
-mod drift;
-mod email;
+pub mod drift;
+pub mod email;
 mod plan_apply;
+mod schedules;
 mod validate;
