@@ -126,8 +126,15 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: DriftArgs) -> CmdResult {
     if let Some(cfg) = email {
         let status = status(&report);
         let mail_problem = |e: email::EmailError| Box::new(Problem::new("email", e.to_string()));
+        let started = std::time::Instant::now();
         let messages =
             email::messages(&report, &cfg, &renderer, args.per_org).map_err(mail_problem)?;
+        // The benchmark reads this line (STEWARD_LOG=info).
+        tracing::info!(
+            messages = messages.len(),
+            ms = started.elapsed().as_secs_f64() * 1000.0,
+            "rendered the drift e-mail"
+        );
         if let Some(dir) = &args.dry_run {
             let files = email::write_all(dir, &messages).map_err(mail_problem)?;
             eprintln!(
