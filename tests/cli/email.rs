@@ -241,3 +241,94 @@ fn a_refused_login_fails_the_run_and_says_so_without_the_password() {
         "{run:?}"
     );
 }
+
+/// Runs headless Chromium (Debian's `chromium`) with `args` on a file.
+fn chromium(args: &[&str], file: &std::path::Path) -> std::process::Output {
+    Command::new("chromium")
+        .args([
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+        ])
+        .args(args)
+        .arg(format!("file://{}", file.display()))
+        .output()
+        .expect("chromium is needed (scripts/test installs Debian's chromium)")
+}
+
+#[test]
+fn the_html_report_renders_in_headless_chromium() {
+    let env = drifted();
+    let html = env.path("report.html");
+    let run = env.run(&[
+        "drift",
+        "--format",
+        "html",
+        "--out",
+        html.to_str().expect("path"),
+    ]);
+    assert_eq!(run.code, 2, "{run:?}");
+
+    // Layout: at a phone's width and a desktop mail client's, nothing runs off the side.
+    let page = env.read("report.html");
+    let probe = env.path("probe.html");
+    std::fs::write(
+        &probe,
+        page.replace(
+            "</body>",
+            "<script>document.title = 'width=' + document.documentElement.scrollWidth + ' viewport=' + window.innerWidth;</script></body>",
+        ),
+    )
+    .expect("probe");
+    for width in [400, 760] {
+        let out = chromium(
+            &[&format!("--window-size={width},900"), "--dump-dom"],
+            &probe,
+        );
+        let dom = String::from_utf8_lossy(&out.stdout);
+        let title = dom
+            .split("<title>")
+            .nth(1)
+            .and_then(|t| t.split("</title>").next())
+            .unwrap_or_else(|| panic!("no title in the DOM: {dom}"));
+        let scroll: u32 = title
+            .split_whitespace()
+            .find_map(|p| p.strip_prefix("width="))
+            .and_then(|w| w.parse().ok())
+            .unwrap_or_else(|| panic!("{title}"));
+        // Chromium keeps a minimum window width, so compare with the real viewport.
+        let viewport: u32 = title
+            .split_whitespace()
+            .find_map(|p| p.strip_prefix("viewport="))
+            .and_then(|w| w.parse().ok())
+            .unwrap_or_else(|| panic!("{title}"));
+        assert!(viewport <= width.max(500), "{title}");
+        assert!(scroll <= viewport, "in a {viewport}px window the page is {scroll}px wide");
+        assert!(dom.contains("Riverside Food Bank"), "rendered text");
+    }
+
+    // The screenshot, kept for a look (target/drift-email.png).
+    let shot = repo().join("target").join("drift-email.png");
+    let out = chromium(
+        &[
+            "--window-size=760,1400",
+            &format!("--screenshot={}", shot.display()),
+        ],
+        &html,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let png = std::fs::read(&shot).expect("screenshot");
+    assert_eq!(&png[1..4], b"PNG");
+    let width = u32::from_be_bytes([png[16], png[17], png[18], png[19]]);
+    assert_eq!(width, 760);
+    assert!(
+        png.len() > 20_000,
+        "a near-empty screenshot ({} bytes)",
+        png.len()
+    );
+}
