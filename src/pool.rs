@@ -57,6 +57,10 @@ pub struct SmtpConfig {
     /// `secret:NAME`: the password is never in steward.yaml.
     #[serde(default)]
     pub password: Option<String>,
+    /// A PEM file of an extra certificate authority to trust (a relay with a private
+    /// CA); relative to the pool root. The system's roots are trusted either way.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

@@ -144,7 +144,8 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: DriftArgs) -> CmdResult {
             );
             return Ok(status);
         }
-        let failures = email::send_all(&cfg, &ws.secrets, &messages).map_err(mail_problem)?;
+        let failures =
+            email::send_all(&cfg, &ws.secrets, &ws.pool.root, &messages).map_err(mail_problem)?;
         let recipients: usize = messages.iter().map(|m| m.to.len()).sum();
         for f in &failures {
             eprintln!(

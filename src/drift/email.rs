@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{Message, SmtpTransport, Transport};
 
 use super::Report;
@@ -35,6 +36,8 @@ pub enum EmailError {
         server: String,
         message: String,
     },
+    #[error("email.smtp.ca_file {}: {message}", path.display())]
+    CaFile { path: PathBuf, message: String },
     #[error("cannot write {}: {source}", path.display())]
     Write {
         path: PathBuf,
@@ -146,6 +149,7 @@ pub fn write_all(dir: &Path, messages: &[Outgoing]) -> Result<Vec<PathBuf>, Emai
 pub fn send_all(
     config: &EmailConfig,
     secrets: &Secrets,
+    root: &Path,
     messages: &[Outgoing],
 ) -> Result<Vec<EmailError>, EmailError> {
     let smtp = &config.smtp;
@@ -160,15 +164,34 @@ pub fn send_all(
         server: server.clone(),
         message: e.to_string(),
     };
-    let mut builder = match smtp.security {
-        SmtpSecurity::Starttls => {
-            SmtpTransport::starttls_relay(&smtp.host).map_err(transport_error)?
+    // TLS is required, never opportunistic: a relay that cannot do it is an error.
+    let tls = match smtp.security {
+        SmtpSecurity::None => Tls::None,
+        security => {
+            let mut params = TlsParameters::builder(smtp.host.clone());
+            if let Some(ca) = &smtp.ca_file {
+                let path = root.join(ca);
+                let ca_error = |message: String| EmailError::CaFile {
+                    path: path.clone(),
+                    message,
+                };
+                let pem = std::fs::read(&path).map_err(|e| ca_error(e.to_string()))?;
+                let cert = Certificate::from_pem(&pem).map_err(|e| ca_error(e.to_string()))?;
+                params = params.add_root_certificate(cert);
+            }
+            let params = params.build().map_err(transport_error)?;
+            if security == SmtpSecurity::Tls {
+                Tls::Wrapper(params)
+            } else {
+                Tls::Required(params)
+            }
         }
-        SmtpSecurity::Tls => SmtpTransport::relay(&smtp.host).map_err(transport_error)?,
-        SmtpSecurity::None => SmtpTransport::builder_dangerous(&smtp.host),
-    }
-    .port(port)
-    .timeout(Some(Duration::from_secs(30)));
+    };
+    // "dangerous" is lettre's name for "no TLS unless set": `tls` above sets it.
+    let mut builder = SmtpTransport::builder_dangerous(&smtp.host)
+        .port(port)
+        .tls(tls)
+        .timeout(Some(Duration::from_secs(30)));
     if let Some(user) = &smtp.username {
         let password = match &smtp.password {
             Some(p) => {

@@ -20,6 +20,11 @@ pub struct Smtp {
 
 impl Smtp {
     pub fn start() -> Smtp {
+        Smtp::start_with(&[])
+    }
+
+    /// With `tls` = [cert.pem, key.pem] the server requires STARTTLS.
+    fn start_with(tls: &[PathBuf]) -> Smtp {
         let dir = tempfile::tempdir().expect("tempdir");
         let ready = dir.path().join("port");
         let child = Command::new("python3")
@@ -27,6 +32,7 @@ impl Smtp {
             .arg(dir.path().join("mail"))
             .arg(&ready)
             .args(["reports@pool.example", SMTP_PASSWORD])
+            .args(tls)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -242,6 +248,63 @@ fn a_refused_login_fails_the_run_and_says_so_without_the_password() {
     );
 }
 
+#[test]
+fn starttls_is_required_and_a_private_ca_can_be_trusted() {
+    let env = drifted();
+    // A private CA's certificate for localhost, made with the openssl tool.
+    let cert = env.path("relay-cert.pem");
+    let key = env.path("relay-key.pem");
+    let out = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let smtp = Smtp::start_with(&[cert.clone(), key]);
+    let settings = |ca: &str| {
+        let pool = crate::support::POOL.to_string()
+            + &format!(
+                "email:\n  from: it@pool.example\n  to: [it-team@pool.example]\n  smtp: {{host: localhost, port: {}, security: starttls, username: reports@pool.example, password: \"secret:smtp-password\"{ca}}}\n",
+                smtp.port
+            );
+        env.write("steward.yaml", &pool);
+    };
+    env.write("secrets/smtp-password", SMTP_PASSWORD);
+
+    // Not trusted: refused, nothing sent, and the password never went out in clear.
+    settings("");
+    let run = env.run(&["drift", "--email"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("Sent 0 of 1 message(s)"), "{run:?}");
+    assert!(read_mail_dir_is_empty(&smtp));
+
+    settings(", ca_file: relay-cert.pem");
+    let run = env.run(&["drift", "--email"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    let mail = read_mail(&smtp.mail_dir());
+    assert_eq!(mail.len(), 1);
+    assert_eq!(mail[0]["tls"], true, "delivered over STARTTLS");
+    assert_eq!(mail[0]["auth_user"], "reports@pool.example");
+}
+
 /// Runs headless Chromium (Debian's `chromium`) with `args` on a file.
 fn chromium(args: &[&str], file: &std::path::Path) -> std::process::Output {
     Command::new("chromium")
@@ -304,7 +367,10 @@ fn the_html_report_renders_in_headless_chromium() {
             .and_then(|w| w.parse().ok())
             .unwrap_or_else(|| panic!("{title}"));
         assert!(viewport <= width.max(500), "{title}");
-        assert!(scroll <= viewport, "in a {viewport}px window the page is {scroll}px wide");
+        assert!(
+            scroll <= viewport,
+            "in a {viewport}px window the page is {scroll}px wide"
+        );
         assert!(dom.contains("Riverside Food Bank"), "rendered text");
     }
 

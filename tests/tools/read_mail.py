@@ -29,6 +29,7 @@ for path in sorted(pathlib.Path(sys.argv[1]).iterdir()):
         "mail_from": record["mail_from"],
         "rcpt_tos": record["rcpt_tos"],
         "auth_user": record["auth_user"],
+        "tls": record.get("tls"),
         "from": str(msg["From"]),
         "to": [str(a) for a in msg["To"].addresses] if msg["To"] else [],
         "subject": str(msg["Subject"]),

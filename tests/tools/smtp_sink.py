@@ -1,14 +1,16 @@
 """A real SMTP server for the tests (aiosmtpd): accepts mail on 127.0.0.1 and stores
 each message as JSON ({mail_from, rcpt_tos, auth_user, data}) in a folder.
 
-Usage: smtp_sink.py MAIL_DIR READY_FILE [USER PASSWORD]
-With USER and PASSWORD it requires AUTH LOGIN/PLAIN with them (over plain text: the
-tests talk to loopback only). Writes the port to READY_FILE once listening.
+Usage: smtp_sink.py MAIL_DIR READY_FILE [USER PASSWORD [CERT KEY]]
+With USER and PASSWORD it requires AUTH LOGIN/PLAIN with them. With CERT and KEY (PEM)
+it also requires STARTTLS before AUTH and MAIL; without, it takes AUTH over plain text
+(the tests talk to loopback only). Writes the port to READY_FILE once listening.
 """
 
 import json
 import pathlib
 import signal
+import ssl
 import warnings
 import socket
 import sys
@@ -20,6 +22,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 out = pathlib.Path(sys.argv[1])
 ready = pathlib.Path(sys.argv[2])
 creds = (sys.argv[3], sys.argv[4]) if len(sys.argv) > 4 else None
+tls_files = (sys.argv[5], sys.argv[6]) if len(sys.argv) > 6 else None
 out.mkdir(parents=True, exist_ok=True)
 count = 0
 lock = threading.Lock()
@@ -36,6 +39,7 @@ class Store:
             "mail_from": envelope.mail_from,
             "rcpt_tos": envelope.rcpt_tos,
             "auth_user": user,
+            "tls": getattr(session, "ssl", None) is not None,
             "data": envelope.content.decode("utf-8", "replace"),
         }
         tmp = out / f".{n:03d}.json"
@@ -59,6 +63,10 @@ kwargs = {}
 warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
 if creds:
     kwargs = dict(authenticator=authenticate, auth_required=True, auth_require_tls=False)
+if tls_files:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(*tls_files)
+    kwargs.update(tls_context=context, require_starttls=True, auth_require_tls=True)
 # aiosmtpd checks its own socket by connecting to the configured port, so it needs a
 # real one: take a free port from the kernel, then listen on it.
 with socket.socket() as probe:
