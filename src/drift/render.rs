@@ -28,18 +28,6 @@ impl RenderError {
     }
 }
 
-/// `s` as an inline Markdown code span no backtick inside can end early.
-fn md_code(s: &str) -> String {
-    let longest = s.split(|c| c != '`').map(str::len).max().unwrap_or(0);
-    let fence = "`".repeat(longest + 1);
-    let pad = if s.starts_with('`') || s.ends_with('`') {
-        " "
-    } else {
-        ""
-    };
-    format!("{fence}{pad}{s}{pad}{fence}")
-}
-
 /// `s` as Markdown text that renders literally (no emphasis, links, HTML or tables).
 fn md_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -56,7 +44,7 @@ fn md_text(s: &str) -> String {
     out
 }
 
-handlebars_helper!(code_helper: |s: str| md_code(s));
+handlebars_helper!(code_helper: |s: str| crate::plan::markdown_code(s));
 handlebars_helper!(md_helper: |s: str| md_text(s));
 
 /// The two registries.
@@ -289,6 +277,5 @@ mod tests {
     #[test]
     fn markdown_helpers_neutralise_markup() {
         assert_eq!(md_text("a *b* <i>|"), "a \\*b\\* \\<i\\>\\|");
-        assert_eq!(md_code("x`y"), "``x`y``");
     }
 }

@@ -21,7 +21,7 @@ const MAX_CHARS: usize = 60_000;
 const MAX_QUIET_NAMES: usize = 50;
 
 /// `s` as an inline code span that no backtick inside it can end early.
-fn code(s: &str) -> String {
+pub fn code(s: &str) -> String {
     let fence = "`".repeat(longest_backtick_run(s) + 1);
     let pad = if s.starts_with('`') || s.ends_with('`') {
         " "

@@ -302,7 +302,7 @@ pub fn sort_changes(org: &Org, changes: &mut [Change]) {
 // Text rendering
 
 mod markdown;
-pub use markdown::render_markdown;
+pub use markdown::{code as markdown_code, render_markdown};
 
 impl Change {
     /// Whether applying it loses something: a removal, or a user suspended or deleted
