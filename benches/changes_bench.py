@@ -21,7 +21,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pool_bench import BIN, generate  # noqa: E402
+from pool_bench import BIN, generate, start_lab  # noqa: E402
 
 
 def git(pool, *args):
@@ -66,7 +66,7 @@ def main():
 
         print(f"| commit touches | orgs selected | `orgs --changed-since` | `validate --changed-since` |")
         print("|---|---|---|---|")
-        for what, path in [("one org file", "orgs/org007.yaml"), ("modules/accounts", "modules/accounts/module.yaml"),
+        for what, path in [("one org file", f"orgs/org{a.orgs // 2:03d}.yaml"), ("modules/accounts", "modules/accounts/module.yaml"),
                            ("steward.yaml", "steward.yaml"), ("README only", "README.md")]:
             with open(os.path.join(pool, path), "a") as f:
                 f.write("# touched\n")
@@ -76,14 +76,7 @@ def main():
             n = len(out.splitlines())
             print(f"| {what} | {n} of {a.orgs} | {t_orgs * 1000:.0f} ms | {t_val * 1000:.0f} ms |")
 
-        ready = os.path.join(pool, ".lab-url")
-        lab = subprocess.Popen([BIN, "lab", "serve", "--port", "0", "--ready-file", ready], cwd=pool,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(200):
-            if os.path.exists(ready) and open(ready).read().strip():
-                break
-            time.sleep(0.05)
-        env["STEWARD_GOOGLE_URL"] = open(ready).read().strip()
+        lab, env["STEWARD_GOOGLE_URL"] = start_lab(pool)
         t_md, md = timed(pool, ["plan", "--all", "--format", "markdown"], env, 1)
         t_txt, txt = timed(pool, ["plan", "--all"], env, 1)
         print(f"\nfirst plan of the pool ({txt.strip().splitlines()[-1]}): text {len(txt) / 1e6:.1f} MB in "

@@ -10,7 +10,6 @@ Usage: benches/drift_bench.py [--orgs 200] [--users 100] [--groups 10] [--runs 3
 Needs a release build: cargo build --release
 """
 import argparse
-import json
 import os
 import re
 import shutil
@@ -21,7 +20,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pool_bench import BIN, generate, lab_call, minimum  # noqa: E402
+from pool_bench import BIN, generate, lab_call, minimum, start_lab  # noqa: E402
 
 
 def main():
@@ -47,14 +46,7 @@ def main():
             f.write("email:\n  from: it@pool.example\n  to: [team@pool.example]\n"
                     "  smtp: {host: 127.0.0.1, security: none}\n")
         subprocess.run([BIN, "lab", "init"], cwd=pool, check=True, capture_output=True)
-        ready = os.path.join(pool, ".lab-url")
-        lab = subprocess.Popen([BIN, "lab", "serve", "--port", "0", "--ready-file", ready], cwd=pool,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(200):
-            if os.path.exists(ready) and open(ready).read().strip():
-                break
-            time.sleep(0.05)
-        url = open(ready).read().strip()
+        lab, url = start_lab(pool)
         env = dict(os.environ, STEWARD_GOOGLE_URL=url, NO_COLOR="1", STEWARD_LOG="steward=info")
         subprocess.run([BIN, "apply", "--all", "--yes", "--no-progress"], cwd=pool, env=env, check=True,
                        capture_output=True)

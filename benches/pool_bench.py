@@ -51,6 +51,18 @@ def generate(pool, orgs, users, groups):
             f.write("\n".join(lines) + "\n")
 
 
+def start_lab(pool):
+    """Starts `steward lab serve` for the pool on a free port; returns (process, url)."""
+    ready = os.path.join(pool, ".lab-url")
+    lab = subprocess.Popen([BIN, "lab", "serve", "--port", "0", "--ready-file", ready], cwd=pool,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        if os.path.exists(ready) and open(ready).read().strip():
+            break
+        time.sleep(0.05)
+    return lab, open(ready).read().strip()
+
+
 def lab_call(url, path, body=None):
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(url + path, data=data, method="POST" if body is not None else "GET",
@@ -95,14 +107,7 @@ def main():
     try:
         generate(pool, a.orgs, a.users, a.groups)
         subprocess.run([BIN, "lab", "init"], cwd=pool, check=True, capture_output=True)
-        ready = os.path.join(pool, ".lab-url")
-        lab = subprocess.Popen([BIN, "lab", "serve", "--port", "0", "--ready-file", ready], cwd=pool,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(200):
-            if os.path.exists(ready) and open(ready).read().strip():
-                break
-            time.sleep(0.05)
-        url = open(ready).read().strip()
+        lab, url = start_lab(pool)
 
         code, wall, rss, out, err = run(pool, url, ["apply", "--all", "--yes", "--no-progress"])
         if code != 0:

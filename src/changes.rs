@@ -29,11 +29,6 @@ pub enum ChangesError {
     UnknownRev { rev: String },
     #[error("`git {args}` failed: {stderr}")]
     Git { args: String, stderr: String },
-    #[error("cannot read {}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
 }
 
 impl ChangesError {
@@ -143,7 +138,6 @@ fn resolve(root: &Path, rev: &str) -> Result<String, ChangesError> {
 }
 
 /// A path changed since the revision, relative to the pool root.
-#[derive(Debug, PartialEq, Eq)]
 struct Changed {
     path: PathBuf,
     deleted: bool,
@@ -338,8 +332,7 @@ impl Shard {
             .filter(|(i, _)| i % self.count == self.index - 1)
             .map(|(_, f)| f)
             .collect();
-        let keep: Vec<PathBuf> = files.iter().filter(|f| mine.contains(f)).cloned().collect();
-        keep
+        files.iter().filter(|f| mine.contains(f)).cloned().collect()
     }
 }
 

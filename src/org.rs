@@ -105,6 +105,13 @@ impl Org {
     }
 }
 
+/// The org id a file must declare: its name without `.yaml`.
+pub fn id_from_path(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
 /// Every org file in `orgs/`, sorted by name.
 pub fn discover(pool: &Pool) -> std::io::Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(pool.orgs_dir())?
@@ -196,10 +203,7 @@ pub fn load(
     };
 
     let id = value["org"].as_str().unwrap_or_default().to_string();
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().to_string())
-        .unwrap_or_default();
+    let stem = id_from_path(path);
     if let Some(node) = root.get("org")
         && !id.is_empty()
         && id != stem

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::{CmdResult, Selection, Status, Ui, Workspace, runtime};
+use super::{CmdResult, EngineArgs, Selection, Status, Ui, Workspace, runtime};
 use crate::changes::Shard;
 use crate::diag::Problem;
-use crate::engine::{Engine, OrgApply};
+use crate::engine::OrgApply;
 use crate::graph::Outcome;
 use crate::plan::{FORMAT_VERSION, Plan, render_text};
 
@@ -33,12 +33,8 @@ pub struct ApplyArgs {
     /// Hide the progress bars (they are hidden anyway when stderr is not a terminal).
     #[arg(long)]
     pub no_progress: bool,
-    /// Operations at once within an org (default from steward.yaml, else 10).
-    #[arg(long)]
-    pub parallelism: Option<usize>,
-    /// Print how many API requests were made (to stderr).
-    #[arg(long)]
-    pub stats: bool,
+    #[command(flatten)]
+    pub engine: EngineArgs,
 }
 
 fn read_saved_plan(path: &Path) -> Option<Result<Plan, String>> {
@@ -71,10 +67,7 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: ApplyArgs) -> CmdResult {
         _ => None,
     }
     .transpose()?;
-    let engine = std::sync::Arc::new(
-        Engine::new(ws.pool.clone(), args.parallelism)
-            .map_err(|e| Problem::new("engine", e.to_string()))?,
-    );
+    let engine = ws.engine(&args.engine)?;
     let rt = runtime()?;
     let progress = !args.no_progress && std::io::stderr().is_terminal();
 
@@ -121,7 +114,7 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: ApplyArgs) -> CmdResult {
     }
     let reports = rt.block_on(engine.apply(&orgs, &plan, sessions, progress));
     let failed = summarise(&reports);
-    if args.stats {
+    if args.engine.stats {
         super::plan::print_stats(&engine.http.stats);
     }
     Ok(if failed || plan.has_errors() {

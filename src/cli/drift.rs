@@ -3,13 +3,13 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 
-use super::{CmdResult, Selection, Status, Ui, Workspace, runtime};
+use super::{CmdResult, EngineArgs, Selection, Status, Ui, Workspace, runtime};
 use crate::diag::Problem;
 use crate::drift::email;
 use crate::drift::history::{HistoryStore, SqliteHistory};
-use crate::drift::render::Renderer;
+use crate::drift::render::{Format, Renderer};
 use crate::drift::{self, Report};
 use crate::engine::Engine;
 
@@ -35,20 +35,8 @@ pub struct DriftArgs {
     /// Compare with the history but do not record this run in it.
     #[arg(long)]
     pub no_record: bool,
-    /// Operations at once (default from steward.yaml, else 10).
-    #[arg(long)]
-    pub parallelism: Option<usize>,
-    /// Print how many API requests were made (to stderr).
-    #[arg(long)]
-    pub stats: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    Text,
-    Markdown,
-    Html,
-    Json,
+    #[command(flatten)]
+    pub engine: EngineArgs,
 }
 
 /// Where drift history lives in the pool's (git-ignored) state folder.
@@ -60,13 +48,10 @@ pub fn check(
     ws: &Workspace,
     ui: &Ui,
     selection: &Selection,
-    parallelism: Option<usize>,
+    engine_args: &EngineArgs,
     no_record: bool,
 ) -> Result<(Report, std::sync::Arc<Engine>), Box<Problem>> {
-    let engine = std::sync::Arc::new(
-        Engine::new(ws.pool.clone(), parallelism)
-            .map_err(|e| Problem::new("engine", e.to_string()))?,
-    );
+    let engine = ws.engine(engine_args)?;
     let rt = runtime()?;
     let selected = ws.select(selection)?;
     let (orgs, plan, _) = ws.load_and_plan(&engine, &rt, &selected, ui)?;
@@ -100,19 +85,16 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: DriftArgs) -> CmdResult {
         (true, Some(cfg)) => Some(cfg.clone()),
         (false, _) => None,
     };
-    let (report, engine) = check(&ws, ui, &args.selection, args.parallelism, args.no_record)?;
+    let (report, engine) = check(&ws, ui, &args.selection, &args.engine, args.no_record)?;
+    if args.engine.stats {
+        super::plan::print_stats(&engine.http.stats);
+    }
     let renderer = Renderer::new().map_err(|e| Problem::new("template", e.to_string()))?;
     // With --email the report goes by mail; --out keeps a copy (e.g. for a CI summary).
     if !args.email || args.out.is_some() {
-        let rendered = match args.format {
-            Format::Text => renderer.text(&report),
-            Format::Markdown => renderer.markdown(&report),
-            Format::Html => renderer.html(&report),
-            Format::Json => serde_json::to_string_pretty(&report)
-                .map(|s| s + "\n")
-                .map_err(|e| crate::drift::render::RenderError::json(e.to_string())),
-        }
-        .map_err(|e| Problem::new("render", e.to_string()))?;
+        let rendered = renderer
+            .render(&report, args.format)
+            .map_err(|e| Problem::new("render", e.to_string()))?;
         match &args.out {
             Some(path) => {
                 crate::util::write_atomic(path, rendered.as_bytes(), 0o644).map_err(|e| {
@@ -164,9 +146,6 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: DriftArgs) -> CmdResult {
         } else {
             Status::Failed
         });
-    }
-    if args.stats {
-        super::plan::print_stats(&engine.http.stats);
     }
     Ok(status(&report))
 }

@@ -84,13 +84,15 @@ pub struct Selection {
     pub shard: Option<Shard>,
 }
 
-impl Selection {
-    pub fn files(files: Vec<PathBuf>) -> Selection {
-        Selection {
-            files,
-            ..Selection::default()
-        }
-    }
+/// How the network commands run: operations at once, and counting requests.
+#[derive(Args, Debug, Clone, Default)]
+pub struct EngineArgs {
+    /// Operations at once within an org (default from steward.yaml, else 10).
+    #[arg(long)]
+    pub parallelism: Option<usize>,
+    /// Print how many API requests were made (to stderr).
+    #[arg(long)]
+    pub stats: bool,
 }
 
 /// The org files a selection resolved to, and the git changes behind it if any.
@@ -107,10 +109,7 @@ impl Selected {
             .iter()
             .flat_map(|c| &c.deleted)
             .map(|f| crate::plan::DeletedOrg {
-                org: f
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
+                org: org::id_from_path(f),
                 file: f.display().to_string(),
             })
             .collect()
@@ -221,6 +220,16 @@ impl Workspace {
             catalogue,
             secrets,
         })
+    }
+
+    /// The engine that refreshes, plans and applies, bounded as `args` asks.
+    pub fn engine(
+        &self,
+        args: &EngineArgs,
+    ) -> Result<std::sync::Arc<crate::engine::Engine>, Box<Problem>> {
+        crate::engine::Engine::new(self.pool.clone(), args.parallelism)
+            .map(std::sync::Arc::new)
+            .map_err(|e| Box::new(Problem::new("engine", e.to_string())))
     }
 
     /// Resolves a selection to org files. With `--changed-since`, says on stderr which

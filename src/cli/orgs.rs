@@ -33,10 +33,7 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: OrgsArgs) -> CmdResult {
     };
     let mut rows = Vec::new();
     for f in &selected.files {
-        let org = f
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let org = crate::org::id_from_path(f);
         // The id goes into CI job names and shell variables: accept only what an org
         // file may be named (loading checks the rest).
         if !crate::schema::is_name(&org) {

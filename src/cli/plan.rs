@@ -5,9 +5,8 @@ use std::sync::atomic::Ordering;
 
 use clap::{Args, ValueEnum};
 
-use super::{CmdResult, Selection, Status, Ui, Workspace, runtime};
+use super::{CmdResult, EngineArgs, Selection, Status, Ui, Workspace, runtime};
 use crate::diag::Problem;
-use crate::engine::Engine;
 use crate::plan::{Plan, render_markdown, render_text};
 use crate::providers::google::client::Stats;
 
@@ -28,12 +27,8 @@ pub struct PlanArgs {
     /// Exit 0 when there are no changes, 1 on error, 2 when there are changes.
     #[arg(long)]
     pub detailed_exitcode: bool,
-    /// Operations at once (default from steward.yaml, else 10).
-    #[arg(long)]
-    pub parallelism: Option<usize>,
-    /// Print how many API requests were made (to stderr).
-    #[arg(long)]
-    pub stats: bool,
+    #[command(flatten)]
+    pub engine: EngineArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -45,10 +40,7 @@ pub enum Format {
 
 pub fn run(root: &Option<PathBuf>, ui: &Ui, args: PlanArgs) -> CmdResult {
     let ws = Workspace::open(root, ui)?;
-    let engine = std::sync::Arc::new(
-        Engine::new(ws.pool.clone(), args.parallelism)
-            .map_err(|e| Problem::new("engine", e.to_string()))?,
-    );
+    let engine = ws.engine(&args.engine)?;
     let rt = runtime()?;
     let selected = ws.select(&args.selection)?;
     let (_, plan, _) = ws.load_and_plan(&engine, &rt, &selected, ui)?;
@@ -66,7 +58,7 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: PlanArgs) -> CmdResult {
             out.display()
         );
     }
-    if args.stats {
+    if args.engine.stats {
         print_stats(&engine.http.stats);
     }
     Ok(if plan.has_errors() {

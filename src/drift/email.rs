@@ -72,8 +72,7 @@ fn build(
     for m in to {
         builder = builder.to(m.clone());
     }
-    let text = renderer.text(report)?;
-    let html = renderer.html(report)?;
+    let (text, html) = renderer.text_and_html(report)?;
     builder
         .multipart(MultiPart::alternative_plain_html(text, html))
         .map_err(|e| EmailError::Build(e.to_string()))

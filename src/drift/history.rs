@@ -93,24 +93,6 @@ impl SqliteHistory {
     }
 }
 
-fn category_name(c: Category) -> &'static str {
-    match c {
-        Category::Changed => "changed",
-        Category::Missing => "missing",
-        Category::Unmanaged => "unmanaged",
-        Category::Unhealthy => "unhealthy",
-    }
-}
-
-fn category_from(s: &str) -> Category {
-    match s {
-        "missing" => Category::Missing,
-        "unmanaged" => Category::Unmanaged,
-        "unhealthy" => Category::Unhealthy,
-        _ => Category::Changed,
-    }
-}
-
 /// A finding as the last run recorded it.
 struct Earlier {
     category: String,
@@ -172,57 +154,6 @@ impl HistoryStore for SqliteHistory {
                     earlier.insert(key, e);
                 }
             }
-            let mut first_seen: Vec<(String, String, String, String, bool)> = Vec::new();
-            for f in &mut org.findings {
-                let first = match earlier.remove(&f.key) {
-                    Some(e) => {
-                        f.seen = Seen::Ongoing {
-                            first_seen: e.first_seen.clone(),
-                        };
-                        e.first_seen
-                    }
-                    None => {
-                        f.seen = Seen::New;
-                        at.to_string()
-                    }
-                };
-                first_seen.push((
-                    f.key.clone(),
-                    category_name(f.category).into(),
-                    f.title.clone(),
-                    first,
-                    false,
-                ));
-            }
-            for a in &mut org.accepted {
-                let f = &mut a.finding;
-                let first = match earlier.remove(&f.key) {
-                    Some(e) => {
-                        f.seen = Seen::Ongoing {
-                            first_seen: e.first_seen.clone(),
-                        };
-                        e.first_seen
-                    }
-                    None => at.to_string(),
-                };
-                first_seen.push((
-                    f.key.clone(),
-                    category_name(f.category).into(),
-                    f.title.clone(),
-                    first,
-                    true,
-                ));
-            }
-            // What the last run had and this one has not: resolved.
-            org.resolved = earlier
-                .into_iter()
-                .map(|(key, e)| Resolved {
-                    key,
-                    category: category_from(&e.category),
-                    title: e.title,
-                    first_seen: e.first_seen,
-                })
-                .collect();
             tx.execute(
                 "INSERT INTO checked (run, org) VALUES (?1, ?2)",
                 params![run, org.org],
@@ -235,11 +166,45 @@ impl HistoryStore for SqliteHistory {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )
                 .map_err(sql)?;
-            for (key, category, title, first, accepted) in first_seen {
+            // Accepted findings are recorded too, so that accepting one does not make
+            // it "resolved" and it keeps its first-seen date.
+            let findings = org.findings.iter_mut().map(|f| (f, false));
+            let accepted = org.accepted.iter_mut().map(|a| (&mut a.finding, true));
+            for (f, is_accepted) in findings.chain(accepted) {
+                let first = match earlier.remove(&f.key) {
+                    Some(e) => {
+                        f.seen = Seen::Ongoing {
+                            first_seen: e.first_seen.clone(),
+                        };
+                        e.first_seen
+                    }
+                    None => {
+                        f.seen = Seen::New;
+                        at.to_string()
+                    }
+                };
                 insert
-                    .execute(params![run, org.org, key, category, title, first, accepted])
+                    .execute(params![
+                        run,
+                        org.org,
+                        f.key,
+                        f.category.key(),
+                        f.title,
+                        first,
+                        is_accepted
+                    ])
                     .map_err(sql)?;
             }
+            // What the last run had and this one has not: resolved.
+            org.resolved = earlier
+                .into_iter()
+                .map(|(key, e)| Resolved {
+                    key,
+                    category: Category::from_key(&e.category).unwrap_or(Category::Changed),
+                    title: e.title,
+                    first_seen: e.first_seen,
+                })
+                .collect();
         }
         if record {
             tx.commit().map_err(sql)?;

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::org::{Accepted, Org};
-use crate::plan::{Action, Change, FieldChange, OrgPlan, Plan, Source};
+use crate::plan::{Action, Change, FieldChange, OrgPlan, Plan, Source, show};
 use crate::resource::{Address, Kind};
 
 pub const FORMAT_VERSION: u32 = 1;
@@ -35,6 +35,27 @@ pub enum Category {
 }
 
 impl Category {
+    /// The name in finding keys, JSON and the history database.
+    pub fn key(self) -> &'static str {
+        match self {
+            Category::Changed => "changed",
+            Category::Missing => "missing",
+            Category::Unmanaged => "unmanaged",
+            Category::Unhealthy => "unhealthy",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<Category> {
+        [
+            Category::Changed,
+            Category::Missing,
+            Category::Unmanaged,
+            Category::Unhealthy,
+        ]
+        .into_iter()
+        .find(|c| c.key() == key)
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Category::Changed => "changed outside Steward",
@@ -204,14 +225,6 @@ fn noun(address: &Address) -> String {
     }
 }
 
-fn show(v: &Option<serde_json::Value>) -> String {
-    match v {
-        None | Some(serde_json::Value::Null) => "(none)".into(),
-        Some(serde_json::Value::String(s)) => format!("\"{s}\""),
-        Some(v) => v.to_string(),
-    }
-}
-
 /// A planned change as a finding, without history.
 fn from_change(c: &Change, file: &str) -> Finding {
     let apply = Some(format!("steward apply {file}"));
@@ -272,7 +285,13 @@ fn from_change(c: &Change, file: &str) -> Finding {
         ),
     };
     Finding {
-        key: format!("{:?}|{}|{}", category, c.address, field_names(&c.fields)).to_lowercase(),
+        key: format!(
+            "{}|{}|{}",
+            category.key(),
+            c.address,
+            field_names(&c.fields)
+        )
+        .to_lowercase(),
         category,
         address: c.address.clone(),
         module: c.module.clone(),
@@ -288,7 +307,7 @@ fn from_change(c: &Change, file: &str) -> Finding {
 
 fn unmanaged(address: &Address, file: &str) -> Finding {
     Finding {
-        key: format!("unmanaged|{address}|").to_lowercase(),
+        key: format!("{}|{address}|", Category::Unmanaged.key()).to_lowercase(),
         category: Category::Unmanaged,
         address: address.clone(),
         module: String::new(),

@@ -19,13 +19,13 @@ pub struct RenderError {
     message: String,
 }
 
-impl RenderError {
-    pub fn json(message: String) -> RenderError {
-        RenderError {
-            template: "json",
-            message,
-        }
-    }
+/// The formats a drift report is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Markdown,
+    Html,
+    Json,
 }
 
 /// `s` as Markdown text that renders literally (no emphasis, links, HTML or tables).
@@ -80,32 +80,40 @@ impl Renderer {
         Ok(Renderer { html, text })
     }
 
-    pub fn text(&self, report: &Report) -> Result<String, RenderError> {
-        self.text
-            .render("text", &view(report))
-            .map(|s| s.trim_start().to_string())
-            .map_err(|e| RenderError {
-                template: "report.txt.hbs",
-                message: e.to_string(),
-            })
+    /// The report in `format`.
+    pub fn render(&self, report: &Report, format: Format) -> Result<String, RenderError> {
+        if format == Format::Json {
+            return serde_json::to_string_pretty(report)
+                .map(|s| s + "\n")
+                .map_err(|e| RenderError {
+                    template: "json",
+                    message: e.to_string(),
+                });
+        }
+        self.template(format, &view(report))
     }
 
-    pub fn markdown(&self, report: &Report) -> Result<String, RenderError> {
-        self.text
-            .render("markdown", &view(report))
-            .map(|s| s.trim_start().to_string())
-            .map_err(|e| RenderError {
-                template: "report.md.hbs",
-                message: e.to_string(),
-            })
+    /// The two parts of an e-mail, from one view of the report.
+    pub fn text_and_html(&self, report: &Report) -> Result<(String, String), RenderError> {
+        let view = view(report);
+        Ok((
+            self.template(Format::Text, &view)?,
+            self.template(Format::Html, &view)?,
+        ))
     }
 
-    pub fn html(&self, report: &Report) -> Result<String, RenderError> {
-        self.html
-            .render("report", &view(report))
+    fn template(&self, format: Format, view: &Value) -> Result<String, RenderError> {
+        let (registry, name, file) = match format {
+            Format::Html => (&self.html, "report", "report.html.hbs"),
+            Format::Markdown => (&self.text, "markdown", "report.md.hbs"),
+            Format::Text | Format::Json => (&self.text, "text", "report.txt.hbs"),
+        };
+        registry
+            .render(name, view)
+            // The templates open with a comment; its line is not part of the report.
             .map(|s| s.trim_start().to_string())
             .map_err(|e| RenderError {
-                template: "report.html.hbs",
+                template: file,
                 message: e.to_string(),
             })
     }

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use super::{Action, Change, DELETED_NOTE, OrgPlan, Plan, Summary, show};
+use super::{Change, DELETED_NOTE, OrgPlan, Plan, Summary};
 use crate::resource::Kind;
 
 /// Change lines shown per org before the rest is summarised: a review is not helped by
@@ -65,12 +65,7 @@ fn change_lines(c: &Change, out: &mut Vec<String>) {
     out.push(head);
     let width = c.fields.iter().map(|f| f.name.len()).max().unwrap_or(0);
     for f in &c.fields {
-        let text = match c.action {
-            Action::Create => show(&f.after),
-            Action::Delete => show(&f.before),
-            Action::Update => format!("{} -> {}", show(&f.before), show(&f.after)),
-        };
-        out.push(format!("      {:width$} = {text}", f.name));
+        out.push(format!("      {:width$} = {}", f.name, f.shown(c.action)));
     }
 }
 
@@ -299,6 +294,7 @@ mod tests {
 
     #[test]
     fn big_plans_stay_small_enough_for_a_comment_and_name_every_org() {
+        use crate::plan::Action;
         use crate::resource::Address;
         let change = |i: usize| Change {
             address: Address {

@@ -46,6 +46,17 @@ pub struct FieldChange {
     pub secret: bool,
 }
 
+impl FieldChange {
+    /// What a change does to this field: the new value, the old one, or `old -> new`.
+    pub fn shown(&self, action: Action) -> String {
+        match action {
+            Action::Create => show(&self.after),
+            Action::Delete => show(&self.before),
+            Action::Update => format!("{} -> {}", show(&self.before), show(&self.after)),
+        }
+    }
+}
+
 /// Where in the org file a change comes from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Source {
@@ -312,7 +323,8 @@ impl Change {
     }
 }
 
-fn show(v: &Option<Value>) -> String {
+/// A field's value as plans and reports show it: JSON, `(none)`, or the secret marker.
+pub fn show(v: &Option<Value>) -> String {
     match v {
         None | Some(Value::Null) => "(none)".into(),
         Some(Value::String(s)) if s == REDACTED => REDACTED.into(),
@@ -364,11 +376,7 @@ pub fn render_text(plan: &Plan, color: bool) -> String {
             out.push('\n');
             let width = c.fields.iter().map(|f| f.name.len()).max().unwrap_or(0);
             for f in &c.fields {
-                let text = match c.action {
-                    Action::Create => show(&f.after),
-                    Action::Delete => show(&f.before),
-                    Action::Update => format!("{} -> {}", show(&f.before), show(&f.after)),
-                };
+                let text = f.shown(c.action);
                 out.push_str(&format!("        {:width$} = {text}\n", f.name));
             }
         }

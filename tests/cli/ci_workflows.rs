@@ -15,7 +15,7 @@ use std::process::Command;
 use serde_json::Value;
 use serde_yaml::Value as Yaml;
 
-use crate::support::{BIN, Env, repo, user};
+use crate::support::{BIN, Env, repo, shellcheck, user};
 
 fn load(rel: &str) -> Yaml {
     let text = std::fs::read_to_string(repo().join(rel)).expect("workflow file");
@@ -578,26 +578,6 @@ fn every_shell_step_passes_shellcheck() {
     }
     assert!(scripts.len() >= 10, "{scripts:?}");
     for (name, text) in scripts {
-        let out = Command::new("shellcheck")
-            .args(["--shell=bash", "--severity=warning", "-"])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .and_then(|mut child| {
-                use std::io::Write;
-                child
-                    .stdin
-                    .take()
-                    .expect("stdin")
-                    .write_all(text.as_bytes())?;
-                child.wait_with_output()
-            })
-            .expect("shellcheck is needed (.ci/run installs it)");
-        assert!(
-            out.status.success(),
-            "{name}:\n{text}\n{}",
-            String::from_utf8_lossy(&out.stdout)
-        );
+        shellcheck(&name, &text);
     }
 }

@@ -8,7 +8,7 @@ use std::process::Command;
 use crate::ci_workflows::github_job_in;
 use crate::drift::drifted;
 use crate::email::{SMTP_PASSWORD, Smtp, configure, read_mail};
-use crate::support::{BIN, repo};
+use crate::support::{BIN, repo, shellcheck, with_stdin};
 
 /// The units with the binary and pool paths of this machine, as an installer would.
 fn installed_units(dir: &std::path::Path, timer_edit: &dyn Fn(String) -> String) {
@@ -88,36 +88,9 @@ fn the_cron_line_is_well_formed() {
         command.contains("steward drift --all --email --per-org"),
         "{command}"
     );
-    for check in [vec!["-n"], vec![]] {
-        let mut cmd = if check.is_empty() {
-            let mut c = Command::new("shellcheck");
-            c.args(["--shell=bash", "--severity=warning", "-"]);
-            c
-        } else {
-            let mut c = Command::new("bash");
-            c.args(["-n", "-"]);
-            c
-        };
-        let out = cmd
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .and_then(|mut child| {
-                use std::io::Write;
-                child
-                    .stdin
-                    .take()
-                    .expect("stdin")
-                    .write_all(command.as_bytes())?;
-                child.wait_with_output()
-            })
-            .expect("bash and shellcheck");
-        assert!(
-            out.status.success(),
-            "{command}\n{}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-    }
+    let syntax = with_stdin("bash", &["-n", "-"], command, "bash");
+    assert!(syntax.status.success(), "{command}");
+    shellcheck("cron line", command);
 }
 
 #[test]

@@ -248,6 +248,40 @@ impl Drop for Env {
     }
 }
 
+/// Runs `program args` with `input` on its standard input; panics with `why` if it
+/// cannot be started.
+pub fn with_stdin(program: &str, args: &[&str], input: &str, why: &str) -> Output {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{program}: {e} ({why})"));
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("wait")
+}
+
+/// Shellchecks a script (bash) at warning level; panics with the findings.
+pub fn shellcheck(name: &str, script: &str) {
+    let out = with_stdin(
+        "shellcheck",
+        &["--shell=bash", "--severity=warning", "-"],
+        script,
+        "scripts/test installs shellcheck",
+    );
+    assert!(
+        out.status.success(),
+        "{name}:\n{script}\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
 /// A test module that renders no resources.
 pub fn write_module(env: &Env, name: &str, requires: &[&str]) {
     env.write(
