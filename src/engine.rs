@@ -14,13 +14,15 @@ use crate::plan::{self, Action, Change, OrgPlan, Plan, Summary};
 use crate::pool::Pool;
 use crate::providers::LiveState;
 use crate::providers::google::{self, ApplyCtx, client::Http, client::Session};
-use crate::resource::{Address, Kind};
+use crate::providers::ssh;
+use crate::resource::{Address, Kind, ProviderKind};
 use crate::secrets::Secrets;
 
 pub struct Engine {
     pub pool: Pool,
     pub secrets: Secrets,
     pub http: Arc<Http>,
+    pub ssh: Arc<ssh::Settings>,
     pub parallelism: usize,
 }
 
@@ -30,6 +32,8 @@ pub enum EngineError {
     Google(#[from] google::client::GoogleError),
     #[error(transparent)]
     Lock(#[from] crate::lock::LockError),
+    #[error("cannot read the known_hosts file {path}: {message}")]
+    KnownHosts { path: String, message: String },
     #[error("saved plan is stale for org `{org}`: {why}")]
     Stale { org: String, why: String },
 }
@@ -37,8 +41,15 @@ pub enum EngineError {
 /// Loaded orgs, their plan, and the sessions apply can reuse.
 pub type PlanResult = (Vec<Arc<Org>>, Plan, Sessions);
 
-/// Each planned org's session, by org id: apply reuses its token.
-pub type Sessions = HashMap<String, Arc<Session>>;
+/// Each planned org's sessions, by org id: apply reuses the Google token and the
+/// hosts' SSH logins.
+pub type Sessions = HashMap<String, OrgSessions>;
+
+#[derive(Default)]
+pub struct OrgSessions {
+    pub google: Option<Arc<Session>>,
+    pub ssh: ssh::Conns,
+}
 
 #[derive(Debug, Clone)]
 pub struct ChangeResult {
@@ -75,11 +86,19 @@ impl Engine {
     pub fn new(pool: Pool, parallelism: Option<usize>) -> Result<Engine, EngineError> {
         let secrets = Secrets::new(&pool.secrets_dir(), &pool.config.secrets.env_prefix);
         let http = Http::new(&pool.config.google)?;
+        let ssh = ssh::Settings::from_pool(&pool).map_err(|e| EngineError::KnownHosts {
+            path: pool
+                .display_path(&pool.path(&pool.config.ssh.known_hosts))
+                .display()
+                .to_string(),
+            message: e.to_string(),
+        })?;
         let parallelism = parallelism.unwrap_or(pool.config.parallelism).max(1);
         Ok(Engine {
             pool,
             secrets,
             http,
+            ssh: Arc::new(ssh),
             parallelism,
         })
     }
@@ -92,11 +111,11 @@ impl Engine {
     ) -> (Plan, Sessions) {
         let mut tasks = tokio::task::JoinSet::new();
         while let Some(org) = orgs.recv().await {
-            let (http, secrets) = (self.http.clone(), self.secrets.clone());
+            let (http, secrets, ssh) = (self.http.clone(), self.secrets.clone(), self.ssh.clone());
             tasks.spawn(async move {
-                // The live state is done with once planned; the session is kept.
-                match refresh_org(&http, &secrets, &org).await {
-                    Ok((session, live)) => (plan_org(&org, &live), session),
+                // The live state is done with once planned; the sessions are kept.
+                match refresh_org(&http, &ssh, &secrets, &org, OrgSessions::default()).await {
+                    Ok(r) => (plan_org(&org, &r), Some(r.sessions)),
                     Err(e) => (failed_plan(&org, e.to_string()), None),
                 }
             });
@@ -202,7 +221,7 @@ impl Engine {
         &self,
         org: &Arc<Org>,
         op: &OrgPlan,
-        session: Option<Arc<Session>>,
+        session: Option<OrgSessions>,
         bar: &ProgressBar,
     ) -> OrgApply {
         let fail = |e: String| OrgApply {
@@ -228,24 +247,23 @@ impl Engine {
         if op.file_sha256 != org.sha256 {
             return stale(format!("{} changed since the plan was made", op.file));
         }
-        let Some(tenant) = &org.google else {
-            return fail("org has no Google tenant".into());
-        };
-        // Reuse the planning session (and its token) when there is one.
-        let session = match session {
-            Some(s) => s,
-            None => match google::connect(&self.http, tenant, &self.secrets) {
-                Ok(s) => Arc::new(s),
-                Err(e) => return fail(e.to_string()),
-            },
-        };
-        match google::refresh(&session, org).await {
-            Ok(live) if live.fingerprint() == op.live_sha256 => {}
-            Ok(_) => {
-                return stale("live state changed since the plan was made; plan again".into());
-            }
+        // Reuse the planning sessions (the token, the SSH logins) when there are some.
+        let refreshed = match refresh_org(
+            &self.http,
+            &self.ssh,
+            &self.secrets,
+            org,
+            session.unwrap_or_default(),
+        )
+        .await
+        {
+            Ok(r) => r,
             Err(e) => return fail(e.to_string()),
+        };
+        if refreshed.live.fingerprint() != op.live_sha256 {
+            return stale("live state changed since the plan was made; plan again".into());
         }
+        let sessions = Arc::new(refreshed.sessions);
         let ctx = Arc::new(OwnedCtx {
             org: org.clone(),
             secrets: self.secrets.clone(),
@@ -258,21 +276,29 @@ impl Engine {
         let graph = change_graph(&op.changes);
         let changes: Arc<Vec<Change>> = Arc::new(op.changes.clone());
         let outcomes = walk(&graph, self.parallelism, |node: NodeIndex| {
-            let session = session.clone();
+            let sessions = sessions.clone();
             let ctx = ctx.clone();
             let changes = changes.clone();
             let bar = bar.clone();
             async move {
                 let change = &changes[node.index()];
                 bar.set_message(format!("{} {}", change.action.symbol(), change.address));
-                let actx = ApplyCtx {
-                    org: &ctx.org,
-                    secrets: &ctx.secrets,
-                    password_file: ctx.password_file.clone(),
+                let r = match change.address.kind.provider() {
+                    ProviderKind::Google => match &sessions.google {
+                        Some(session) => {
+                            let actx = ApplyCtx {
+                                org: &ctx.org,
+                                secrets: &ctx.secrets,
+                                password_file: ctx.password_file.clone(),
+                            };
+                            google::apply(session, &actx, change)
+                                .await
+                                .map_err(|e| e.to_string())
+                        }
+                        None => Err("org has no Google tenant".to_string()),
+                    },
+                    ProviderKind::Ssh => apply_ssh(&sessions.ssh, &ctx.org, change).await,
                 };
-                let r = google::apply(&session, &actx, change)
-                    .await
-                    .map_err(|e| e.to_string());
                 bar.inc(1);
                 r
             }
@@ -305,25 +331,102 @@ struct OwnedCtx {
     password_file: std::path::PathBuf,
 }
 
-/// An org's live state, and the session that read it (none without a tenant).
-async fn refresh_org(
-    http: &Arc<Http>,
-    secrets: &Secrets,
-    org: &Org,
-) -> Result<(Option<Arc<Session>>, LiveState), EngineError> {
-    let Some(tenant) = &org.google else {
-        return Ok((None, LiveState::default()));
+/// Runs one on-site change on its host's session, off the async threads (ssh2 blocks).
+async fn apply_ssh(conns: &ssh::Conns, org: &Arc<Org>, change: &Change) -> Result<(), String> {
+    let r = org.resource(&change.address);
+    let host = r
+        .and_then(|r| r.address.kind.host_of(&r.attrs))
+        .unwrap_or_default()
+        .to_string();
+    let Some(conn) = conns.get(&host).cloned() else {
+        return Err(format!("host {host} is not connected"));
     };
-    let session = Arc::new(google::connect(http, tenant, secrets)?);
-    let live = google::refresh(&session, org).await?;
-    Ok((Some(session), live))
+    let (org, change) = (org.clone(), change.clone());
+    tokio::task::spawn_blocking(move || {
+        // One change at a time per host: they share the host's one session.
+        let conn = conn
+            .lock()
+            .map_err(|_| "an earlier change on this host panicked".to_string())?;
+        ssh::apply(&conn, &org, &change).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| format!("internal error: {e}"))?
 }
 
-fn plan_org(org: &Org, live: &LiveState) -> OrgPlan {
-    let mut changes = plan::diff(org, live, |r| google::desired_attrs(org, r));
+/// What refreshing an org found, and the sessions that read it.
+pub struct Refreshed {
+    pub live: LiveState,
+    /// On-site objects no org file declares.
+    pub unmanaged: Vec<Address>,
+    /// Hosts that could not be read, with why: only their resources fail.
+    pub host_errors: std::collections::BTreeMap<String, String>,
+    pub sessions: OrgSessions,
+}
+
+/// An org's live state from every provider it uses, Google and its hosts at once.
+async fn refresh_org(
+    http: &Arc<Http>,
+    ssh_settings: &Arc<ssh::Settings>,
+    secrets: &Secrets,
+    org: &Arc<Org>,
+    sessions: OrgSessions,
+) -> Result<Refreshed, EngineError> {
+    let OrgSessions {
+        google: session,
+        ssh: conns,
+    } = sessions;
+    let google_part = async {
+        let Some(tenant) = &org.google else {
+            return Ok((None, LiveState::default()));
+        };
+        let session = match session {
+            Some(s) => s,
+            None => Arc::new(google::connect(http, tenant, secrets)?),
+        };
+        let live = google::refresh(&session, org).await?;
+        Ok::<_, EngineError>((Some(session), live))
+    };
+    let ssh_part = async {
+        if ssh::by_host(org).is_empty() {
+            return ssh::Refresh::default();
+        }
+        let (settings, org) = (ssh_settings.clone(), org.clone());
+        tokio::task::spawn_blocking(move || ssh::refresh(&settings, &org, &conns))
+            .await
+            .unwrap_or_default()
+    };
+    let (google_result, ssh_refresh) = tokio::join!(google_part, ssh_part);
+    let (session, mut live) = google_result?;
+    live.objects.extend(ssh_refresh.objects);
+    Ok(Refreshed {
+        live,
+        unmanaged: ssh_refresh.unmanaged,
+        host_errors: ssh_refresh.errors,
+        sessions: OrgSessions {
+            google: session,
+            ssh: ssh_refresh.conns,
+        },
+    })
+}
+
+fn plan_org(org: &Org, refreshed: &Refreshed) -> OrgPlan {
+    let live = &refreshed.live;
+    let mut changes = plan::diff(org, live, |r| match r.address.kind.provider() {
+        ProviderKind::Google => google::desired_attrs(org, r),
+        ProviderKind::Ssh => ssh::desired_attrs(r),
+    });
+    // A host that could not be read has no known state: nothing is planned for it.
+    changes.retain(|c| {
+        let host = org
+            .resource(&c.address)
+            .and_then(|r| r.address.kind.host_of(&r.attrs));
+        !host.is_some_and(|h| refreshed.host_errors.contains_key(h))
+    });
+    ssh::show_diffs(&mut changes);
     let (orphans, mut unmanaged) = google::orphans(org, live);
     changes.extend(orphans);
     plan::sort_changes(org, &mut changes);
+    unmanaged.extend(refreshed.unmanaged.iter().cloned());
     unmanaged.sort();
     OrgPlan {
         org: org.id.clone(),
@@ -333,6 +436,14 @@ fn plan_org(org: &Org, live: &LiveState) -> OrgPlan {
         summary: Summary::of(&changes),
         changes,
         unmanaged,
+        host_errors: refreshed
+            .host_errors
+            .iter()
+            .map(|(host, error)| plan::HostError {
+                host: host.clone(),
+                error: error.clone(),
+            })
+            .collect(),
         error: None,
     }
 }
@@ -345,6 +456,7 @@ pub fn failed_plan(org: &Org, error: String) -> OrgPlan {
         live_sha256: String::new(),
         changes: vec![],
         unmanaged: vec![],
+        host_errors: vec![],
         summary: Summary::default(),
         error: Some(error),
     }

@@ -148,6 +148,23 @@ impl handlebars::HelperDef for ConcatHelper {
     }
 }
 
+/// `{{#each (list "cups" "cups-client")}}`: its params as a list.
+struct ListHelper;
+
+impl handlebars::HelperDef for ListHelper {
+    fn call_inner<'reg: 'rc, 'rc>(
+        &self,
+        h: &Helper<'rc>,
+        _: &'reg Handlebars<'reg>,
+        _: &'rc Context,
+        _: &mut RenderContext<'reg, 'rc>,
+    ) -> Result<handlebars::ScopedJson<'rc>, handlebars::RenderError> {
+        Ok(handlebars::ScopedJson::Derived(Value::Array(
+            h.params().iter().map(|p| p.value().clone()).collect(),
+        )))
+    }
+}
+
 impl Catalogue {
     /// Loads every module under `dir`. Problems in module files are collected, not fatal
     /// to the others.
@@ -158,6 +175,7 @@ impl Catalogue {
         registry.register_helper("json", Box::new(json_helper));
         registry.register_helper("email", Box::new(email_helper));
         registry.register_helper("concat", Box::new(ConcatHelper));
+        registry.register_helper("list", Box::new(ListHelper));
         let mut modules = BTreeMap::new();
         let mut problems = Vec::new();
         let mut entries: Vec<PathBuf> = match std::fs::read_dir(dir) {

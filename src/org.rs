@@ -53,6 +53,15 @@ pub struct GoogleTenant {
     pub credentials: String,
 }
 
+/// An on-site machine of an org, reached over SSH.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Host {
+    pub name: String,
+    pub address: String,
+    pub user: String,
+    pub port: u16,
+}
+
 /// A checked org: everything later stages need, with positions for messages.
 #[derive(Debug, Clone)]
 pub struct Org {
@@ -63,6 +72,8 @@ pub struct Org {
     pub contacts: Vec<Contact>,
     pub accepted: Vec<Accepted>,
     pub google: Option<GoogleTenant>,
+    /// On-site hosts by name.
+    pub hosts: BTreeMap<String, Host>,
     /// Enabled modules in dependency order.
     pub modules: Vec<String>,
     /// Settings rendered by each module, by module name.
@@ -191,11 +202,34 @@ pub fn load(
             d
         })
         .unwrap_or_default();
+    // Host names too: module inputs refer to hosts by name.
+    let host_names: Vec<String> = root
+        .get("hosts")
+        .and_then(Node::entries)
+        .map(|e| e.iter().map(|(k, _)| k.text.clone()).collect())
+        .unwrap_or_default();
+    if let Some(entries) = root.get("hosts").and_then(Node::entries) {
+        for (key, _) in entries {
+            if !crate::schema::is_name(&key.text) {
+                problems.push(
+                    Problem::at(
+                        "bad_name",
+                        &file,
+                        key.span,
+                        format!("`{}` is not a valid host name", key.text),
+                        "unsafe characters",
+                    )
+                    .with_help("host names use letters, digits, `-`, `_` and `.` only"),
+                );
+            }
+        }
+    }
 
     let value = {
         let mut ctx = Ctx {
             file: &file,
             domains: &domains,
+            hosts: &host_names,
             secrets,
             problems: &mut problems,
         };
@@ -243,6 +277,25 @@ pub fn load(
                 .to_string(),
         }
     });
+    let hosts: BTreeMap<String, Host> = value["hosts"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(name, h)| {
+                    let host = Host {
+                        name: name.clone(),
+                        address: h["address"].as_str().unwrap_or_default().to_string(),
+                        user: h["user"].as_str().unwrap_or("root").to_string(),
+                        port: h["port"]
+                            .as_u64()
+                            .and_then(|p| u16::try_from(p).ok())
+                            .unwrap_or(22),
+                    };
+                    (name.clone(), host)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     let contacts = value["contacts"]
         .as_array()
         .map(|a| {
@@ -322,6 +375,7 @@ pub fn load(
             let mut ctx = Ctx {
                 file: &file,
                 domains: &domains,
+                hosts: &host_names,
                 secrets,
                 problems: &mut problems,
             };
@@ -384,6 +438,12 @@ pub fn load(
         "domain": domains.first(),
         "domains": domains,
         "google": value["google"],
+        "hosts": value["hosts"],
+        // Every enabled module's checked inputs: `base` installs what the others use.
+        "modules": enabled
+            .iter()
+            .map(|(n, _, v)| (n.clone(), v.clone()))
+            .collect::<Map<String, Value>>(),
     });
     let mut settings = BTreeMap::new();
     let mut resources = Vec::new();
@@ -423,6 +483,7 @@ pub fn load(
         contacts,
         accepted,
         google,
+        hosts,
         modules,
         settings,
         resources,
@@ -499,6 +560,9 @@ fn link(mut org: Org, catalogue: &Catalogue) -> Result<Org, Problems> {
     for (i, r) in org.resources.iter().enumerate() {
         if let Some(first) = by_address.get(&r.address) {
             let first = &org.resources[*first];
+            if r.address.kind.merges_identical() && first.attrs == r.attrs {
+                continue;
+            }
             problems.push(
                 Problem::at(
                     "duplicate",

@@ -27,6 +27,9 @@ pub struct PoolConfig {
     pub parallelism: usize,
     #[serde(default)]
     pub google: GoogleConfig,
+    /// How on-site hosts are reached.
+    #[serde(default)]
+    pub ssh: SshConfig,
     /// Where `steward drift --email` sends reports.
     #[serde(default)]
     pub email: Option<EmailConfig>,
@@ -73,6 +76,46 @@ pub enum SmtpSecurity {
     Tls,
     /// No encryption: only for a relay on the same host or a test server.
     None,
+}
+
+/// SSH to the orgs' hosts: whose keys to trust and how to log in.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SshConfig {
+    /// The OpenSSH known_hosts file every host key is checked against (relative to the
+    /// pool root). Keys not in it are refused; nothing is trusted on first use.
+    #[serde(default = "default_known_hosts")]
+    pub known_hosts: PathBuf,
+    /// A private key file to log in with (relative to the pool root). The SSH agent
+    /// ($SSH_AUTH_SOCK) is tried when there is none or it is refused.
+    #[serde(default)]
+    pub identity_file: Option<PathBuf>,
+    #[serde(default = "default_ssh_connect_timeout")]
+    pub connect_timeout_secs: u64,
+    /// Seconds one remote command may run (a first backup can be long).
+    #[serde(default = "default_ssh_command_timeout")]
+    pub command_timeout_secs: u64,
+}
+
+impl Default for SshConfig {
+    fn default() -> Self {
+        SshConfig {
+            known_hosts: default_known_hosts(),
+            identity_file: None,
+            connect_timeout_secs: default_ssh_connect_timeout(),
+            command_timeout_secs: default_ssh_command_timeout(),
+        }
+    }
+}
+
+fn default_known_hosts() -> PathBuf {
+    PathBuf::from("ssh/known_hosts")
+}
+fn default_ssh_connect_timeout() -> u64 {
+    10
+}
+fn default_ssh_command_timeout() -> u64 {
+    3600
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -218,6 +261,11 @@ impl Pool {
 
     pub fn state_dir(&self) -> PathBuf {
         self.root.join(&self.config.state_dir)
+    }
+
+    /// A path from steward.yaml, relative to the pool root unless absolute.
+    pub fn path(&self, p: &Path) -> PathBuf {
+        self.root.join(p)
     }
 
     pub fn secrets_dir(&self) -> PathBuf {

@@ -16,6 +16,12 @@ pub enum Kind {
     GoogleUser,
     GoogleGroup,
     GoogleMember,
+    /// A file on a host: content, mode, owner and group.
+    File,
+    /// A Debian package installed on a host.
+    AptPackage,
+    /// A CUPS print queue on a print server.
+    CupsQueue,
 }
 
 impl Kind {
@@ -25,6 +31,9 @@ impl Kind {
             Kind::GoogleUser => "google_user",
             Kind::GoogleGroup => "google_group",
             Kind::GoogleMember => "google_member",
+            Kind::File => "file",
+            Kind::AptPackage => "apt_package",
+            Kind::CupsQueue => "cups_queue",
         }
     }
 
@@ -35,11 +44,25 @@ impl Kind {
             Kind::GoogleUser => "user",
             Kind::GoogleGroup => "group",
             Kind::GoogleMember => "group member",
+            Kind::File => "file",
+            Kind::AptPackage => "package",
+            Kind::CupsQueue => "print queue",
         }
     }
 
     pub fn provider(self) -> ProviderKind {
-        ProviderKind::Google
+        match self {
+            Kind::GoogleOrgUnit | Kind::GoogleUser | Kind::GoogleGroup | Kind::GoogleMember => {
+                ProviderKind::Google
+            }
+            Kind::File | Kind::AptPackage | Kind::CupsQueue => ProviderKind::Ssh,
+        }
+    }
+
+    /// Two modules may both declare the same resource with the same attributes (a
+    /// package several modules need): it is then one resource.
+    pub fn merges_identical(self) -> bool {
+        matches!(self, Kind::AptPackage)
     }
 
     /// Attributes a resource of this kind may have, and whether each is required.
@@ -49,6 +72,26 @@ impl Kind {
             Kind::GoogleUser => &[("email", true), ("name", true), ("org_unit", true)],
             Kind::GoogleGroup => &[("email", true), ("name", true), ("description", false)],
             Kind::GoogleMember => &[("group", true), ("email", true), ("role", false)],
+            Kind::File => &[
+                ("host", true),
+                ("path", true),
+                ("content", true),
+                ("mode", false),
+                ("owner", false),
+                ("group", false),
+            ],
+            Kind::AptPackage => &[("host", true), ("name", true)],
+            Kind::CupsQueue => &[
+                ("host", true),
+                ("name", true),
+                ("uri", true),
+                ("description", false),
+                ("location", false),
+                ("shared", false),
+                ("enabled", false),
+                ("accepting", false),
+                ("options", false),
+            ],
         }
     }
 
@@ -72,7 +115,14 @@ impl Kind {
                 s("group").to_ascii_lowercase(),
                 s("email").to_ascii_lowercase()
             ),
+            Kind::File => format!("{}:{}", s("host"), s("path")),
+            Kind::AptPackage | Kind::CupsQueue => format!("{}:{}", s("host"), s("name")),
         }
+    }
+
+    /// The host an on-site resource lives on.
+    pub fn host_of(self, attrs: &Attrs) -> Option<&str> {
+        (self.provider() == ProviderKind::Ssh).then(|| attrs.str("host"))
     }
 
     /// What this resource needs to exist first: (attribute, kinds it may be, id).
@@ -115,6 +165,12 @@ impl Kind {
                     id: s("email").to_ascii_lowercase(),
                 },
             ],
+            Kind::File | Kind::AptPackage => Vec::new(),
+            Kind::CupsQueue => vec![Reference {
+                attribute: "host",
+                kinds: &[Kind::AptPackage],
+                id: format!("{}:cups", s("host")),
+            }],
         }
     }
 }
@@ -129,6 +185,7 @@ impl fmt::Display for Kind {
 #[serde(rename_all = "snake_case")]
 pub enum ProviderKind {
     Google,
+    Ssh,
 }
 
 #[derive(Debug, Clone)]
@@ -150,6 +207,17 @@ const ATTRIBUTE_NAMES: &[&str] = &[
     "role",
     "suspended",
     "managed_by",
+    "host",
+    "content",
+    "mode",
+    "owner",
+    "uri",
+    "location",
+    "shared",
+    "enabled",
+    "accepting",
+    "options",
+    "driver",
 ];
 
 pub fn attribute_name(name: &str) -> Option<&'static str> {

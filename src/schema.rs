@@ -32,6 +32,20 @@ pub enum Type {
     Secret,
     /// A calendar date, `YYYY-MM-DD`.
     Date,
+    /// One of the org's hosts (a key of `hosts:`).
+    Host,
+    /// A host name or IP address to connect to.
+    Address,
+    /// An absolute file path on a host, of characters safe in a shell word.
+    Path,
+    /// One line of text for people (no control characters), such as a description.
+    Text,
+    /// A URI such as `ipp://192.168.10.20/ipp/print`, without shell metacharacters.
+    Uri,
+    /// A length of time: a number and a unit, `30m`, `12h`, `2d`, `1w`.
+    Duration,
+    /// A systemd calendar expression such as `*-*-* 02:00` or `daily`.
+    Calendar,
     List,
     Object,
     /// A mapping from names to values of one schema.
@@ -81,6 +95,8 @@ pub struct Schema {
 pub struct Ctx<'a> {
     pub file: &'a Arc<SourceFile>,
     pub domains: &'a [String],
+    /// The org's host names, for `host` values.
+    pub hosts: &'a [String],
     pub secrets: &'a Secrets,
     pub problems: &'a mut Problems,
 }
@@ -345,11 +361,72 @@ impl Schema {
                     "bad_name",
                     ctx.file,
                     node.span,
-                    format!("`{text}` is not a valid name"),
+                    match metacharacter(text) {
+                        Some(c) => format!("`{text}` contains {}", describe_char(c)),
+                        None => format!("`{text}` is not a valid name"),
+                    },
                     "unsafe characters",
                 )
                 .with_help("names use letters, digits, `-`, `_` and `.` only"),
             ),
+            Type::Host => self.check_host(text, node.span, ctx),
+            Type::Address if !is_address(text) => ctx.error(
+                "bad_address",
+                node.span,
+                format!("`{text}` is not a host name or IP address"),
+                "not a host name or IP address",
+            ),
+            Type::Path => {
+                if let Err((why, help)) = check_path(text) {
+                    ctx.problems.push(
+                        Problem::at("bad_path", ctx.file, node.span, format!("`{text}` {why}"), "not a safe absolute path")
+                            .with_help(help),
+                    );
+                }
+            }
+            Type::Text => {
+                if let Some(c) = text.chars().find(|c| c.is_control()) {
+                    ctx.error(
+                        "bad_text",
+                        node.span,
+                        format!("this text contains the control character {:?}", c),
+                        "one line of plain text expected",
+                    );
+                } else if text.len() > 255 {
+                    ctx.error(
+                        "bad_text",
+                        node.span,
+                        format!("this text is {} bytes long; at most 255 are allowed", text.len()),
+                        "too long",
+                    );
+                }
+            }
+            Type::Uri => {
+                if let Err(why) = check_uri(text) {
+                    ctx.problems.push(
+                        Problem::at("bad_uri", ctx.file, node.span, format!("`{text}` {why}"), "not a safe URI")
+                            .with_help("write a URI like ipp://192.168.10.20/ipp/print; spaces, quotes and shell metacharacters are not allowed"),
+                    );
+                }
+            }
+            Type::Duration if crate::util::parse_duration(text).is_none() => ctx.problems.push(
+                Problem::at(
+                    "bad_duration",
+                    ctx.file,
+                    node.span,
+                    format!("`{text}` is not a length of time"),
+                    "not a duration",
+                )
+                .with_help("write a number and a unit: 30m, 12h, 2d or 1w"),
+            ),
+            Type::Calendar => {
+                if let Err(why) = check_calendar(text) {
+                    ctx.problems.push(
+                        Problem::at("bad_calendar", ctx.file, node.span, format!("`{text}` {why}"), "not a calendar expression")
+                            .with_help("write a systemd calendar expression such as `*-*-* 02:00`, `daily` or `Mon..Fri 18:30`"),
+                    );
+                }
+            }
             Type::Secret => match secrets::reference(text) {
                 None => ctx.problems.push(
                     Problem::at(
@@ -379,6 +456,30 @@ impl Schema {
             _ => {}
         }
         Value::String(text.to_string())
+    }
+
+    fn check_host(&self, text: &str, span: Span, ctx: &mut Ctx<'_>) {
+        if ctx.hosts.iter().any(|h| h == text) {
+            return;
+        }
+        let help = if ctx.hosts.is_empty() {
+            "this org declares no hosts: add it under `hosts:` with its address".to_string()
+        } else {
+            match suggest(text, ctx.hosts.iter().map(String::as_str)) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!("hosts of this org: {}", ctx.hosts.join(", ")),
+            }
+        };
+        ctx.problems.push(
+            Problem::at(
+                "unknown_host",
+                ctx.file,
+                span,
+                format!("unknown host `{text}`"),
+                "not under `hosts:`",
+            )
+            .with_help(help),
+        );
     }
 
     fn check_email(&self, text: &str, span: Span, ctx: &mut Ctx<'_>) {
@@ -423,6 +524,13 @@ impl Schema {
             Type::Name => "a name",
             Type::Secret => "a secret reference",
             Type::Date => "a date (YYYY-MM-DD)",
+            Type::Host => "a host name",
+            Type::Address => "a host name or IP address",
+            Type::Path => "an absolute path",
+            Type::Text => "text",
+            Type::Uri => "a URI",
+            Type::Duration => "a duration",
+            Type::Calendar => "a calendar expression",
             Type::List => "a list",
             Type::Object | Type::Map => "a mapping",
         }
@@ -482,6 +590,90 @@ pub fn is_name(text: &str) -> bool {
         && text
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
+/// Characters a shell gives meaning to; never allowed in names, paths or URIs.
+pub const SHELL_METACHARACTERS: &str = " \t\n'\"`$\\;|&<>(){}*?[]!#~";
+
+fn metacharacter(text: &str) -> Option<char> {
+    text.chars().find(|c| SHELL_METACHARACTERS.contains(*c) || c.is_control())
+}
+
+pub fn is_address(text: &str) -> bool {
+    text.parse::<std::net::IpAddr>().is_ok()
+        || (!text.is_empty()
+            && text.len() <= 253
+            && !text.starts_with(['-', '.'])
+            && text
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.'))
+}
+
+fn check_path(text: &str) -> Result<(), (String, &'static str)> {
+    if let Some(c) = metacharacter(text) {
+        return Err((
+            format!("contains {}", describe_char(c)),
+            "paths use letters, digits and - _ . / + @ : , = only",
+        ));
+    }
+    if !text.starts_with('/') {
+        return Err(("is not absolute".into(), "start the path with `/`"));
+    }
+    if text.split('/').any(|seg| seg == "..") {
+        return Err(("contains `..`".into(), "write the path without `..`"));
+    }
+    if !text
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_./+@:,=".contains(c))
+    {
+        return Err((
+            "contains characters that are not allowed".into(),
+            "paths use letters, digits and - _ . / + @ : , = only",
+        ));
+    }
+    Ok(())
+}
+
+fn check_uri(text: &str) -> Result<(), String> {
+    if let Some(c) = metacharacter(text) {
+        return Err(format!("contains {}", describe_char(c)));
+    }
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return Err("is not a URI (scheme://address/path)".into());
+    };
+    if scheme.is_empty()
+        || !scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        || !scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+        || rest.is_empty()
+    {
+        return Err("is not a URI (scheme://address/path)".into());
+    }
+    Ok(())
+}
+
+fn check_calendar(text: &str) -> Result<(), String> {
+    if let Some(c) = text
+        .chars()
+        .find(|c| c.is_control() || "'\"`$\\;|&<>(){}!#".contains(*c))
+    {
+        return Err(format!("contains {}", describe_char(c)));
+    }
+    if text.trim().is_empty() || text.len() > 100 {
+        return Err("is not a calendar expression".into());
+    }
+    Ok(())
+}
+
+fn describe_char(c: char) -> String {
+    match c {
+        ' ' => "a space".into(),
+        '\t' => "a tab".into(),
+        '\n' => "a line break".into(),
+        c if c.is_control() => format!("the control character {c:?}"),
+        c => format!("the shell metacharacter `{c}`"),
+    }
 }
 
 fn check_org_unit(text: &str) -> Result<(), &'static str> {

@@ -115,7 +115,7 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: ApplyArgs) -> CmdResult {
     let reports = rt.block_on(engine.apply(&orgs, &plan, sessions, progress));
     let failed = summarise(&reports);
     if args.engine.stats {
-        super::plan::print_stats(&engine.http.stats);
+        super::plan::print_stats(&engine);
     }
     Ok(if failed || plan.has_errors() {
         Status::Failed

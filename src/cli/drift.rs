@@ -87,7 +87,7 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: DriftArgs) -> CmdResult {
     };
     let (report, engine) = check(&ws, ui, &args.selection, &args.engine, args.no_record)?;
     if args.engine.stats {
-        super::plan::print_stats(&engine.http.stats);
+        super::plan::print_stats(&engine);
     }
     let renderer = Renderer::new().map_err(|e| Problem::new("template", e.to_string()))?;
     // With --email the report goes by mail; --out keeps a copy (e.g. for a CI summary).

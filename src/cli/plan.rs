@@ -59,7 +59,7 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: PlanArgs) -> CmdResult {
         );
     }
     if args.engine.stats {
-        print_stats(&engine.http.stats);
+        print_stats(&engine);
     }
     Ok(if plan.has_errors() {
         Status::Failed
@@ -89,7 +89,8 @@ pub fn save(plan: &Plan, out: &std::path::Path) -> Result<(), Box<Problem>> {
     })
 }
 
-pub fn print_stats(stats: &Stats) {
+pub fn print_stats(engine: &crate::engine::Engine) {
+    let stats: &Stats = &engine.http.stats;
     eprintln!(
         "API requests: {} (token {}, list {}, write {}, other {}; retries {})",
         stats.total(),
@@ -99,4 +100,11 @@ pub fn print_stats(stats: &Stats) {
         stats.other.load(Ordering::Relaxed),
         stats.retries.load(Ordering::Relaxed),
     );
+    let (hosts, trips, most) = engine.ssh.stats.summary();
+    if hosts > 0 {
+        eprintln!(
+            "SSH: {} login(s), {hosts} host(s), {trips} round trip(s), at most {most} for one host",
+            engine.ssh.stats.logins.load(Ordering::Relaxed),
+        );
+    }
 }

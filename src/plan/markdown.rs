@@ -65,7 +65,18 @@ fn change_lines(c: &Change, out: &mut Vec<String>) {
     out.push(head);
     let width = c.fields.iter().map(|f| f.name.len()).max().unwrap_or(0);
     for f in &c.fields {
-        out.push(format!("      {:width$} = {}", f.name, f.shown(c.action)));
+        match &f.diff {
+            // The file's own diff lines keep their +/- in the first column, so the
+            // page colours them too.
+            Some(diff) => {
+                out.push(format!("      {}:", f.name));
+                for l in diff.lines() {
+                    let (op, rest) = l.split_at(l.len().min(1));
+                    out.push(format!("{op}         {rest}"));
+                }
+            }
+            None => out.push(format!("      {:width$} = {}", f.name, f.shown(c.action))),
+        }
     }
 }
 
@@ -90,6 +101,15 @@ fn org_section(o: &OrgPlan, out: &mut String) {
         out.push_str(&fenced("text", std::slice::from_ref(e)));
         out.push_str("\n</details>\n\n");
         return;
+    }
+    for h in &o.host_errors {
+        let _ = writeln!(
+            out,
+            "❌ host {}: could not be reached or read; nothing is planned for it\n",
+            code(&h.host)
+        );
+        out.push_str(&fenced("text", std::slice::from_ref(&h.error)));
+        out.push('\n');
     }
     let destructive = destructive_count(o);
     let mut summary = format!("<b>{}</b>: {}", html(&o.org), counts(&o.summary));

@@ -44,6 +44,9 @@ pub struct FieldChange {
     /// The value is secret: `before`/`after` hold the redaction marker, never the value.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub secret: bool,
+    /// For file content: a unified diff instead of `before`/`after`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
 }
 
 impl FieldChange {
@@ -129,9 +132,19 @@ pub struct OrgPlan {
     /// Live objects no org file declares, which Steward leaves alone.
     pub unmanaged: Vec<Address>,
     pub summary: Summary,
+    /// Hosts that could not be reached or read. Their resources are not planned; the
+    /// rest of the org is.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub host_errors: Vec<HostError>,
     /// Set when the org could not be refreshed; it then has no changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostError {
+    pub host: String,
+    pub error: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -176,7 +189,9 @@ impl Plan {
     }
 
     pub fn has_errors(&self) -> bool {
-        self.orgs.iter().any(|o| o.error.is_some())
+        self.orgs
+            .iter()
+            .any(|o| o.error.is_some() || !o.host_errors.is_empty())
     }
 }
 
@@ -216,6 +231,7 @@ pub fn diff(
                         before: None,
                         after: Some(v.clone()),
                         secret: false,
+                        diff: None,
                     })
                     .collect();
                 if r.address.kind == Kind::GoogleUser {
@@ -224,6 +240,7 @@ pub fn diff(
                         before: None,
                         after: Some(Value::String(REDACTED.into())),
                         secret: true,
+                        diff: None,
                     });
                 }
                 changes.push(Change {
@@ -246,6 +263,7 @@ pub fn diff(
                         before: obj.attrs.get(k).cloned(),
                         after: Some(v.clone()),
                         secret: false,
+                        diff: None,
                     })
                     .collect();
                 if !fields.is_empty() {
@@ -350,6 +368,14 @@ pub fn render_text(plan: &Plan, color: bool) -> String {
             out.push('\n');
             continue;
         }
+        for h in &o.host_errors {
+            out.push_str(&format!(
+                "  {} host {}: {}\n    (nothing planned for this host; the rest of the org is planned)\n",
+                paint("31", "error:"),
+                h.host,
+                h.error.replace('\n', "\n    ")
+            ));
+        }
         if o.changes.is_empty() {
             out.push_str("  no changes\n");
         }
@@ -376,6 +402,19 @@ pub fn render_text(plan: &Plan, color: bool) -> String {
             out.push('\n');
             let width = c.fields.iter().map(|f| f.name.len()).max().unwrap_or(0);
             for f in &c.fields {
+                if let Some(diff) = &f.diff {
+                    out.push_str(&format!("        {:width$}:\n", f.name));
+                    for l in diff.lines() {
+                        let code = match l.chars().next() {
+                            Some('+') => "32",
+                            Some('-') => "31",
+                            Some('@') => "36",
+                            _ => "2",
+                        };
+                        out.push_str(&format!("          {}\n", paint(code, l)));
+                    }
+                    continue;
+                }
                 let text = f.shown(c.action);
                 out.push_str(&format!("        {:width$} = {text}\n", f.name));
             }
@@ -406,7 +445,13 @@ pub fn render_text(plan: &Plan, color: bool) -> String {
     let s = &plan.summary;
     if plan.has_errors() {
         let failed = plan.orgs.iter().filter(|o| o.error.is_some()).count();
-        out.push_str(&format!("{failed} org(s) could not be planned.\n"));
+        if failed > 0 {
+            out.push_str(&format!("{failed} org(s) could not be planned.\n"));
+        }
+        let hosts: usize = plan.orgs.iter().map(|o| o.host_errors.len()).sum();
+        if hosts > 0 {
+            out.push_str(&format!("{hosts} host(s) could not be reached or read.\n"));
+        }
     }
     out.push_str(&format!(
         "Plan: {} to add, {} to change, {} to remove.\n",

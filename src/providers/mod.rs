@@ -3,6 +3,7 @@
 //! unmanaged objects), apply one change.
 
 pub mod google;
+pub mod ssh;
 
 use std::collections::BTreeMap;
 

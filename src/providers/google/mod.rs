@@ -251,7 +251,7 @@ pub fn desired_attrs(org: &Org, r: &Resource) -> Attrs {
                 attrs.insert("role", json!("MEMBER"));
             }
         }
-        Kind::GoogleGroup | Kind::GoogleOrgUnit => {}
+        _ => {}
     }
     attrs
 }
@@ -314,6 +314,7 @@ pub fn orphans(org: &Org, live: &LiveState) -> (Vec<Change>, Vec<Address>) {
                             before: Some(json!(false)),
                             after: Some(json!(true)),
                             secret: false,
+                            diff: None,
                         }],
                         reason: Some("leaver: suspend".into()),
                         source: leaver_source.clone(),
@@ -348,6 +349,8 @@ pub fn orphans(org: &Org, live: &LiveState) -> (Vec<Change>, Vec<Address>) {
                     unmanaged.push(address.clone());
                 }
             }
+            // Other providers' objects are theirs to judge.
+            _ => {}
         }
     }
     (changes, unmanaged)
@@ -580,6 +583,9 @@ pub async fn apply(
             )
             .await
         }
+        (kind, _) => Err(GoogleError::Auth(format!(
+            "{kind} is not a Google resource (a bug: please report it)"
+        ))),
     }
 }
 

@@ -1,0 +1,314 @@
+//! One SSH session to one host (ssh2 is blocking: each lives on its own thread while
+//! used). Every exchange after login is counted, so the benchmark can report round
+//! trips per host.
+
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use ssh2::{ExtendedData, HostKeyType, MethodType, Session};
+
+use super::known_hosts::{self, HostKeyError, KnownHosts};
+use super::shell::quote;
+use crate::org::Host;
+
+/// How hosts are reached: from `ssh:` in steward.yaml.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub known_hosts: KnownHosts,
+    pub stats: std::sync::Arc<Stats>,
+    pub identity_file: Option<PathBuf>,
+    pub connect_timeout: Duration,
+    pub command_timeout: Duration,
+}
+
+/// Logins and round trips per host (`address:port`), for `--stats` and the benchmark.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub logins: AtomicU64,
+    pub round_trips: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
+}
+
+impl Stats {
+    fn count(&self, host: &str) {
+        if let Ok(mut m) = self.round_trips.lock() {
+            *m.entry(host.to_string()).or_default() += 1;
+        }
+    }
+
+    /// (hosts, round trips in all, most round trips of one host)
+    pub fn summary(&self) -> (usize, u64, u64) {
+        let m = self.round_trips.lock().map(|m| m.clone()).unwrap_or_default();
+        (
+            m.len(),
+            m.values().sum(),
+            m.values().copied().max().unwrap_or(0),
+        )
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SshError {
+    #[error("cannot reach {host} ({address}): {message}")]
+    Connect {
+        host: String,
+        address: String,
+        message: String,
+    },
+    #[error(transparent)]
+    HostKey(#[from] HostKeyError),
+    #[error("cannot log in to {host} as {user}: {message}")]
+    Auth {
+        host: String,
+        user: String,
+        message: String,
+    },
+    #[error("{host}: {message}")]
+    Session { host: String, message: String },
+    #[error("{host}: `{what}` failed (exit {status}): {output}")]
+    Command {
+        host: String,
+        what: String,
+        status: i32,
+        output: String,
+    },
+    #[error("{host}: {message}")]
+    Failed { host: String, message: String },
+}
+
+/// The output of one remote command.
+#[derive(Debug)]
+pub struct Output {
+    pub status: i32,
+    /// stdout and stderr, interleaved as the host wrote them.
+    pub text: String,
+}
+
+pub struct Conn {
+    pub host: Host,
+    session: Session,
+    stats: std::sync::Arc<Stats>,
+    /// `address:port`, as stats count it.
+    key: String,
+    /// Exchanges after login: commands run and files sent.
+    round_trips: AtomicU64,
+    nonce: AtomicU64,
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conn").field("host", &self.host.name).finish()
+    }
+}
+
+fn key_type_name(t: HostKeyType) -> &'static str {
+    match t {
+        HostKeyType::Rsa => "ssh-rsa",
+        HostKeyType::Dss => "ssh-dss",
+        HostKeyType::Ecdsa256 => "ecdsa-sha2-nistp256",
+        HostKeyType::Ecdsa384 => "ecdsa-sha2-nistp384",
+        HostKeyType::Ecdsa521 => "ecdsa-sha2-nistp521",
+        HostKeyType::Ed25519 => "ssh-ed25519",
+        HostKeyType::Unknown => "unknown",
+    }
+}
+
+impl Conn {
+    /// Connects, verifies the host key and logs in (key file, then agent).
+    pub fn open(settings: &Settings, host: &Host) -> Result<Conn, SshError> {
+        let connect_err = |message: String| SshError::Connect {
+            host: host.name.clone(),
+            address: format!("{}:{}", host.address, host.port),
+            message,
+        };
+        let addrs: Vec<_> = (host.address.as_str(), host.port)
+            .to_socket_addrs()
+            .map_err(|e| connect_err(e.to_string()))?
+            .collect();
+        let mut last = String::from("no address");
+        let mut tcp = None;
+        for a in addrs {
+            match TcpStream::connect_timeout(&a, settings.connect_timeout) {
+                Ok(s) => {
+                    tcp = Some(s);
+                    break;
+                }
+                Err(e) => last = e.to_string(),
+            }
+        }
+        let tcp = tcp.ok_or_else(|| connect_err(last))?;
+        let session_err = |e: ssh2::Error| SshError::Session {
+            host: host.name.clone(),
+            message: e.message().to_string(),
+        };
+        let mut session = Session::new().map_err(session_err)?;
+        session.set_tcp_stream(tcp);
+        session.set_timeout(settings.connect_timeout.as_millis().min(u32::MAX as u128) as u32);
+        let name = known_hosts::host_name(&host.address, host.port);
+        // Ask for a key type the file knows for this host, as OpenSSH does: otherwise
+        // the server may offer another of its keys and look "unknown".
+        let types = settings.known_hosts.key_types(&name);
+        if !types.is_empty() {
+            let _ = session.method_pref(MethodType::HostKey, &types.join(","));
+        }
+        session
+            .handshake()
+            .map_err(|e| connect_err(format!("SSH handshake failed: {}", e.message())))?;
+        let (key, kind) = session.host_key().ok_or_else(|| SshError::Session {
+            host: host.name.clone(),
+            message: "the server sent no host key".into(),
+        })?;
+        settings
+            .known_hosts
+            .check(&name, key_type_name(kind), key)?;
+        let mut tried = Vec::new();
+        if let Some(file) = &settings.identity_file {
+            match session.userauth_pubkey_file(&host.user, None, file, None) {
+                Ok(()) => {}
+                Err(e) => tried.push(format!("key {}: {}", file.display(), e.message())),
+            }
+        }
+        if !session.authenticated() {
+            if std::env::var_os("SSH_AUTH_SOCK").is_some() {
+                if let Err(e) = session.userauth_agent(&host.user) {
+                    tried.push(format!("agent: {}", e.message()));
+                }
+            } else {
+                tried.push("agent: SSH_AUTH_SOCK is not set".into());
+            }
+        }
+        if !session.authenticated() {
+            return Err(SshError::Auth {
+                host: host.name.clone(),
+                user: host.user.clone(),
+                message: tried.join("; "),
+            });
+        }
+        session.set_timeout(settings.command_timeout.as_millis().min(u32::MAX as u128) as u32);
+        settings.stats.logins.fetch_add(1, Ordering::Relaxed);
+        Ok(Conn {
+            host: host.clone(),
+            session,
+            stats: settings.stats.clone(),
+            key: format!("{}:{}", host.address, host.port),
+            round_trips: AtomicU64::new(0),
+            nonce: AtomicU64::new(0),
+        })
+    }
+
+    pub fn round_trips(&self) -> u64 {
+        self.round_trips.load(Ordering::Relaxed)
+    }
+
+    fn err(&self, e: ssh2::Error) -> SshError {
+        SshError::Session {
+            host: self.host.name.clone(),
+            message: e.message().to_string(),
+        }
+    }
+
+    /// Wraps a command so it runs as root: directly when logged in as root, else
+    /// through passwordless sudo.
+    fn as_root(&self, command: &str) -> String {
+        if self.host.user == "root" {
+            command.to_string()
+        } else {
+            format!("sudo -n sh -c {}", quote(command))
+        }
+    }
+
+    /// Runs a command as root, with `stdin` fed to it.
+    pub fn run(&self, command: &str, stdin: &[u8]) -> Result<Output, SshError> {
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
+        self.stats.count(&self.key);
+        let mut ch = self.session.channel_session().map_err(|e| self.err(e))?;
+        // One stream: reading stdout to its end while stderr fills its window could
+        // otherwise stall.
+        ch.handle_extended_data(ExtendedData::Merge)
+            .map_err(|e| self.err(e))?;
+        ch.exec(&self.as_root(command)).map_err(|e| self.err(e))?;
+        if !stdin.is_empty() {
+            ch.write_all(stdin).map_err(|e| SshError::Session {
+                host: self.host.name.clone(),
+                message: format!("sending input: {e}"),
+            })?;
+        }
+        ch.send_eof().map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        ch.read_to_end(&mut out).map_err(|e| SshError::Session {
+            host: self.host.name.clone(),
+            message: format!("reading output: {e}"),
+        })?;
+        ch.wait_close().map_err(|e| self.err(e))?;
+        let status = ch.exit_status().map_err(|e| self.err(e))?;
+        Ok(Output {
+            status,
+            text: String::from_utf8_lossy(&out).into_owned(),
+        })
+    }
+
+    /// Runs a command and fails unless it exits 0.
+    pub fn check(&self, what: &str, command: &str, stdin: &[u8]) -> Result<Output, SshError> {
+        let out = self.run(command, stdin)?;
+        if out.status != 0 {
+            return Err(SshError::Command {
+                host: self.host.name.clone(),
+                what: what.to_string(),
+                status: out.status,
+                output: tail(&out.text),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Puts `content` at `path` with mode and owner: sent by SCP to a temporary file,
+    /// then copied beside the target and renamed over it, so readers never see half a
+    /// file.
+    pub fn put_file(
+        &self,
+        path: &str,
+        content: &[u8],
+        mode: u32,
+        owner: &str,
+        group: &str,
+    ) -> Result<(), SshError> {
+        let n = self.nonce.fetch_add(1, Ordering::Relaxed);
+        let tmp = format!("/tmp/.steward-{}-{n}", std::process::id());
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
+        self.stats.count(&self.key);
+        let mut ch = self
+            .session
+            .scp_send(Path::new(&tmp), 0o600, content.len() as u64, None)
+            .map_err(|e| self.err(e))?;
+        ch.write_all(content).map_err(|e| SshError::Session {
+            host: self.host.name.clone(),
+            message: format!("sending {path}: {e}"),
+        })?;
+        ch.send_eof().map_err(|e| self.err(e))?;
+        ch.wait_eof().map_err(|e| self.err(e))?;
+        ch.close().map_err(|e| self.err(e))?;
+        ch.wait_close().map_err(|e| self.err(e))?;
+        let dir = path.rsplit_once('/').map_or("/", |(d, _)| if d.is_empty() { "/" } else { d });
+        let new = format!("{path}.steward-new");
+        let script = format!(
+            "set -e; mkdir -p {dir}; cp {tmp} {new}; rm -f {tmp}; chown {owner}:{group} {new}; chmod {mode:o} {new}; mv -f {new} {path}",
+            dir = quote(dir),
+            tmp = quote(&tmp),
+            new = quote(&new),
+            owner = quote(owner),
+            group = quote(group),
+            path = quote(path),
+        );
+        self.check(&format!("install {path}"), &script, b"")?;
+        Ok(())
+    }
+}
+
+/// The end of a command's output: enough to see why it failed.
+pub fn tail(text: &str) -> String {
+    let lines: Vec<&str> = text.trim_end().lines().collect();
+    let start = lines.len().saturating_sub(15);
+    lines[start..].join("\n")
+}
