@@ -148,6 +148,9 @@ impl handlebars::HelperDef for ConcatHelper {
     }
 }
 
+// `{{concat "line" (nl)}}`: a line break, for building file content in `json`.
+handlebars::handlebars_helper!(nl_helper: | | "\n");
+
 /// `{{#each (list "cups" "cups-client")}}`: its params as a list.
 struct ListHelper;
 
@@ -176,6 +179,7 @@ impl Catalogue {
         registry.register_helper("email", Box::new(email_helper));
         registry.register_helper("concat", Box::new(ConcatHelper));
         registry.register_helper("list", Box::new(ListHelper));
+        registry.register_helper("nl", Box::new(nl_helper));
         let mut modules = BTreeMap::new();
         let mut problems = Vec::new();
         let mut entries: Vec<PathBuf> = match std::fs::read_dir(dir) {

@@ -596,7 +596,8 @@ pub fn is_name(text: &str) -> bool {
 pub const SHELL_METACHARACTERS: &str = " \t\n'\"`$\\;|&<>(){}*?[]!#~";
 
 fn metacharacter(text: &str) -> Option<char> {
-    text.chars().find(|c| SHELL_METACHARACTERS.contains(*c) || c.is_control())
+    text.chars()
+        .find(|c| SHELL_METACHARACTERS.contains(*c) || c.is_control())
 }
 
 pub fn is_address(text: &str) -> bool {

@@ -185,12 +185,13 @@ pub fn unified_diff(old: &str, new: &str) -> String {
             ops.push((' ', i, j));
             i += 1;
             j += 1;
-        } else if j < m && (i == n || lcs[i * (m + 1) + j + 1] >= lcs[(i + 1) * (m + 1) + j]) {
-            ops.push(('+', i, j));
-            j += 1;
-        } else {
+        } else if i < n && (j == m || lcs[(i + 1) * (m + 1) + j] >= lcs[i * (m + 1) + j + 1]) {
+            // Removals before additions, as diff -u shows a replaced line.
             ops.push(('-', i, j));
             i += 1;
+        } else {
+            ops.push(('+', i, j));
+            j += 1;
         }
     }
     let mut out = String::new();

@@ -345,12 +345,22 @@ pub fn org_report(org: &Org, plan: &OrgPlan, today: i64) -> OrgReport {
             .filter(|c| c.reports)
             .map(|c| c.email.clone())
             .collect(),
-        error: plan.error.clone(),
+        // A host that could not be read leaves the org only partly checked: it is
+        // reported as not checked, so history does not mark its findings resolved.
+        error: plan.error.clone().or_else(|| {
+            (!plan.host_errors.is_empty()).then(|| {
+                plan.host_errors
+                    .iter()
+                    .map(|h| format!("host {}: {}", h.host, h.error))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+        }),
         findings: Vec::new(),
         accepted: Vec::new(),
         resolved: Vec::new(),
     };
-    if plan.error.is_some() {
+    if report.error.is_some() {
         return report;
     }
     let all = plan

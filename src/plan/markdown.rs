@@ -292,6 +292,7 @@ mod tests {
             live_sha256: String::new(),
             changes: vec![],
             unmanaged: vec![],
+            host_errors: vec![],
             summary: Summary::default(),
             error: error.map(str::to_string),
         };
@@ -340,6 +341,7 @@ mod tests {
                     summary: Summary::of(&changes),
                     changes,
                     unmanaged: vec![],
+                    host_errors: vec![],
                     error: None,
                 }
             })

@@ -9,6 +9,7 @@ mod commands;
 mod contract;
 pub mod drift;
 pub mod email;
+mod hosts;
 mod plan_apply;
 mod schedules;
 mod validate;

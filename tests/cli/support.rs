@@ -154,6 +154,8 @@ impl Env {
             .env_remove("STEWARD_GOOGLE_URL")
             .env_remove("STEWARD_ROOT")
             .env_remove("STEWARD_MODULES_DIR")
+            // Logins in tests use the lab key only, never the tester's agent.
+            .env_remove("SSH_AUTH_SOCK")
             .stdin(Stdio::null());
         for (k, _) in std::env::vars() {
             if k.starts_with("STEWARD_SECRET_") {

@@ -26,7 +26,7 @@ modules:
       - {email: cy@bad.org, name: Cy, groups: [ghosts]}
       - {email: di@bad.org, name: Di, shoe_size: 9}
     leavers: archive
-  printers: {}
+  printer: {}
 ";
 
 fn problems(env: &Env, args: &[&str]) -> (i32, Vec<Value>) {
@@ -64,7 +64,7 @@ fn every_problem_in_a_file_is_reported_at_once_with_its_line() {
         ("outside_domain", 19, "bob@elsewhere.com"),
         ("unknown_key", 21, "shoe_size"),
         ("not_allowed", 22, "archive"),
-        ("unknown_module", 23, "printers"),
+        ("unknown_module", 23, "`printer`"),
         ("unknown_reference", 17, "unknown org unit `/Nowhere`"),
         ("unknown_reference", 20, "unknown group `ghosts@bad.org`"),
         (
@@ -227,5 +227,54 @@ fn shell_metacharacters_in_names_are_rejected() {
     assert!(
         has(&list, "bad_org_unit", 10, "not an org unit path"),
         "{list:#?}"
+    );
+}
+
+#[test]
+fn on_site_values_with_shell_metacharacters_or_unknown_hosts_are_pointed_at() {
+    let env = Env::new();
+    env.write(
+        "orgs/o.yaml",
+        "org: o
+name: O
+hosts:
+  office-pc: {address: 192.168.10.5}
+  bad host: {address: \"10.0.0.1; true\"}
+modules:
+  base: {packages: [\"vim && curl\"]}
+  printers:
+    server: ofice-pc
+    queues:
+      - {name: \"front;desk\", uri: \"ipp://10.0.0.2/ipp/print\"}
+      - {name: back, uri: \"ipp://10.0.0.2/$(reboot)\"}
+      - {name: side, uri: \"ipp://10.0.0.2/x\", location: \"two\\nlines\"}
+",
+    );
+    let (code, list) = problems(&env, &[]);
+    assert_eq!(code, 1);
+    for (code, line, needle) in [
+        ("bad_name", 5, "`bad host` is not a valid host name"),
+        ("bad_address", 5, "not a host name or IP address"),
+        ("bad_name", 7, "contains a space"),
+        ("unknown_host", 9, "unknown host `ofice-pc`"),
+        ("bad_name", 11, "contains the shell metacharacter `;`"),
+        ("bad_uri", 12, "contains the shell metacharacter `$`"),
+        ("bad_text", 13, "control character"),
+    ] {
+        assert!(
+            has(&list, code, line, needle),
+            "{code} {line} {needle}: {list:#?}"
+        );
+    }
+    let unknown = list
+        .iter()
+        .find(|p| p["code"] == "unknown_host")
+        .expect("unknown_host");
+    assert!(
+        unknown["help"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("did you mean `office-pc`?"),
+        "{unknown:#?}"
     );
 }

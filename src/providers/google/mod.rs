@@ -246,10 +246,8 @@ pub fn desired_attrs(org: &Org, r: &Resource) -> Attrs {
             attrs.insert("suspended", json!(false));
             attrs.insert("managed_by", json!(org.id));
         }
-        Kind::GoogleMember => {
-            if !attrs.contains_key("role") {
-                attrs.insert("role", json!("MEMBER"));
-            }
+        Kind::GoogleMember if !attrs.contains_key("role") => {
+            attrs.insert("role", json!("MEMBER"));
         }
         _ => {}
     }
@@ -344,11 +342,7 @@ pub fn orphans(org: &Org, live: &LiveState) -> (Vec<Change>, Vec<Address>) {
                 });
             }
             Kind::GoogleGroup => unmanaged.push(address.clone()),
-            Kind::GoogleOrgUnit => {
-                if address.id != "/" {
-                    unmanaged.push(address.clone());
-                }
-            }
+            Kind::GoogleOrgUnit if address.id != "/" => unmanaged.push(address.clone()),
             // Other providers' objects are theirs to judge.
             _ => {}
         }

@@ -40,7 +40,11 @@ impl Stats {
 
     /// (hosts, round trips in all, most round trips of one host)
     pub fn summary(&self) -> (usize, u64, u64) {
-        let m = self.round_trips.lock().map(|m| m.clone()).unwrap_or_default();
+        let m = self
+            .round_trips
+            .lock()
+            .map(|m| m.clone())
+            .unwrap_or_default();
         (
             m.len(),
             m.values().sum(),
@@ -58,7 +62,7 @@ pub enum SshError {
         message: String,
     },
     #[error(transparent)]
-    HostKey(#[from] HostKeyError),
+    HostKey(#[from] Box<HostKeyError>),
     #[error("cannot log in to {host} as {user}: {message}")]
     Auth {
         host: String,
@@ -99,7 +103,9 @@ pub struct Conn {
 
 impl std::fmt::Debug for Conn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Conn").field("host", &self.host.name).finish()
+        f.debug_struct("Conn")
+            .field("host", &self.host.name)
+            .finish()
     }
 }
 
@@ -290,7 +296,9 @@ impl Conn {
         ch.wait_eof().map_err(|e| self.err(e))?;
         ch.close().map_err(|e| self.err(e))?;
         ch.wait_close().map_err(|e| self.err(e))?;
-        let dir = path.rsplit_once('/').map_or("/", |(d, _)| if d.is_empty() { "/" } else { d });
+        let dir = path
+            .rsplit_once('/')
+            .map_or("/", |(d, _)| if d.is_empty() { "/" } else { d });
         let new = format!("{path}.steward-new");
         let script = format!(
             "set -e; mkdir -p {dir}; cp {tmp} {new}; rm -f {tmp}; chown {owner}:{group} {new}; chmod {mode:o} {new}; mv -f {new} {path}",

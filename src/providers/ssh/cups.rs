@@ -15,6 +15,9 @@ pub const RAW_MODEL: &str = "Local Raw Printer";
 /// Exit status of the apply script when lpadmin fell back to a raw queue.
 pub const RAW_EXIT: i32 = 97;
 
+/// How long cupsd may take to fetch a printer's capabilities, in tenths of a second.
+const RAW_WAIT_TENTHS: u32 = 300;
+
 /// The ipptool test that lists every queue, one CSV row each.
 const LIST_TEST: &str = "{
 OPERATION CUPS-Get-Printers
@@ -159,7 +162,12 @@ pub fn parse_ppd_options(text: &str) -> BTreeMap<String, String> {
 
 /// A queue in the attribute vocabulary of `cups_queue`. `options` holds only the
 /// options the file sets.
-pub fn live_attrs(host: &str, q: &Queue, ppd: &BTreeMap<String, String>, wanted: &[String]) -> Attrs {
+pub fn live_attrs(
+    host: &str,
+    q: &Queue,
+    ppd: &BTreeMap<String, String>,
+    wanted: &[String],
+) -> Attrs {
     let mut a = Attrs::default();
     a.insert("host", json!(host));
     a.insert("name", json!(q.name));
@@ -171,7 +179,11 @@ pub fn live_attrs(host: &str, q: &Queue, ppd: &BTreeMap<String, String>, wanted:
     a.insert("accepting", json!(q.accepting));
     a.insert(
         "driver",
-        json!(if q.make_and_model == RAW_MODEL { "raw" } else { "everywhere" }),
+        json!(if q.make_and_model == RAW_MODEL {
+            "raw"
+        } else {
+            "everywhere"
+        }),
     );
     let options: Map<String, Value> = wanted
         .iter()
@@ -218,13 +230,37 @@ pub fn apply_script(want: &Attrs, create: bool, rebuild: bool) -> String {
         String::new()
     };
     let enabled = want.get("enabled").and_then(Value::as_bool).unwrap_or(true);
-    let accepting = want.get("accepting").and_then(Value::as_bool).unwrap_or(true);
+    let accepting = want
+        .get("accepting")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    // With `-m everywhere` cupsd asks the printer in the background, after lpadmin
+    // has exited: the queue is raw until the driver (a PPD) appears. Wait for it, and
+    // give up early when cupsd logs that it could not reach the printer.
+    let wait = if rebuild {
+        format!(
+            "log=/var/log/cups/error_log\n\
+             seen=$(grep -c -F '] '{name}': Unable to' \"$log\" 2>/dev/null || true)\n\
+             {lpadmin}\n\
+             i=0\n\
+             while [ ! -f /etc/cups/ppd/{name}.ppd ]; do\n\
+             \x20 i=$((i + 1))\n\
+             \x20 now=$(grep -c -F '] '{name}': Unable to' \"$log\" 2>/dev/null || true)\n\
+             \x20 if [ \"$i\" -gt {RAW_WAIT_TENTHS} ] || [ \"${{now:-0}}\" -gt \"${{seen:-0}}\" ]; then {undo}exit {RAW_EXIT}; fi\n\
+             \x20 sleep 0.1\n\
+             done\n"
+        )
+    } else {
+        format!("{lpadmin}\n")
+    };
     format!(
-        "set -e\nexport LC_ALL=C\n{lpadmin}\n\
-         if [ ! -f /etc/cups/ppd/{name}.ppd ]; then {undo}exit {RAW_EXIT}; fi\n\
-         {options}\n{} {name}\n{} {name}\n",
+        "set -e\nexport LC_ALL=C\n{wait}{options}\n{} {name}\n{} {name}\n",
         if enabled { "cupsenable" } else { "cupsdisable" },
-        if accepting { "cupsaccept" } else { "cupsreject" },
+        if accepting {
+            "cupsaccept"
+        } else {
+            "cupsreject"
+        },
     )
 }
 

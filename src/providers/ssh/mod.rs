@@ -67,44 +67,40 @@ pub fn by_host(org: &Org) -> BTreeMap<&str, Vec<&Resource>> {
 /// open sessions.
 pub fn refresh(settings: &Settings, org: &Org, conns: &Conns) -> Refresh {
     let hosts = by_host(org);
-    let results: Vec<(String, Result<(Arc<Mutex<Conn>>, HostFacts), SshError>)> =
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = hosts
-                .iter()
-                .map(|(name, resources)| {
-                    let existing = conns.get(*name).cloned();
-                    scope.spawn(move || {
-                        let result = (|| {
-                            let conn = match existing {
-                                Some(c) => c,
-                                None => {
-                                    let host = org.hosts.get(*name).ok_or_else(|| {
-                                        SshError::Failed {
-                                            host: name.to_string(),
-                                            message: "not declared under `hosts:`".into(),
-                                        }
+    type HostResult = Result<(Arc<Mutex<Conn>>, HostFacts), SshError>;
+    let results: Vec<(String, HostResult)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = hosts
+            .iter()
+            .map(|(name, resources)| {
+                let existing = conns.get(*name).cloned();
+                scope.spawn(move || {
+                    let result = (|| {
+                        let conn = match existing {
+                            Some(c) => c,
+                            None => {
+                                let host =
+                                    org.hosts.get(*name).ok_or_else(|| SshError::Failed {
+                                        host: name.to_string(),
+                                        message: "not declared under `hosts:`".into(),
                                     })?;
-                                    Arc::new(Mutex::new(Conn::open(settings, host)?))
-                                }
-                            };
-                            let facts = {
-                                let guard = conn.lock().map_err(|_| SshError::Failed {
-                                    host: name.to_string(),
-                                    message: "an earlier operation on this host panicked".into(),
-                                })?;
-                                read_facts(&guard, org, resources)?
-                            };
-                            Ok((conn, facts))
-                        })();
-                        (name.to_string(), result)
-                    })
+                                Arc::new(Mutex::new(Conn::open(settings, host)?))
+                            }
+                        };
+                        let facts = {
+                            let guard = conn.lock().map_err(|_| SshError::Failed {
+                                host: name.to_string(),
+                                message: "an earlier operation on this host panicked".into(),
+                            })?;
+                            read_facts(&guard, org, resources)?
+                        };
+                        Ok((conn, facts))
+                    })();
+                    (name.to_string(), result)
                 })
-                .collect();
-            handles
-                .into_iter()
-                .filter_map(|h| h.join().ok())
-                .collect()
-        });
+            })
+            .collect();
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    });
     let mut out = Refresh::default();
     for (host, result) in results {
         match result {
@@ -233,8 +229,7 @@ pub fn read_facts(conn: &Conn, org: &Org, resources: &[&Resource]) -> Result<Hos
             continue;
         };
         let mut meta = meta.split_whitespace();
-        let (Some(mode), Some(owner), Some(group)) = (meta.next(), meta.next(), meta.next())
-        else {
+        let (Some(mode), Some(owner), Some(group)) = (meta.next(), meta.next(), meta.next()) else {
             continue;
         };
         let bytes = base64::engine::general_purpose::STANDARD
@@ -370,9 +365,15 @@ pub fn apply(conn: &Conn, org: &Org, change: &Change) -> Result<(), SshError> {
         }
         (Kind::CupsQueue, action) => {
             let create = action == Action::Create;
-            let rebuild =
-                create || change.fields.iter().any(|f| f.name == "uri" || f.name == "driver");
-            let out = conn.run("sh -s", cups::apply_script(&want, create, rebuild).as_bytes())?;
+            let rebuild = create
+                || change
+                    .fields
+                    .iter()
+                    .any(|f| f.name == "uri" || f.name == "driver");
+            let out = conn.run(
+                "sh -s",
+                cups::apply_script(&want, create, rebuild).as_bytes(),
+            )?;
             match out.status {
                 0 => Ok(()),
                 cups::RAW_EXIT => Err(failed(

@@ -18,7 +18,15 @@ mod tests {
 
     #[test]
     fn quoted_words_survive_a_real_shell() {
-        for s in ["plain", "", "two words", "it's", "$(rm -rf /)", "a'b\"c\\d`e`", "*"] {
+        for s in [
+            "plain",
+            "",
+            "two words",
+            "it's",
+            "$(rm -rf /)",
+            "a'b\"c\\d`e`",
+            "*",
+        ] {
             let out = std::process::Command::new("sh")
                 .arg("-c")
                 .arg(format!("printf %s {}", quote(s)))

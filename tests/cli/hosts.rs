@@ -1,0 +1,339 @@
+//! The SSH provider and the on-site modules against real hosts: each test boots small
+//! Debian containers (systemd as PID 1, real sshd with its own host key, real CUPS,
+//! ippeveprinter as the printer) with `scripts/lab-hosts`. They need root; without it
+//! they fail and say so, rather than pass without running.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::support::{Env, repo};
+
+/// Test hosts on their own lab bridge; taken down when dropped.
+pub struct HostLab {
+    pub dir: tempfile::TempDir,
+    pub subnet: String,
+}
+
+fn script() -> PathBuf {
+    repo().join("scripts/lab-hosts")
+}
+
+impl HostLab {
+    /// Boots `hosts` (name, last octet, role).
+    pub fn start(hosts: &[(&str, u8, &str)]) -> HostLab {
+        let is_root = Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+            .unwrap_or(false);
+        assert!(
+            is_root,
+            "THIS TEST DID NOT RUN: it boots test hosts in network and mount namespaces, which needs root. Run the suite as root (CI does)."
+        );
+        let dir = tempfile::Builder::new()
+            .prefix("steward-hosts-")
+            .tempdir()
+            .expect("tempdir");
+        let mut lab = HostLab {
+            dir,
+            subnet: String::new(),
+        };
+        lab.script(&["up"]);
+        lab.subnet = std::fs::read_to_string(lab.dir.path().join("subnet"))
+            .expect("lab subnet")
+            .trim()
+            .to_string();
+        for (name, n, role) in hosts {
+            lab.script(&["host", name, &n.to_string(), role]);
+        }
+        lab
+    }
+
+    fn script(&self, args: &[&str]) -> String {
+        let (cmd, rest) = args.split_first().expect("command");
+        let out = Command::new(script())
+            .arg(cmd)
+            .arg(self.dir.path())
+            .args(rest)
+            .output()
+            .expect("run scripts/lab-hosts");
+        assert!(
+            out.status.success(),
+            "lab-hosts {args:?} failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn ip(&self, n: u8) -> String {
+        format!("10.231.{}.{n}", self.subnet)
+    }
+
+    /// Runs a shell command on a host as root and returns its output.
+    pub fn sh(&self, host: &str, command: &str) -> String {
+        self.script(&["exec", host, "sh", "-c", command])
+    }
+
+    pub fn stop(&self, host: &str) {
+        self.script(&["stop", host]);
+    }
+
+    pub fn rekey(&self, host: &str) {
+        self.script(&["rekey", host]);
+    }
+
+    /// A pool whose ssh settings trust this lab's hosts and log in with its key.
+    pub fn pool(&self) -> Env {
+        let env = Env::new();
+        let d = self.dir.path().display();
+        env.write(
+            "steward.yaml",
+            &format!(
+                "{}ssh:\n  known_hosts: {d}/known_hosts\n  identity_file: {d}/id_ed25519\n  connect_timeout_secs: 3\n",
+                crate::support::POOL
+            ),
+        );
+        env
+    }
+}
+
+impl Drop for HostLab {
+    fn drop(&mut self) {
+        let _ = Command::new(script())
+            .arg("down")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+fn json(run: &crate::support::Run) -> Value {
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {run:?}"))
+}
+
+fn printers_org(lab: &HostLab, queues: &str) -> String {
+    format!(
+        "org: riverside\nname: Riverside\nhosts:\n  office-pc: {{address: {}}}\nmodules:\n  base: {{}}\n  printers:\n    server: office-pc\n    queues:\n{queues}",
+        lab.ip(5)
+    )
+}
+
+#[test]
+fn printers_apply_print_converge_and_show_hand_drift() {
+    let lab = HostLab::start(&[("office", 5, "server"), ("printer", 20, "printer")]);
+    let env = lab.pool();
+    let uri = format!("ipp://{}:8631/ipp/print", lab.ip(20));
+    env.write(
+        "orgs/riverside.yaml",
+        &printers_org(
+            &lab,
+            &format!(
+                "      - {{name: front-desk, uri: \"{uri}\", description: Front desk laser, location: Dana's desk}}\n      - {{name: back-office, uri: \"{uri}\", options: {{PageSize: A4}}}}\n"
+            ),
+        ),
+    );
+    let first = env.run(&["apply", "--yes", "--stats"]);
+    assert_eq!(first.code, 0, "{first:?}");
+    assert!(
+        first.stdout.contains("+ cups_queue[office-pc:front-desk]"),
+        "{first:?}"
+    );
+
+    // The queue prints: the job reaches the printer simulator's spool.
+    lab.sh("office", "echo 'hello from steward' | lp -d front-desk");
+    let mut spooled = String::new();
+    for _ in 0..100 {
+        spooled = lab.sh("printer", "ls /var/spool/lab-printer");
+        if !spooled.trim().is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(
+        spooled.contains(".pdf"),
+        "no job in the printer's spool: {spooled:?}"
+    );
+    let options = lab.sh("office", "lpoptions -p back-office -l");
+    assert!(options.contains("*A4"), "{options}");
+    let info = lab.sh("office", "lpstat -l -p front-desk");
+    assert!(
+        info.contains("Dana's desk") && info.contains("Front desk laser"),
+        "{info}"
+    );
+
+    // Converged: the second run has nothing to do, and a plan costs one round trip.
+    let again = env.run(&["plan", "--detailed-exitcode", "--stats"]);
+    assert_eq!(again.code, 0, "{again:?}");
+    assert!(again.stdout.contains("no changes"), "{again:?}");
+    assert!(
+        again.stderr.contains("1 host(s), 1 round trip(s)"),
+        "{again:?}"
+    );
+
+    // Changed by hand on the host: the plan shows exactly that, and a queue made by
+    // hand is reported as unmanaged.
+    lab.sh("office", "lpadmin -p front-desk -L Basement");
+    lab.sh(
+        "office",
+        &format!("lpadmin -p handmade -E -v {uri} -m everywhere"),
+    );
+    let drift = env.run(&["plan", "--json"]);
+    let plan = json(&drift);
+    let org = &plan["orgs"][0];
+    let changes = org["changes"].as_array().expect("changes");
+    assert_eq!(changes.len(), 1, "{drift:?}");
+    assert_eq!(changes[0]["address"]["id"], "office-pc:front-desk");
+    assert_eq!(
+        changes[0]["fields"],
+        serde_json::json!([{"name": "location", "before": "Basement", "after": "Dana's desk"}])
+    );
+    assert_eq!(
+        org["unmanaged"],
+        serde_json::json!([{"kind": "cups_queue", "id": "office-pc:handmade"}])
+    );
+    let fixed = env.run(&["apply", "--yes"]);
+    assert_eq!(fixed.code, 0, "{fixed:?}");
+    assert!(
+        lab.sh("office", "lpstat -l -p front-desk")
+            .contains("Dana's desk")
+    );
+    assert!(
+        lab.sh("office", "lpstat -e").contains("handmade"),
+        "unmanaged queues are left alone"
+    );
+
+    // A managed file edited by hand: the plan shows a unified diff and the mode.
+    lab.sh(
+        "office",
+        "echo '# edited by hand' >> /etc/steward/managed-by; chmod 600 /etc/steward/managed-by",
+    );
+    let edited = env.run(&["plan"]);
+    assert!(
+        edited
+            .stdout
+            .contains("~ file[office-pc:/etc/steward/managed-by]"),
+        "{edited:?}"
+    );
+    assert!(
+        edited.stdout.contains("          -# edited by hand\n"),
+        "{edited:?}"
+    );
+    assert!(
+        edited.stdout.contains("mode    = \"0600\" -> \"0644\""),
+        "{edited:?}"
+    );
+    assert_eq!(env.run(&["apply", "--yes"]).code, 0);
+    assert_eq!(
+        lab.sh(
+            "office",
+            "stat -c %a /etc/steward/managed-by; cat /etc/steward/managed-by"
+        ),
+        "644\n# This host is managed by Steward for the org riverside.\n# Changes made here by hand show up in the next plan and drift report.\norg: riverside\nhost: office-pc\n"
+    );
+}
+
+#[test]
+fn a_printer_that_does_not_answer_fails_instead_of_making_a_raw_queue() {
+    let lab = HostLab::start(&[("office", 5, "server")]);
+    let env = lab.pool();
+    env.write(
+        "orgs/riverside.yaml",
+        &printers_org(
+            &lab,
+            &format!(
+                "      - {{name: ghost, uri: \"ipp://{}:8631/ipp/print\"}}\n",
+                lab.ip(99)
+            ),
+        ),
+    );
+    let run = env.run(&["apply", "--yes"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.all().contains("did not answer"), "{run:?}");
+    assert!(run.all().contains("raw queue"), "{run:?}");
+    let queues = lab.sh("office", "lpstat -e || true");
+    assert!(
+        !queues.contains("ghost"),
+        "the raw queue was left behind: {queues}"
+    );
+}
+
+#[test]
+fn an_unreachable_host_fails_only_its_own_resources() {
+    let lab = HostLab::start(&[
+        ("office", 5, "server"),
+        ("annex", 6, "server"),
+        ("printer", 20, "printer"),
+    ]);
+    let env = lab.pool();
+    let uri = format!("ipp://{}:8631/ipp/print", lab.ip(20));
+    let org = |id: &str, host_ip: String| {
+        format!(
+            "org: {id}\nname: {id}\nhosts:\n  pc: {{address: {host_ip}}}\nmodules:\n  base: {{}}\n  printers:\n    server: pc\n    queues:\n      - {{name: main, uri: \"{uri}\"}}\n"
+        )
+    };
+    env.write("orgs/hillside.yaml", &org("hillside", lab.ip(6)));
+    env.write("orgs/riverside.yaml", &org("riverside", lab.ip(5)));
+    lab.stop("annex");
+    let run = env.run(&["apply", "--yes"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stdout.contains("host pc: cannot reach pc"), "{run:?}");
+    assert!(run.stdout.contains("+ cups_queue[pc:main]"), "{run:?}");
+    assert!(
+        lab.sh("office", "lpstat -e").contains("main"),
+        "the reachable org was applied"
+    );
+}
+
+#[test]
+fn unknown_and_changed_host_keys_are_refused() {
+    let lab = HostLab::start(&[("office", 5, "server")]);
+    let env = lab.pool();
+    env.write(
+        "orgs/riverside.yaml",
+        &printers_org(
+            &lab,
+            "      - {name: q, uri: \"ipp://192.0.2.1/ipp/print\"}\n",
+        ),
+    );
+    let known = std::fs::read_to_string(lab.dir.path().join("known_hosts")).expect("known_hosts");
+    let fingerprint = |line: &str| {
+        let out = crate::support::with_stdin("ssh-keygen", &["-lf", "-"], line, "fingerprint");
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .nth(1)
+            .expect("fingerprint")
+            .to_string()
+    };
+    let old = fingerprint(&known);
+
+    lab.rekey("office");
+    let changed = env.run(&["plan"]);
+    assert_eq!(changed.code, 1, "{changed:?}");
+    assert!(changed.stdout.contains("has CHANGED"), "{changed:?}");
+    assert!(
+        changed.stdout.contains(&old),
+        "the expected fingerprint is shown: {changed:?}"
+    );
+    assert!(
+        !lab.sh("office", "lpstat -e || true").contains('q'),
+        "nothing applied"
+    );
+
+    // An empty known_hosts: refused too, with the line that would trust the key.
+    std::fs::write(lab.dir.path().join("known_hosts"), "").expect("empty known_hosts");
+    let unknown = env.run(&["plan"]);
+    assert_eq!(unknown.code, 1, "{unknown:?}");
+    assert!(unknown.stdout.contains("is not in"), "{unknown:?}");
+    let offered = lab.sh("office", "cat /etc/ssh/ssh_host_ed25519_key.pub");
+    let new = fingerprint(&format!("{} {offered}", lab.ip(5)));
+    assert!(unknown.stdout.contains(&new), "{unknown:?}");
+    let key = offered.split_whitespace().nth(1).expect("key");
+    assert!(
+        unknown
+            .stdout
+            .contains(&format!("{} ssh-ed25519 {key}", lab.ip(5))),
+        "{unknown:?}"
+    );
+}
