@@ -11,17 +11,14 @@ page size, which is capped to fit a pull-request comment.
 Usage: benches/changes_bench.py [--orgs 200] [--users 100] [--groups 10] [--runs 5]
 Needs a release build: cargo build --release
 """
-import argparse
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pool_bench import BIN, generate, start_lab  # noqa: E402
+from pool_bench import BIN, BenchPool, generate, pool_args  # noqa: E402
 
 
 def git(pool, *args):
@@ -42,18 +39,11 @@ def timed(pool, args, env, runs):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--orgs", type=int, default=200)
-    ap.add_argument("--users", type=int, default=100)
-    ap.add_argument("--groups", type=int, default=10)
-    ap.add_argument("--runs", type=int, default=5)
+    ap = pool_args(5)
     a = ap.parse_args()
-    if not os.path.exists(BIN):
-        sys.exit("build first: cargo build --release")
-    pool = tempfile.mkdtemp(prefix="steward-changes-bench-")
-    lab = None
     env = dict(os.environ, NO_COLOR="1")
-    try:
+    with BenchPool("steward-changes-bench-") as bench:
+        pool = bench.dir
         generate(pool, a.orgs, a.users, a.groups)
         subprocess.run([BIN, "lab", "init"], cwd=pool, check=True, capture_output=True)
         with open(os.path.join(pool, ".gitignore"), "w") as f:
@@ -64,7 +54,7 @@ def main():
         git(pool, "add", "-A")
         git(pool, "commit", "-qm", "base")
 
-        print(f"| commit touches | orgs selected | `orgs --changed-since` | `validate --changed-since` |")
+        print("| commit touches | orgs selected | `orgs --changed-since` | `validate --changed-since` |")
         print("|---|---|---|---|")
         for what, path in [("one org file", f"orgs/org{a.orgs // 2:03d}.yaml"), ("modules/accounts", "modules/accounts/module.yaml"),
                            ("steward.yaml", "steward.yaml"), ("README only", "README.md")]:
@@ -76,15 +66,11 @@ def main():
             n = len(out.splitlines())
             print(f"| {what} | {n} of {a.orgs} | {t_orgs * 1000:.0f} ms | {t_val * 1000:.0f} ms |")
 
-        lab, env["STEWARD_GOOGLE_URL"] = start_lab(pool)
+        env["STEWARD_GOOGLE_URL"] = bench.start_lab()
         t_md, md = timed(pool, ["plan", "--all", "--format", "markdown"], env, 1)
         t_txt, txt = timed(pool, ["plan", "--all"], env, 1)
         print(f"\nfirst plan of the pool ({txt.strip().splitlines()[-1]}): text {len(txt) / 1e6:.1f} MB in "
               f"{t_txt:.2f} s; markdown {len(md):,} characters in {t_md:.2f} s")
-    finally:
-        if lab:
-            lab.kill()
-        shutil.rmtree(pool, ignore_errors=True)
 
 
 if __name__ == "__main__":

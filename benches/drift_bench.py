@@ -9,32 +9,22 @@ so `--per-org` renders 1 + 200 messages. Mail goes to files (`--dry-run`).
 Usage: benches/drift_bench.py [--orgs 200] [--users 100] [--groups 10] [--runs 3]
 Needs a release build: cargo build --release
 """
-import argparse
 import os
 import re
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pool_bench import BIN, generate, lab_call, minimum, start_lab  # noqa: E402
+from pool_bench import BIN, BenchPool, generate, lab_call, minimum, pool_args  # noqa: E402
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--orgs", type=int, default=200)
-    ap.add_argument("--users", type=int, default=100)
-    ap.add_argument("--groups", type=int, default=10)
-    ap.add_argument("--runs", type=int, default=3)
+    ap = pool_args(3)
     a = ap.parse_args()
-    if not os.path.exists(BIN):
-        sys.exit("build first: cargo build --release")
-    pool = tempfile.mkdtemp(prefix="steward-drift-bench-")
-    lab = None
-    try:
+    with BenchPool("steward-drift-bench-") as bench:
+        pool = bench.dir
         generate(pool, a.orgs, a.users, a.groups)
         for name in os.listdir(os.path.join(pool, "orgs")):
             path = os.path.join(pool, "orgs", name)
@@ -46,7 +36,7 @@ def main():
             f.write("email:\n  from: it@pool.example\n  to: [team@pool.example]\n"
                     "  smtp: {host: 127.0.0.1, security: none}\n")
         subprocess.run([BIN, "lab", "init"], cwd=pool, check=True, capture_output=True)
-        lab, url = start_lab(pool)
+        url = bench.start_lab()
         env = dict(os.environ, STEWARD_GOOGLE_URL=url, NO_COLOR="1", STEWARD_LOG="steward=info")
         subprocess.run([BIN, "apply", "--all", "--yes", "--no-progress"], cwd=pool, env=env, check=True,
                        capture_output=True)
@@ -83,10 +73,6 @@ def main():
         print("|---|---|---|---|---|---|")
         print("\n".join(rows))
         print(f"\noutbox: {len(os.listdir(outbox))} messages, {size / 1e3:.0f} kB")
-    finally:
-        if lab:
-            lab.kill()
-        shutil.rmtree(pool, ignore_errors=True)
 
 
 if __name__ == "__main__":

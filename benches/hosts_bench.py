@@ -9,6 +9,7 @@ comparison is not written yet.
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -68,6 +69,8 @@ def main():
               f"over {args.runs} runs; ssh (logins, hosts, round trips, most for one host) = {trips}")
     finally:
         subprocess.run([LAB, "down", lab])
+        shutil.rmtree(lab, ignore_errors=True)
+        shutil.rmtree(pool, ignore_errors=True)
 
 
 if __name__ == "__main__":

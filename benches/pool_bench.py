@@ -51,6 +51,38 @@ def generate(pool, orgs, users, groups):
             f.write("\n".join(lines) + "\n")
 
 
+def pool_args(runs):
+    """The synthetic pool's size and the run count, as every pool benchmark takes them."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--orgs", type=int, default=200)
+    ap.add_argument("--users", type=int, default=100)
+    ap.add_argument("--groups", type=int, default=10)
+    ap.add_argument("--runs", type=int, default=runs)
+    return ap
+
+
+class BenchPool:
+    """A temporary pool folder and its lab, both gone when the `with` block ends."""
+
+    def __init__(self, prefix):
+        if not os.path.exists(BIN):
+            sys.exit("build first: cargo build --release")
+        self.dir = tempfile.mkdtemp(prefix=prefix)
+        self.lab = None
+
+    def start_lab(self):
+        self.lab, url = start_lab(self.dir)
+        return url
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.lab:
+            self.lab.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 def start_lab(pool):
     """Starts `steward lab serve` for the pool on a free port; returns (process, url)."""
     ready = os.path.join(pool, ".lab-url")
@@ -93,21 +125,14 @@ def minimum(dump):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--orgs", type=int, default=200)
-    ap.add_argument("--users", type=int, default=100)
-    ap.add_argument("--groups", type=int, default=10)
-    ap.add_argument("--runs", type=int, default=3)
+    ap = pool_args(3)
     ap.add_argument("--latencies", default="0,50")
     a = ap.parse_args()
-    if not os.path.exists(BIN):
-        sys.exit("build first: cargo build --release")
-    pool = tempfile.mkdtemp(prefix="steward-bench-")
-    lab = None
-    try:
+    with BenchPool("steward-bench-") as bench:
+        pool = bench.dir
         generate(pool, a.orgs, a.users, a.groups)
         subprocess.run([BIN, "lab", "init"], cwd=pool, check=True, capture_output=True)
-        lab, url = start_lab(pool)
+        url = bench.start_lab()
 
         code, wall, rss, out, err = run(pool, url, ["apply", "--all", "--yes", "--no-progress"])
         if code != 0:
@@ -135,10 +160,6 @@ def main():
             c = max(calls)
             print(f"| {lat} ms | {statistics.median(walls):.2f} s | {', '.join(f'{w:.2f}' for w in walls)} | "
                   f"{max(rsss):.0f} MB | {c} | {least} | {c / least:.2f} |")
-    finally:
-        if lab:
-            lab.kill()
-        shutil.rmtree(pool, ignore_errors=True)
 
 
 if __name__ == "__main__":

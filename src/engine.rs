@@ -387,7 +387,12 @@ async fn refresh_org(
         Ok::<_, EngineError>((Some(session), live))
     };
     let ssh_part = async {
-        if ssh::by_host(org).is_empty() {
+        // Orgs with no on-site resources skip the trip to the blocking pool.
+        if !org
+            .resources
+            .iter()
+            .any(|r| r.address.kind.provider() == ProviderKind::Ssh)
+        {
             return ssh::Refresh::default();
         }
         let (settings, org) = (ssh_settings.clone(), org.clone());

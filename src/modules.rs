@@ -125,48 +125,23 @@ handlebars::handlebars_helper!(email_helper: |name: str, domain: str| {
     if name.contains('@') { name.to_ascii_lowercase() } else { format!("{}@{}", name.to_ascii_lowercase(), domain) }
 });
 
-/// `{{concat "users." @index}}`: the params' text joined, for building `source` paths.
-struct ConcatHelper;
-
-impl handlebars::HelperDef for ConcatHelper {
-    fn call_inner<'reg: 'rc, 'rc>(
-        &self,
-        h: &Helper<'rc>,
-        _: &'reg Handlebars<'reg>,
-        _: &'rc Context,
-        _: &mut RenderContext<'reg, 'rc>,
-    ) -> Result<handlebars::ScopedJson<'rc>, handlebars::RenderError> {
-        let text: String = h
-            .params()
-            .iter()
-            .map(|p| match p.value() {
-                Value::String(s) => s.clone(),
-                v => v.to_string(),
-            })
-            .collect();
-        Ok(handlebars::ScopedJson::Derived(Value::String(text)))
-    }
-}
+// `{{concat "users." @index}}`: the params' text joined, for building `source` paths.
+handlebars::handlebars_helper!(concat_helper: |*args| args
+    .iter()
+    .map(|v| match v {
+        Value::String(s) => s.clone(),
+        v => v.to_string(),
+    })
+    .collect::<String>());
 
 // `{{concat "line" (nl)}}`: a line break, for building file content in `json`.
 handlebars::handlebars_helper!(nl_helper: | | "\n");
 
-/// `{{#each (list "cups" "cups-client")}}`: its params as a list.
-struct ListHelper;
-
-impl handlebars::HelperDef for ListHelper {
-    fn call_inner<'reg: 'rc, 'rc>(
-        &self,
-        h: &Helper<'rc>,
-        _: &'reg Handlebars<'reg>,
-        _: &'rc Context,
-        _: &mut RenderContext<'reg, 'rc>,
-    ) -> Result<handlebars::ScopedJson<'rc>, handlebars::RenderError> {
-        Ok(handlebars::ScopedJson::Derived(Value::Array(
-            h.params().iter().map(|p| p.value().clone()).collect(),
-        )))
-    }
-}
+// `{{#each (list "cups" "cups-client")}}`: its params as a list.
+handlebars::handlebars_helper!(list_helper: |*args| args
+    .into_iter()
+    .cloned()
+    .collect::<Vec<Value>>());
 
 impl Catalogue {
     /// Loads every module under `dir`. Problems in module files are collected, not fatal
@@ -177,8 +152,8 @@ impl Catalogue {
         registry.register_escape_fn(handlebars::no_escape);
         registry.register_helper("json", Box::new(json_helper));
         registry.register_helper("email", Box::new(email_helper));
-        registry.register_helper("concat", Box::new(ConcatHelper));
-        registry.register_helper("list", Box::new(ListHelper));
+        registry.register_helper("concat", Box::new(concat_helper));
+        registry.register_helper("list", Box::new(list_helper));
         registry.register_helper("nl", Box::new(nl_helper));
         let mut modules = BTreeMap::new();
         let mut problems = Vec::new();

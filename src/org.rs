@@ -202,28 +202,12 @@ pub fn load(
             d
         })
         .unwrap_or_default();
-    // Host names too: module inputs refer to hosts by name.
+    // Host names too: module inputs refer to hosts by name (the schema checks them).
     let host_names: Vec<String> = root
         .get("hosts")
         .and_then(Node::entries)
         .map(|e| e.iter().map(|(k, _)| k.text.clone()).collect())
         .unwrap_or_default();
-    if let Some(entries) = root.get("hosts").and_then(Node::entries) {
-        for (key, _) in entries {
-            if !crate::schema::is_name(&key.text) {
-                problems.push(
-                    Problem::at(
-                        "bad_name",
-                        &file,
-                        key.span,
-                        format!("`{}` is not a valid host name", key.text),
-                        "unsafe characters",
-                    )
-                    .with_help("host names use letters, digits, `-`, `_` and `.` only"),
-                );
-            }
-        }
-    }
 
     let value = {
         let mut ctx = Ctx {

@@ -78,44 +78,31 @@ pub enum SmtpSecurity {
     None,
 }
 
-/// SSH to the orgs' hosts: whose keys to trust and how to log in.
+/// SSH to the orgs' hosts: whose keys to trust and how to log in. Keys left out take
+/// their value from `Default`.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct SshConfig {
     /// The OpenSSH known_hosts file every host key is checked against (relative to the
     /// pool root). Keys not in it are refused; nothing is trusted on first use.
-    #[serde(default = "default_known_hosts")]
     pub known_hosts: PathBuf,
     /// A private key file to log in with (relative to the pool root). The SSH agent
     /// ($SSH_AUTH_SOCK) is tried when there is none or it is refused.
-    #[serde(default)]
     pub identity_file: Option<PathBuf>,
-    #[serde(default = "default_ssh_connect_timeout")]
     pub connect_timeout_secs: u64,
     /// Seconds one remote command may run (a first backup can be long).
-    #[serde(default = "default_ssh_command_timeout")]
     pub command_timeout_secs: u64,
 }
 
 impl Default for SshConfig {
     fn default() -> Self {
         SshConfig {
-            known_hosts: default_known_hosts(),
+            known_hosts: PathBuf::from("ssh/known_hosts"),
             identity_file: None,
-            connect_timeout_secs: default_ssh_connect_timeout(),
-            command_timeout_secs: default_ssh_command_timeout(),
+            connect_timeout_secs: 10,
+            command_timeout_secs: 3600,
         }
     }
-}
-
-fn default_known_hosts() -> PathBuf {
-    PathBuf::from("ssh/known_hosts")
-}
-fn default_ssh_connect_timeout() -> u64 {
-    10
-}
-fn default_ssh_command_timeout() -> u64 {
-    3600
 }
 
 #[derive(Debug, Clone, Deserialize)]

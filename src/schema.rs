@@ -36,16 +36,10 @@ pub enum Type {
     Host,
     /// A host name or IP address to connect to.
     Address,
-    /// An absolute file path on a host, of characters safe in a shell word.
-    Path,
     /// One line of text for people (no control characters), such as a description.
     Text,
     /// A URI such as `ipp://192.168.10.20/ipp/print`, without shell metacharacters.
     Uri,
-    /// A length of time: a number and a unit, `30m`, `12h`, `2d`, `1w`.
-    Duration,
-    /// A systemd calendar expression such as `*-*-* 02:00` or `daily`.
-    Calendar,
     List,
     Object,
     /// A mapping from names to values of one schema.
@@ -190,10 +184,14 @@ impl Schema {
                 let mut out = Map::new();
                 for (key, value) in entries {
                     if !is_name(&key.text) {
+                        let what = match &self.label {
+                            Some(label) => format!("{label} name"),
+                            None => "name".to_string(),
+                        };
                         ctx.error(
                             "bad_name",
                             key.span,
-                            format!("`{}` is not a valid name", key.text),
+                            format!("`{}` is not a valid {what}", key.text),
                             "letters, digits, `-`, `_` and `.` only",
                         );
                     }
@@ -376,14 +374,6 @@ impl Schema {
                 format!("`{text}` is not a host name or IP address"),
                 "not a host name or IP address",
             ),
-            Type::Path => {
-                if let Err((why, help)) = check_path(text) {
-                    ctx.problems.push(
-                        Problem::at("bad_path", ctx.file, node.span, format!("`{text}` {why}"), "not a safe absolute path")
-                            .with_help(help),
-                    );
-                }
-            }
             Type::Text => {
                 if let Some(c) = text.chars().find(|c| c.is_control()) {
                     ctx.error(
@@ -406,24 +396,6 @@ impl Schema {
                     ctx.problems.push(
                         Problem::at("bad_uri", ctx.file, node.span, format!("`{text}` {why}"), "not a safe URI")
                             .with_help("write a URI like ipp://192.168.10.20/ipp/print; spaces, quotes and shell metacharacters are not allowed"),
-                    );
-                }
-            }
-            Type::Duration if crate::util::parse_duration(text).is_none() => ctx.problems.push(
-                Problem::at(
-                    "bad_duration",
-                    ctx.file,
-                    node.span,
-                    format!("`{text}` is not a length of time"),
-                    "not a duration",
-                )
-                .with_help("write a number and a unit: 30m, 12h, 2d or 1w"),
-            ),
-            Type::Calendar => {
-                if let Err(why) = check_calendar(text) {
-                    ctx.problems.push(
-                        Problem::at("bad_calendar", ctx.file, node.span, format!("`{text}` {why}"), "not a calendar expression")
-                            .with_help("write a systemd calendar expression such as `*-*-* 02:00`, `daily` or `Mon..Fri 18:30`"),
                     );
                 }
             }
@@ -526,11 +498,8 @@ impl Schema {
             Type::Date => "a date (YYYY-MM-DD)",
             Type::Host => "a host name",
             Type::Address => "a host name or IP address",
-            Type::Path => "an absolute path",
             Type::Text => "text",
             Type::Uri => "a URI",
-            Type::Duration => "a duration",
-            Type::Calendar => "a calendar expression",
             Type::List => "a list",
             Type::Object | Type::Map => "a mapping",
         }
@@ -610,31 +579,6 @@ pub fn is_address(text: &str) -> bool {
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.'))
 }
 
-fn check_path(text: &str) -> Result<(), (String, &'static str)> {
-    if let Some(c) = metacharacter(text) {
-        return Err((
-            format!("contains {}", describe_char(c)),
-            "paths use letters, digits and - _ . / + @ : , = only",
-        ));
-    }
-    if !text.starts_with('/') {
-        return Err(("is not absolute".into(), "start the path with `/`"));
-    }
-    if text.split('/').any(|seg| seg == "..") {
-        return Err(("contains `..`".into(), "write the path without `..`"));
-    }
-    if !text
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "-_./+@:,=".contains(c))
-    {
-        return Err((
-            "contains characters that are not allowed".into(),
-            "paths use letters, digits and - _ . / + @ : , = only",
-        ));
-    }
-    Ok(())
-}
-
 fn check_uri(text: &str) -> Result<(), String> {
     if let Some(c) = metacharacter(text) {
         return Err(format!("contains {}", describe_char(c)));
@@ -650,19 +594,6 @@ fn check_uri(text: &str) -> Result<(), String> {
         || rest.is_empty()
     {
         return Err("is not a URI (scheme://address/path)".into());
-    }
-    Ok(())
-}
-
-fn check_calendar(text: &str) -> Result<(), String> {
-    if let Some(c) = text
-        .chars()
-        .find(|c| c.is_control() || "'\"`$\\;|&<>(){}!#".contains(*c))
-    {
-        return Err(format!("contains {}", describe_char(c)));
-    }
-    if text.trim().is_empty() || text.len() > 100 {
-        return Err("is not a calendar expression".into());
     }
     Ok(())
 }

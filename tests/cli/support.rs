@@ -269,6 +269,20 @@ pub fn with_stdin(program: &str, args: &[&str], input: &str, why: &str) -> Outpu
     child.wait_with_output().expect("wait")
 }
 
+/// Runs a command that must succeed; otherwise panics with `why` and all it printed.
+pub fn output_ok(cmd: &mut Command, why: &str) -> Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{why}: cannot run {:?}: {e}", cmd.get_program()));
+    assert!(
+        out.status.success(),
+        "{why}:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// Shellchecks a script (bash) at warning level; panics with the findings.
 pub fn shellcheck(name: &str, script: &str) {
     let out = with_stdin(

@@ -69,8 +69,6 @@ pub enum SshError {
         user: String,
         message: String,
     },
-    #[error("{host}: {message}")]
-    Session { host: String, message: String },
     #[error("{host}: `{what}` failed (exit {status}): {output}")]
     Command {
         host: String,
@@ -96,8 +94,6 @@ pub struct Conn {
     stats: std::sync::Arc<Stats>,
     /// `address:port`, as stats count it.
     key: String,
-    /// Exchanges after login: commands run and files sent.
-    round_trips: AtomicU64,
     nonce: AtomicU64,
 }
 
@@ -145,7 +141,7 @@ impl Conn {
             }
         }
         let tcp = tcp.ok_or_else(|| connect_err(last))?;
-        let session_err = |e: ssh2::Error| SshError::Session {
+        let session_err = |e: ssh2::Error| SshError::Failed {
             host: host.name.clone(),
             message: e.message().to_string(),
         };
@@ -162,7 +158,7 @@ impl Conn {
         session
             .handshake()
             .map_err(|e| connect_err(format!("SSH handshake failed: {}", e.message())))?;
-        let (key, kind) = session.host_key().ok_or_else(|| SshError::Session {
+        let (key, kind) = session.host_key().ok_or_else(|| SshError::Failed {
             host: host.name.clone(),
             message: "the server sent no host key".into(),
         })?;
@@ -199,17 +195,12 @@ impl Conn {
             session,
             stats: settings.stats.clone(),
             key: format!("{}:{}", host.address, host.port),
-            round_trips: AtomicU64::new(0),
             nonce: AtomicU64::new(0),
         })
     }
 
-    pub fn round_trips(&self) -> u64 {
-        self.round_trips.load(Ordering::Relaxed)
-    }
-
     fn err(&self, e: ssh2::Error) -> SshError {
-        SshError::Session {
+        SshError::Failed {
             host: self.host.name.clone(),
             message: e.message().to_string(),
         }
@@ -227,7 +218,6 @@ impl Conn {
 
     /// Runs a command as root, with `stdin` fed to it.
     pub fn run(&self, command: &str, stdin: &[u8]) -> Result<Output, SshError> {
-        self.round_trips.fetch_add(1, Ordering::Relaxed);
         self.stats.count(&self.key);
         let mut ch = self.session.channel_session().map_err(|e| self.err(e))?;
         // One stream: reading stdout to its end while stderr fills its window could
@@ -236,14 +226,14 @@ impl Conn {
             .map_err(|e| self.err(e))?;
         ch.exec(&self.as_root(command)).map_err(|e| self.err(e))?;
         if !stdin.is_empty() {
-            ch.write_all(stdin).map_err(|e| SshError::Session {
+            ch.write_all(stdin).map_err(|e| SshError::Failed {
                 host: self.host.name.clone(),
                 message: format!("sending input: {e}"),
             })?;
         }
         ch.send_eof().map_err(|e| self.err(e))?;
         let mut out = Vec::new();
-        ch.read_to_end(&mut out).map_err(|e| SshError::Session {
+        ch.read_to_end(&mut out).map_err(|e| SshError::Failed {
             host: self.host.name.clone(),
             message: format!("reading output: {e}"),
         })?;
@@ -282,13 +272,12 @@ impl Conn {
     ) -> Result<(), SshError> {
         let n = self.nonce.fetch_add(1, Ordering::Relaxed);
         let tmp = format!("/tmp/.steward-{}-{n}", std::process::id());
-        self.round_trips.fetch_add(1, Ordering::Relaxed);
         self.stats.count(&self.key);
         let mut ch = self
             .session
             .scp_send(Path::new(&tmp), 0o600, content.len() as u64, None)
             .map_err(|e| self.err(e))?;
-        ch.write_all(content).map_err(|e| SshError::Session {
+        ch.write_all(content).map_err(|e| SshError::Failed {
             host: self.host.name.clone(),
             message: format!("sending {path}: {e}"),
         })?;
