@@ -297,7 +297,9 @@ impl Engine {
                         }
                         None => Err("org has no Google tenant".to_string()),
                     },
-                    ProviderKind::Ssh => apply_ssh(&sessions.ssh, &ctx.org, change).await,
+                    ProviderKind::Ssh => {
+                        apply_ssh(&sessions.ssh, &ctx.secrets, &ctx.org, change).await
+                    }
                 };
                 bar.inc(1);
                 r
@@ -332,7 +334,12 @@ struct OwnedCtx {
 }
 
 /// Runs one on-site change on its host's session, off the async threads (ssh2 blocks).
-async fn apply_ssh(conns: &ssh::Conns, org: &Arc<Org>, change: &Change) -> Result<(), String> {
+async fn apply_ssh(
+    conns: &ssh::Conns,
+    secrets: &Secrets,
+    org: &Arc<Org>,
+    change: &Change,
+) -> Result<(), String> {
     let r = org.resource(&change.address);
     let host = r
         .and_then(|r| r.address.kind.host_of(&r.attrs))
@@ -341,13 +348,13 @@ async fn apply_ssh(conns: &ssh::Conns, org: &Arc<Org>, change: &Change) -> Resul
     let Some(conn) = conns.get(&host).cloned() else {
         return Err(format!("host {host} is not connected"));
     };
-    let (org, change) = (org.clone(), change.clone());
+    let (org, change, secrets) = (org.clone(), change.clone(), secrets.clone());
     tokio::task::spawn_blocking(move || {
         // One change at a time per host: they share the host's one session.
         let conn = conn
             .lock()
             .map_err(|_| "an earlier change on this host panicked".to_string())?;
-        ssh::apply(&conn, &org, &change).map_err(|e| e.to_string())
+        ssh::apply(&conn, &secrets, &org, &change).map_err(|e| e.to_string())
     })
     .await
     .map_err(|e| format!("internal error: {e}"))?
@@ -395,8 +402,8 @@ async fn refresh_org(
         {
             return ssh::Refresh::default();
         }
-        let (settings, org) = (ssh_settings.clone(), org.clone());
-        tokio::task::spawn_blocking(move || ssh::refresh(&settings, &org, &conns))
+        let (settings, org, secrets) = (ssh_settings.clone(), org.clone(), secrets.clone());
+        tokio::task::spawn_blocking(move || ssh::refresh(&settings, &secrets, &org, &conns))
             .await
             .unwrap_or_default()
     };
@@ -428,6 +435,7 @@ fn plan_org(org: &Org, refreshed: &Refreshed) -> OrgPlan {
         !host.is_some_and(|h| refreshed.host_errors.contains_key(h))
     });
     ssh::show_diffs(&mut changes);
+    ssh::add_restarts(org, &mut changes);
     let (orphans, mut unmanaged) = google::orphans(org, live);
     changes.extend(orphans);
     plan::sort_changes(org, &mut changes);
@@ -449,6 +457,7 @@ fn plan_org(org: &Org, refreshed: &Refreshed) -> OrgPlan {
                 error: error.clone(),
             })
             .collect(),
+        unhealthy: ssh::health(org, live, crate::util::unix_now() as i64),
         error: None,
     }
 }
@@ -462,6 +471,7 @@ pub fn failed_plan(org: &Org, error: String) -> OrgPlan {
         changes: vec![],
         unmanaged: vec![],
         host_errors: vec![],
+        unhealthy: vec![],
         summary: Summary::default(),
         error: Some(error),
     }

@@ -28,6 +28,10 @@ pub struct ModuleSpec {
     pub requires: Vec<String>,
     #[serde(default)]
     pub inputs: BTreeMap<String, Schema>,
+    /// The module's whole value, for a module that is not a mapping of inputs (a list
+    /// of backup jobs). Templates see it as `inputs`.
+    #[serde(default)]
+    pub input: Option<Schema>,
     /// The template, relative to the module folder.
     pub template: PathBuf,
 }
@@ -42,6 +46,9 @@ pub struct Module {
 
 impl ModuleSpec {
     fn input_schema(&self) -> Schema {
+        if let Some(whole) = &self.input {
+            return whole.clone();
+        }
         Schema {
             ty: crate::schema::Type::Object,
             description: None,
@@ -120,6 +127,66 @@ fn json_helper(
     Ok(())
 }
 
+/// `{{#text}}...{{/text}}`: renders its block and writes it as one JSON string, so a
+/// module can keep a whole configuration file readable in its template. The line
+/// break right after `{{#text}}` is not part of the text; put `{{/text}}` on a line
+/// of its own.
+struct TextHelper;
+
+impl handlebars::HelperDef for TextHelper {
+    fn call<'reg: 'rc, 'rc>(
+        &self,
+        h: &Helper<'rc>,
+        r: &'reg Handlebars<'reg>,
+        ctx: &'rc Context,
+        rc: &mut RenderContext<'reg, 'rc>,
+        out: &mut dyn Output,
+    ) -> HelperResult {
+        let mut body = handlebars::StringOutput::new();
+        if let Some(t) = h.template() {
+            handlebars::Renderable::render(t, r, ctx, rc, &mut body)?;
+        }
+        let body = body
+            .into_string()
+            .map_err(|e| RenderErrorReason::Other(e.to_string()))?;
+        let body = body.strip_prefix('\n').unwrap_or(&body);
+        let text =
+            serde_json::to_string(body).map_err(|e| RenderErrorReason::Other(e.to_string()))?;
+        // `{{/text}}` alone on its line takes its line break with it (handlebars'
+        // standalone rule): give it back, so the next YAML line starts on its own.
+        out.write(&text)?;
+        out.write("\n")?;
+        Ok(())
+    }
+}
+
+/// `{{secret passphrase}}`: where file content needs a secret input's value. It
+/// renders a placeholder naming the secret; the value is filled in only on its way to
+/// the host, so plans and diffs never hold it.
+fn secret_helper(
+    h: &Helper<'_>,
+    _: &Handlebars<'_>,
+    _: &Context,
+    _: &mut RenderContext<'_, '_>,
+    out: &mut dyn Output,
+) -> HelperResult {
+    let value = h
+        .param(0)
+        .ok_or(RenderErrorReason::ParamNotFoundForIndex("secret", 0))?;
+    let name = value
+        .value()
+        .as_str()
+        .and_then(crate::secrets::reference)
+        .ok_or_else(|| {
+            RenderErrorReason::Other(format!(
+                "`secret` needs a `secret:NAME` input, got {}",
+                value.value()
+            ))
+        })?;
+    out.write(&crate::secrets::placeholder(name))?;
+    Ok(())
+}
+
 // `{{email "staff" org.domain}}` -> "staff@riversidefood.org"; full addresses pass through.
 handlebars::handlebars_helper!(email_helper: |name: str, domain: str| {
     if name.contains('@') { name.to_ascii_lowercase() } else { format!("{}@{}", name.to_ascii_lowercase(), domain) }
@@ -155,6 +222,8 @@ impl Catalogue {
         registry.register_helper("concat", Box::new(concat_helper));
         registry.register_helper("list", Box::new(list_helper));
         registry.register_helper("nl", Box::new(nl_helper));
+        registry.register_helper("text", Box::new(TextHelper));
+        registry.register_helper("secret", Box::new(secret_helper));
         let mut modules = BTreeMap::new();
         let mut problems = Vec::new();
         let mut entries: Vec<PathBuf> = match std::fs::read_dir(dir) {

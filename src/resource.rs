@@ -22,6 +22,15 @@ pub enum Kind {
     AptPackage,
     /// A CUPS print queue on a print server.
     CupsQueue,
+    /// A systemd unit: enabled, active, restarted when a file it depends on changes.
+    SystemdUnit,
+    /// A restic repository a host backs up to, initialised if missing.
+    ResticRepository,
+    /// A backup job's health: its latest snapshot. Read, never changed: the job itself
+    /// is the service and timer its module writes.
+    ResticJob,
+    /// A hostapd configuration file, checked by hostapd before it replaces the old one.
+    HostapdConfig,
 }
 
 impl Kind {
@@ -34,6 +43,10 @@ impl Kind {
             Kind::File => "file",
             Kind::AptPackage => "apt_package",
             Kind::CupsQueue => "cups_queue",
+            Kind::SystemdUnit => "systemd_unit",
+            Kind::ResticRepository => "restic_repository",
+            Kind::ResticJob => "restic_job",
+            Kind::HostapdConfig => "hostapd_config",
         }
     }
 
@@ -47,6 +60,10 @@ impl Kind {
             Kind::File => "file",
             Kind::AptPackage => "package",
             Kind::CupsQueue => "print queue",
+            Kind::SystemdUnit => "service",
+            Kind::ResticRepository => "backup repository",
+            Kind::ResticJob => "backup",
+            Kind::HostapdConfig => "Wi-Fi configuration",
         }
     }
 
@@ -55,7 +72,13 @@ impl Kind {
             Kind::GoogleOrgUnit | Kind::GoogleUser | Kind::GoogleGroup | Kind::GoogleMember => {
                 ProviderKind::Google
             }
-            Kind::File | Kind::AptPackage | Kind::CupsQueue => ProviderKind::Ssh,
+            Kind::File
+            | Kind::AptPackage
+            | Kind::CupsQueue
+            | Kind::SystemdUnit
+            | Kind::ResticRepository
+            | Kind::ResticJob
+            | Kind::HostapdConfig => ProviderKind::Ssh,
         }
     }
 
@@ -63,6 +86,17 @@ impl Kind {
     /// package several modules need): it is then one resource.
     pub fn merges_identical(self) -> bool {
         matches!(self, Kind::AptPackage)
+    }
+
+    /// Kinds Steward only reads: plans never change them, their facts feed health.
+    pub fn observed_only(self) -> bool {
+        matches!(self, Kind::ResticJob)
+    }
+
+    /// Kinds whose `content` is a whole file (secrets in it are redacted, changes shown
+    /// as a diff).
+    pub fn has_file_content(self) -> bool {
+        matches!(self, Kind::File | Kind::HostapdConfig)
     }
 
     /// Attributes a resource of this kind may have, and whether each is required.
@@ -92,6 +126,27 @@ impl Kind {
                 ("accepting", false),
                 ("options", false),
             ],
+            Kind::SystemdUnit => &[
+                ("host", true),
+                ("name", true),
+                ("enabled", false),
+                ("active", false),
+                ("restart_on", false),
+            ],
+            Kind::ResticRepository => &[
+                ("host", true),
+                ("repository", true),
+                ("password_file", true),
+            ],
+            Kind::ResticJob => &[
+                ("host", true),
+                ("name", true),
+                ("repository", true),
+                ("password_file", true),
+                ("stale_after", true),
+                ("unit", false),
+            ],
+            Kind::HostapdConfig => &[("host", true), ("path", true), ("content", true)],
         }
     }
 
@@ -115,8 +170,11 @@ impl Kind {
                 s("group").to_ascii_lowercase(),
                 s("email").to_ascii_lowercase()
             ),
-            Kind::File => format!("{}:{}", s("host"), s("path")),
-            Kind::AptPackage | Kind::CupsQueue => format!("{}:{}", s("host"), s("name")),
+            Kind::File | Kind::HostapdConfig => format!("{}:{}", s("host"), s("path")),
+            Kind::AptPackage | Kind::CupsQueue | Kind::SystemdUnit | Kind::ResticJob => {
+                format!("{}:{}", s("host"), s("name"))
+            }
+            Kind::ResticRepository => format!("{}:{}", s("host"), s("repository")),
         }
     }
 
@@ -128,6 +186,12 @@ impl Kind {
     /// What this resource needs to exist first: (attribute, kinds it may be, id).
     pub fn references(self, attrs: &Attrs) -> Vec<Reference> {
         let s = |k: &str| attrs.str(k).to_string();
+        // The Debian package a kind needs on its host.
+        let package = |name: &str| Reference {
+            attribute: "host",
+            kinds: &[Kind::AptPackage],
+            id: format!("{}:{name}", s("host")),
+        };
         match self {
             Kind::GoogleOrgUnit => {
                 let path = s("path");
@@ -166,11 +230,33 @@ impl Kind {
                 },
             ],
             Kind::File | Kind::AptPackage => Vec::new(),
-            Kind::CupsQueue => vec![Reference {
-                attribute: "host",
-                kinds: &[Kind::AptPackage],
-                id: format!("{}:cups", s("host")),
+            Kind::CupsQueue => vec![package("cups")],
+            Kind::SystemdUnit => attrs
+                .get("restart_on")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(|path| Reference {
+                    attribute: "restart_on",
+                    kinds: &[Kind::File, Kind::HostapdConfig],
+                    id: format!("{}:{path}", s("host")),
+                })
+                .collect(),
+            Kind::ResticRepository => vec![
+                package("restic"),
+                Reference {
+                    attribute: "password_file",
+                    kinds: &[Kind::File],
+                    id: format!("{}:{}", s("host"), s("password_file")),
+                },
+            ],
+            Kind::ResticJob => vec![Reference {
+                attribute: "repository",
+                kinds: &[Kind::ResticRepository],
+                id: format!("{}:{}", s("host"), s("repository")),
             }],
+            Kind::HostapdConfig => vec![package("hostapd")],
         }
     }
 }
@@ -218,6 +304,16 @@ const ATTRIBUTE_NAMES: &[&str] = &[
     "accepting",
     "options",
     "driver",
+    "active",
+    "restart_on",
+    "repository",
+    "password_file",
+    "stale_after",
+    "unit",
+    "locks",
+    "latest_snapshot",
+    "snapshots",
+    "error",
 ];
 
 pub fn attribute_name(name: &str) -> Option<&'static str> {
@@ -244,6 +340,11 @@ impl Attrs {
             Ok(i) => self.0[i].1 = value,
             Err(i) => self.0.insert(i, (name, value)),
         }
+    }
+
+    pub fn remove(&mut self, name: &str) -> Option<Value> {
+        let i = self.0.iter().position(|(k, _)| *k == name)?;
+        Some(self.0.remove(i).1)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, &Value)> {

@@ -40,6 +40,14 @@ pub enum Type {
     Text,
     /// A URI such as `ipp://192.168.10.20/ipp/print`, without shell metacharacters.
     Uri,
+    /// An absolute path on a host, without shell metacharacters.
+    Path,
+    /// A restic repository: `sftp:user@host:/path`, `rest:https://...`, a local path.
+    Repository,
+    /// A duration such as `2d`, `36h` or `1d12h`.
+    Duration,
+    /// A systemd calendar event such as `*-*-* 02:00` or `daily`.
+    Calendar,
     List,
     Object,
     /// A mapping from names to values of one schema.
@@ -399,6 +407,29 @@ impl Schema {
                     );
                 }
             }
+            Type::Path if !is_host_path(text) => ctx.problems.push(
+                Problem::at("bad_path", ctx.file, node.span, match metacharacter(text) {
+                    Some(c) => format!("`{text}` contains {}", describe_char(c)),
+                    None => format!("`{text}` is not an absolute path"),
+                }, "not a safe absolute path")
+                .with_help("write an absolute path such as /srv/shared; spaces, quotes and shell metacharacters are not allowed"),
+            ),
+            Type::Repository => {
+                if let Err(why) = check_repository(text) {
+                    ctx.problems.push(
+                        Problem::at("bad_repository", ctx.file, node.span, format!("`{text}` {why}"), "not a restic repository")
+                            .with_help("write e.g. sftp:restic@backup.example.org:/srv/restic/org, rest:https://backup.example.org/org, or an absolute path"),
+                    );
+                }
+            }
+            Type::Duration if crate::util::parse_duration(text).is_none() => ctx.problems.push(
+                Problem::at("bad_duration", ctx.file, node.span, format!("`{text}` is not a duration"), "not a duration")
+                    .with_help("write a number and a unit: s, m, h, d or w, e.g. 36h, 2d or 1d12h"),
+            ),
+            Type::Calendar if !is_calendar(text) => ctx.problems.push(
+                Problem::at("bad_calendar", ctx.file, node.span, format!("`{text}` is not a systemd calendar event"), "not a calendar event")
+                    .with_help("write e.g. `*-*-* 02:00` (every night at 2), `Mon..Fri 18:30`, or `daily`; see `man systemd.time`"),
+            ),
             Type::Secret => match secrets::reference(text) {
                 None => ctx.problems.push(
                     Problem::at(
@@ -500,6 +531,10 @@ impl Schema {
             Type::Address => "a host name or IP address",
             Type::Text => "text",
             Type::Uri => "a URI",
+            Type::Path => "an absolute path",
+            Type::Repository => "a restic repository",
+            Type::Duration => "a duration",
+            Type::Calendar => "a calendar event",
             Type::List => "a list",
             Type::Object | Type::Map => "a mapping",
         }
@@ -596,6 +631,67 @@ fn check_uri(text: &str) -> Result<(), String> {
         return Err("is not a URI (scheme://address/path)".into());
     }
     Ok(())
+}
+
+/// An absolute path with no shell metacharacters and no `..`.
+pub fn is_host_path(text: &str) -> bool {
+    text.starts_with('/')
+        && metacharacter(text).is_none()
+        && !text.split('/').any(|seg| seg == "..")
+}
+
+const RESTIC_BACKENDS: &[&str] = &[
+    "local", "sftp", "rest", "s3", "b2", "azure", "gs", "swift", "rclone",
+];
+
+fn check_repository(text: &str) -> Result<(), String> {
+    if let Some(c) = metacharacter(text) {
+        return Err(format!("contains {}", describe_char(c)));
+    }
+    if text.starts_with('/') {
+        return Ok(());
+    }
+    match text.split_once(':') {
+        Some((backend, rest)) if RESTIC_BACKENDS.contains(&backend) && !rest.is_empty() => Ok(()),
+        Some((backend, _)) => Err(format!(
+            "names the backend `{backend}`, which restic does not have (it has {})",
+            RESTIC_BACKENDS.join(", ")
+        )),
+        None => Err("is neither an absolute path nor BACKEND:LOCATION".into()),
+    }
+}
+
+/// A systemd calendar event, checked for shape only: the host's systemd has the last
+/// word when the timer is loaded.
+fn is_calendar(text: &str) -> bool {
+    const SHORTHANDS: &[&str] = &[
+        "minutely",
+        "hourly",
+        "daily",
+        "weekly",
+        "monthly",
+        "yearly",
+        "annually",
+        "quarterly",
+        "semiannually",
+    ];
+    const DAYS: &[&str] = &["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    let t = text.trim();
+    if SHORTHANDS.contains(&t.to_ascii_lowercase().as_str()) {
+        return true;
+    }
+    !t.is_empty()
+        && t.len() <= 100
+        && t.split(' ').filter(|p| !p.is_empty()).all(|part| {
+            part.chars()
+                .all(|c| c.is_ascii_digit() || "*-:,./~".contains(c))
+                || part.split([',', '.']).filter(|d| !d.is_empty()).all(|d| {
+                    DAYS.iter()
+                        .any(|day| d.to_ascii_lowercase().starts_with(day))
+                })
+                || ["UTC"].contains(&part)
+        })
+        && t.chars().any(|c| c.is_ascii_digit() || c == '*')
 }
 
 fn describe_char(c: char) -> String {

@@ -141,6 +141,94 @@ pub fn reference(value: &str) -> Option<&str> {
     value.strip_prefix(PREFIX)
 }
 
+/// How file content names a secret: modules write `{{secret passphrase}}`, which
+/// renders this placeholder. Plans, JSON and diffs keep the placeholder; the value is
+/// put in only on its way to the host.
+pub fn placeholder(name: &str) -> String {
+    format!("(({PREFIX}{name}))")
+}
+
+/// The secret names file content refers to, in order of first use.
+pub fn placeholders(text: &str) -> Vec<&str> {
+    let mut names = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("((secret:") {
+        let after = &rest[start + 9..];
+        let Some(end) = after.find("))") else { break };
+        let name = &after[..end];
+        if valid_name(name) && !names.contains(&name) {
+            names.push(name);
+        }
+        rest = &after[end + 2..];
+    }
+    names
+}
+
+/// The secret values a text's placeholders stand for.
+pub fn values_for(text: &str, secrets: &Secrets) -> Result<Vec<(String, Secret)>, SecretError> {
+    placeholders(text)
+        .into_iter()
+        .map(|n| Ok((n.to_string(), secrets.resolve(n)?)))
+        .collect()
+}
+
+/// The text with every placeholder replaced by its value: only for the host.
+pub fn fill(text: &str, values: &[(String, Secret)]) -> Secret {
+    let mut out = text.to_string();
+    for (name, value) in values {
+        out = out.replace(&placeholder(name), value.expose());
+    }
+    Secret(out)
+}
+
+/// Live file content made safe to show and compare: each secret value becomes its
+/// placeholder again, and a line where the file wants a secret but holds some other
+/// value (edited by hand, or the secret was rotated) keeps only the part before it.
+pub fn redact(live: &str, desired: &str, values: &[(String, Secret)]) -> String {
+    let mut text = live.to_string();
+    // Longest first, so a value that contains another is replaced whole.
+    let mut sorted: Vec<&(String, Secret)> =
+        values.iter().filter(|(_, v)| !v.0.is_empty()).collect();
+    sorted.sort_by_key(|(_, v)| std::cmp::Reverse(v.0.len()));
+    for (name, value) in sorted {
+        text = text.replace(value.expose(), &placeholder(name));
+    }
+    // Lines of the desired text that carry a secret, as (text before it, name).
+    let secret_lines: Vec<(&str, &str)> = desired
+        .lines()
+        .filter_map(|l| {
+            let at = l.find("((secret:")?;
+            let name = *placeholders(&l[at..]).first()?;
+            Some((&l[..at], name))
+        })
+        .collect();
+    if secret_lines.is_empty() {
+        return text;
+    }
+    let desired_lines: std::collections::HashSet<&str> = desired.lines().collect();
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let body = line.trim_end_matches('\n');
+        let hidden = (!desired_lines.contains(body))
+            .then(|| {
+                secret_lines
+                    .iter()
+                    .find(|(prefix, _)| body.starts_with(prefix))
+            })
+            .flatten();
+        match hidden {
+            Some((prefix, name)) => {
+                out.push_str(&format!("{prefix}(a value other than secret {name})"));
+                if line.ends_with('\n') {
+                    out.push('\n');
+                }
+            }
+            None => out.push_str(line),
+        }
+    }
+    out
+}
+
 pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && !name.starts_with('/')
@@ -160,6 +248,29 @@ mod tests {
         assert!(!valid_name("../etc/passwd"));
         assert!(!valid_name("/abs"));
         assert!(!valid_name("a//b"));
+    }
+
+    #[test]
+    fn file_secrets_are_filled_for_hosts_and_redacted_for_people() {
+        let desired = "ssid=Staff\nwpa_passphrase=((secret:org/wifi))\nwpa=2\n";
+        assert_eq!(placeholders(desired), vec!["org/wifi"]);
+        let values = vec![("org/wifi".to_string(), Secret::new("hunter22".into()))];
+        let filled = fill(desired, &values);
+        assert_eq!(
+            filled.expose(),
+            "ssid=Staff\nwpa_passphrase=hunter22\nwpa=2\n"
+        );
+        // The live file as written reads back as the desired text.
+        assert_eq!(redact(filled.expose(), desired, &values), desired);
+        // Edited by hand: the new value is not shown, only that it differs.
+        let edited = "ssid=Staff\nwpa_passphrase=typed-by-hand\nwpa=2\n";
+        let shown = redact(edited, desired, &values);
+        assert!(!shown.contains("typed-by-hand"), "{shown}");
+        assert!(shown.contains("wpa_passphrase=(a value other than secret org/wifi)\n"));
+        // A file that is only the secret (a password file).
+        let whole = "((secret:org/restic))\n";
+        let v = vec![("org/restic".to_string(), Secret::new("old".into()))];
+        assert!(!redact("rotated\n", whole, &v).contains("rotated"));
     }
 
     #[test]

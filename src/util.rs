@@ -49,6 +49,86 @@ pub fn parse_date(text: &str) -> Option<i64> {
     (civil_from_days(days) == (y, m, d)).then_some(days)
 }
 
+/// An RFC 3339 time stamp as Unix seconds (fraction dropped). Any number of fraction
+/// digits is accepted: restic writes nanoseconds, other tools fewer or none.
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    let (date, rest) = text.split_at_checked(10)?;
+    let days = parse_date(date)?;
+    let rest = rest.strip_prefix(['T', 't', ' '])?;
+    let (clock, rest) = rest.split_at_checked(8)?;
+    let mut hms = clock.split(':');
+    let (h, m, s) = (hms.next()?, hms.next()?, hms.next()?);
+    let num = |t: &str, max: i64| {
+        (t.len() == 2 && t.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| t.parse::<i64>().ok())
+            .flatten()
+            .filter(|v| *v <= max)
+    };
+    let secs = num(h, 23)? * 3600 + num(m, 59)? * 60 + num(s, 60)?;
+    let rest = match rest.strip_prefix('.') {
+        Some(frac) => {
+            let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+            if digits == 0 {
+                return None;
+            }
+            &frac[digits..]
+        }
+        None => rest,
+    };
+    let offset = match rest {
+        "Z" | "z" => 0,
+        _ => {
+            let sign = match rest.as_bytes().first()? {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let (oh, om) = rest[1..].split_once(':')?;
+            sign * (num(oh, 23)? * 3600 + num(om, 59)? * 60)
+        }
+    };
+    Some(days * 86_400 + secs - offset)
+}
+
+/// A duration such as `2d`, `36h`, `1w`, `1d12h` or `90m`, in seconds.
+pub fn parse_duration(text: &str) -> Option<u64> {
+    let mut total: u64 = 0;
+    let mut number = String::new();
+    let mut any = false;
+    for c in text.trim().chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            'w' => 7 * 86_400,
+            _ => return None,
+        };
+        let n: u64 = number.parse().ok()?;
+        total = total.checked_add(n.checked_mul(unit)?)?;
+        number.clear();
+        any = true;
+    }
+    (any && number.is_empty() && total > 0).then_some(total)
+}
+
+/// A duration as people read it: `2d 3h`, `45m`, `20s`.
+pub fn human_duration(secs: u64) -> String {
+    let (d, h, m) = (secs / 86_400, secs % 86_400 / 3600, secs % 3600 / 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{secs}s"),
+        (0, 0, m) => format!("{m}m"),
+        (0, h, 0) => format!("{h}h"),
+        (0, h, m) => format!("{h}h {m}m"),
+        (d, 0, _) => format!("{d}d"),
+        (d, h, _) => format!("{d}d {h}h"),
+    }
+}
+
 /// Today (UTC) as days since 1970-01-01.
 pub fn today() -> i64 {
     (unix_now() / 86_400) as i64
@@ -127,6 +207,39 @@ mod tests {
         ] {
             assert_eq!(parse_date(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn rfc3339_parses_any_fraction_and_offset() {
+        let t = 1_795_305_600; // 2026-11-22T00:00:00Z
+        for (text, want) in [
+            ("2026-11-22T00:00:00Z", Some(t)),
+            ("2026-11-22T00:00:00.5Z", Some(t)),
+            ("2026-11-22T01:00:00.123456789+01:00", Some(t)),
+            ("2026-11-21T22:30:00.1234-01:30", Some(t)),
+            ("2026-11-22 00:00:00Z", Some(t)),
+            ("2026-11-22T00:00:00.Z", None),
+            ("2026-11-22T00:00:00", None),
+            ("2026-11-22T24:00:00Z", None),
+            ("2026-11-22", None),
+            ("", None),
+        ] {
+            assert_eq!(parse_rfc3339(text), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn durations_parse_and_show() {
+        assert_eq!(parse_duration("2d"), Some(172_800));
+        assert_eq!(parse_duration("1d12h"), Some(129_600));
+        assert_eq!(parse_duration("90m"), Some(5400));
+        assert_eq!(parse_duration("1w"), Some(604_800));
+        for bad in ["", "2", "d", "2x", "0d", "-1d", "2 d"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+        assert_eq!(human_duration(129_600), "1d 12h");
+        assert_eq!(human_duration(5400), "1h 30m");
+        assert_eq!(human_duration(20), "20s");
     }
 
     #[test]

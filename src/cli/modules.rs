@@ -16,6 +16,20 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, _args: ModulesArgs) -> CmdResult {
         if !m.spec.requires.is_empty() {
             println!("  requires: {}", m.spec.requires.join(", "));
         }
+        if let Some(whole) = &m.spec.input {
+            let desc = whole.description.as_deref().unwrap_or("");
+            println!("  (a list)     {desc}");
+            for (field, schema) in whole
+                .items
+                .as_ref()
+                .and_then(|i| i.fields.as_ref())
+                .into_iter()
+                .flatten()
+            {
+                let desc = schema.description.as_deref().unwrap_or("");
+                println!("    {field:<10} {desc}");
+            }
+        }
         for (input, schema) in &m.spec.inputs {
             let desc = schema.description.as_deref().unwrap_or("");
             println!("  {input:<12} {desc}");

@@ -249,13 +249,20 @@ fn from_change(c: &Change, file: &str) -> Finding {
             let what: Vec<String> = c
                 .fields
                 .iter()
-                .map(|f| {
-                    format!(
+                .map(|f| match &f.diff {
+                    Some(diff) => {
+                        let lines = diff
+                            .lines()
+                            .filter(|l| l.starts_with('-') && !l.starts_with("---"))
+                            .count();
+                        format!("{lines} line(s) of its {} differ from the org file", f.name)
+                    }
+                    None => format!(
                         "{} is {}, the org file says {}",
                         f.name,
                         show(&f.before),
                         show(&f.after)
-                    )
+                    ),
                 })
                 .collect();
             (
@@ -300,6 +307,30 @@ fn from_change(c: &Change, file: &str) -> Finding {
         source: c.source.clone(),
         fix,
         note,
+        seen: Seen::New,
+        accepted_until: None,
+    }
+}
+
+fn from_unhealthy(u: &crate::plan::Unhealthy) -> Finding {
+    let mut title = u.message.clone();
+    if let Some(first) = title.get(..1) {
+        title.replace_range(..1, &first.to_uppercase());
+    }
+    Finding {
+        key: format!("{}|{}|{}", Category::Unhealthy.key(), u.address, u.code).to_lowercase(),
+        category: Category::Unhealthy,
+        address: u.address.clone(),
+        module: u.module.clone(),
+        title,
+        fields: Vec::new(),
+        source: u.source.clone(),
+        fix: None,
+        note: Some(match u.code.as_str() {
+            "leftover_lock" => "check that no backup is running on the host, then run `restic unlock` there".to_string(),
+            "unreadable" => "check the repository address, the password secret and that the host can reach the backup server".to_string(),
+            _ => "see why it did not run in the backup's log on its host".to_string(),
+        }),
         seen: Seen::New,
         accepted_until: None,
     }
@@ -366,8 +397,11 @@ pub fn org_report(org: &Org, plan: &OrgPlan, today: i64) -> OrgReport {
     let all = plan
         .changes
         .iter()
+        // A restart is a consequence of another change, which is the finding.
+        .filter(|c| !c.fields.is_empty() || c.triggered_by.is_empty())
         .map(|c| from_change(c, &plan.file))
-        .chain(plan.unmanaged.iter().map(|a| unmanaged(a, &plan.file)));
+        .chain(plan.unmanaged.iter().map(|a| unmanaged(a, &plan.file)))
+        .chain(plan.unhealthy.iter().map(from_unhealthy));
     for mut f in all {
         match covering(&org.accepted, &f) {
             Some(a) if today <= a.until_day => report.accepted.push(AcceptedFinding {

@@ -111,6 +111,14 @@ fn org_section(o: &OrgPlan, out: &mut String) {
         out.push_str(&fenced("text", std::slice::from_ref(&h.error)));
         out.push('\n');
     }
+    for u in &o.unhealthy {
+        let _ = writeln!(
+            out,
+            "🩺 unhealthy {}: {}\n",
+            code(&u.address.to_string()),
+            html(&u.message)
+        );
+    }
     let destructive = destructive_count(o);
     let mut summary = format!("<b>{}</b>: {}", html(&o.org), counts(&o.summary));
     if destructive > 0 {
@@ -293,6 +301,7 @@ mod tests {
             changes: vec![],
             unmanaged: vec![],
             host_errors: vec![],
+            unhealthy: vec![],
             summary: Summary::default(),
             error: error.map(str::to_string),
         };
@@ -329,6 +338,7 @@ mod tests {
             source: None,
             depends_on: vec![],
             destructive: false,
+            triggered_by: vec![],
         };
         let orgs: Vec<OrgPlan> = (0..200)
             .map(|o| {
@@ -342,6 +352,7 @@ mod tests {
                     changes,
                     unmanaged: vec![],
                     host_errors: vec![],
+                    unhealthy: vec![],
                     error: None,
                 }
             })

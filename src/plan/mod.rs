@@ -87,6 +87,22 @@ pub struct Change {
     /// destructive whether or not this is set.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub destructive: bool,
+    /// Changes in this plan that make a service restart (a file it reads).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub triggered_by: Vec<Address>,
+}
+
+/// Something a resource's facts say is wrong that no change fixes: a stale backup, a
+/// leftover lock. Drift reports these as "unhealthy".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Unhealthy {
+    pub address: Address,
+    pub module: String,
+    /// Stable across runs: `stale`, `no_backup`, `leftover_lock`, `unreadable`.
+    pub code: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Source>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -136,6 +152,9 @@ pub struct OrgPlan {
     /// rest of the org is.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub host_errors: Vec<HostError>,
+    /// What facts say is wrong beyond differences (stale backups).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unhealthy: Vec<Unhealthy>,
     /// Set when the org could not be refreshed; it then has no changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -202,7 +221,11 @@ pub fn diff(
     desired_attrs: impl Fn(&crate::resource::Resource) -> crate::resource::Attrs,
 ) -> Vec<Change> {
     let mut changes = Vec::new();
-    for r in &org.resources {
+    for r in org
+        .resources
+        .iter()
+        .filter(|r| !r.address.kind.observed_only())
+    {
         let want = desired_attrs(r);
         let live_obj = live.objects.get(&r.address);
         if live_obj.is_some_and(|obj| want.iter().all(|(k, v)| obj.attrs.get(k) == Some(v))) {
@@ -252,6 +275,7 @@ pub fn diff(
                     source,
                     depends_on,
                     destructive: false,
+                    triggered_by: Vec::new(),
                 });
             }
             Some(obj) => {
@@ -283,6 +307,7 @@ pub fn diff(
                         source,
                         depends_on,
                         destructive: false,
+                        triggered_by: Vec::new(),
                     });
                 }
             }
@@ -374,6 +399,14 @@ pub fn render_text(plan: &Plan, color: bool) -> String {
                 paint("31", "error:"),
                 h.host,
                 h.error.replace('\n', "\n    ")
+            ));
+        }
+        for u in &o.unhealthy {
+            out.push_str(&format!(
+                "  {} {}: {}\n",
+                paint("35", "unhealthy:"),
+                u.address,
+                u.message
             ));
         }
         if o.changes.is_empty() {

@@ -301,6 +301,7 @@ pub fn orphans(org: &Org, live: &LiveState) -> (Vec<Change>, Vec<Address>) {
                         source: leaver_source.clone(),
                         depends_on: vec![],
                         destructive: true,
+                        triggered_by: Vec::new(),
                     });
                 } else if obj.attrs.get("suspended") != Some(&json!(true)) {
                     changes.push(Change {
@@ -318,6 +319,7 @@ pub fn orphans(org: &Org, live: &LiveState) -> (Vec<Change>, Vec<Address>) {
                         source: leaver_source.clone(),
                         depends_on: vec![],
                         destructive: true,
+                        triggered_by: Vec::new(),
                     });
                 }
             }
@@ -339,6 +341,7 @@ pub fn orphans(org: &Org, live: &LiveState) -> (Vec<Change>, Vec<Address>) {
                     source: Some(source_of(org, &group_res.source)),
                     depends_on: vec![],
                     destructive: true,
+                    triggered_by: Vec::new(),
                 });
             }
             Kind::GoogleGroup => unmanaged.push(address.clone()),

@@ -269,6 +269,7 @@ impl Conn {
         mode: u32,
         owner: &str,
         group: &str,
+        check: Option<&str>,
     ) -> Result<(), SshError> {
         let n = self.nonce.fetch_add(1, Ordering::Relaxed);
         let tmp = format!("/tmp/.steward-{}-{n}", std::process::id());
@@ -289,8 +290,17 @@ impl Conn {
             .rsplit_once('/')
             .map_or("/", |(d, _)| if d.is_empty() { "/" } else { d });
         let new = format!("{path}.steward-new");
+        // A check (shell lines given the new file as $1) runs before the rename: a
+        // file it rejects never replaces the old one.
+        let check = check.map_or(String::new(), |c| {
+            format!(
+                "if ! sh -c {} sh {new}; then rm -f {new}; exit 1; fi; ",
+                quote(c),
+                new = quote(&new)
+            )
+        });
         let script = format!(
-            "set -e; mkdir -p {dir}; cp {tmp} {new}; rm -f {tmp}; chown {owner}:{group} {new}; chmod {mode:o} {new}; mv -f {new} {path}",
+            "set -e; mkdir -p {dir}; cp {tmp} {new}; rm -f {tmp}; chown {owner}:{group} {new}; chmod {mode:o} {new}; {check}mv -f {new} {path}",
             dir = quote(dir),
             tmp = quote(&tmp),
             new = quote(&new),

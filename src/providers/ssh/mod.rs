@@ -1,4 +1,5 @@
-//! On-site hosts over SSH: files, Debian packages and CUPS queues.
+//! On-site hosts over SSH: files, Debian packages, systemd units, CUPS queues, restic
+//! repositories and hostapd configurations.
 //!
 //! A plan costs each host one login and one round trip: every fact the host's
 //! resources need is gathered by one generated script (`sh -s`), whose output comes
@@ -7,8 +8,11 @@
 
 pub mod conn;
 pub mod cups;
+pub mod hostapd;
 pub mod known_hosts;
+pub mod restic;
 pub mod shell;
+pub mod systemd;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -20,10 +24,11 @@ use serde_json::{Value, json};
 pub use self::conn::{Conn, Settings, SshError};
 use self::shell::quote;
 use crate::org::Org;
-use crate::plan::{Action, Change};
+use crate::plan::{Action, Change, Unhealthy};
 use crate::pool::Pool;
 use crate::providers::LiveObject;
 use crate::resource::{Address, Attrs, Kind, ProviderKind, Resource};
+use crate::secrets::{self, Secret, Secrets};
 
 /// Open sessions by host name, kept from plan to apply.
 pub type Conns = BTreeMap<String, Arc<Mutex<Conn>>>;
@@ -65,7 +70,7 @@ pub fn by_host(org: &Org) -> BTreeMap<&str, Vec<&Resource>> {
 
 /// Reads every host of the org that has resources, one thread per host, reusing
 /// open sessions.
-pub fn refresh(settings: &Settings, org: &Org, conns: &Conns) -> Refresh {
+pub fn refresh(settings: &Settings, secrets: &Secrets, org: &Org, conns: &Conns) -> Refresh {
     let hosts = by_host(org);
     type HostResult = Result<(Arc<Mutex<Conn>>, HostFacts), SshError>;
     let results: Vec<(String, HostResult)> = std::thread::scope(|scope| {
@@ -91,7 +96,7 @@ pub fn refresh(settings: &Settings, org: &Org, conns: &Conns) -> Refresh {
                                 host: name.to_string(),
                                 message: "an earlier operation on this host panicked".into(),
                             })?;
-                            read_facts(&guard, org, resources)?
+                            read_facts(&guard, secrets, org, resources)?
                         };
                         Ok((conn, facts))
                     })();
@@ -140,11 +145,44 @@ pub fn fact_script(resources: &[&Resource]) -> String {
             packages.join(" ")
         ));
     }
-    for r in resources.iter().filter(|r| r.address.kind == Kind::File) {
+    for r in resources
+        .iter()
+        .filter(|r| r.address.kind.has_file_content())
+    {
         let path = r.attrs.str("path");
         let p = quote(path);
         s.push_str(&format!(
             "echo '{MARK}file {path}'\nif [ -f {p} ]; then stat -c '%a %U %G' {p}; base64 -w0 {p}; echo; fi\n"
+        ));
+    }
+    let units: Vec<&str> = resources
+        .iter()
+        .filter(|r| r.address.kind == Kind::SystemdUnit)
+        .map(|r| r.attrs.str("name"))
+        .collect();
+    if !units.is_empty() {
+        s.push_str(&format!("echo '{MARK}systemd'\n"));
+        s.push_str(&systemd::show_script(&units));
+    }
+    for r in resources
+        .iter()
+        .filter(|r| r.address.kind == Kind::ResticRepository)
+    {
+        s.push_str(&format!("echo '{MARK}restic-repo {}'\n", r.address.id));
+        s.push_str(&restic::repository_script(
+            r.attrs.str("repository"),
+            r.attrs.str("password_file"),
+        ));
+    }
+    for r in resources
+        .iter()
+        .filter(|r| r.address.kind == Kind::ResticJob)
+    {
+        s.push_str(&format!("echo '{MARK}restic-job {}'\n", r.address.id));
+        s.push_str(&restic::job_script(
+            r.attrs.str("repository"),
+            r.attrs.str("password_file"),
+            r.attrs.str("name"),
         ));
     }
     let queues: Vec<&str> = resources
@@ -190,7 +228,12 @@ fn sections(text: &str) -> Option<BTreeMap<String, String>> {
 }
 
 /// Runs the fact script (one round trip) and reads the host's live objects.
-pub fn read_facts(conn: &Conn, org: &Org, resources: &[&Resource]) -> Result<HostFacts, SshError> {
+pub fn read_facts(
+    conn: &Conn,
+    secrets: &Secrets,
+    org: &Org,
+    resources: &[&Resource],
+) -> Result<HostFacts, SshError> {
     let host = conn.host.name.as_str();
     let out = conn.run("sh -s", fact_script(resources).as_bytes())?;
     let Some(sections) = sections(&out.text) else {
@@ -219,7 +262,10 @@ pub fn read_facts(conn: &Conn, org: &Org, resources: &[&Resource]) -> Result<Hos
             }
         }
     }
-    for r in resources.iter().filter(|r| r.address.kind == Kind::File) {
+    for r in resources
+        .iter()
+        .filter(|r| r.address.kind.has_file_content())
+    {
         let path = r.attrs.str("path");
         let Some(text) = sections.get(&format!("file {path}")) else {
             continue;
@@ -238,14 +284,75 @@ pub fn read_facts(conn: &Conn, org: &Org, resources: &[&Resource]) -> Result<Hos
                 host: host.to_string(),
                 message: format!("reading {path}: {e}"),
             })?;
+        // Secret values in the live file become placeholders before anything else
+        // sees the content: plans, JSON and fingerprints never hold them.
+        let desired = r.attrs.str("content");
+        let values = secret_values(host, desired, secrets)?;
+        let live = secrets::redact(&String::from_utf8_lossy(&bytes), desired, &values);
         let mut a = Attrs::default();
         a.insert("host", json!(host));
         a.insert("path", json!(path));
-        a.insert("content", json!(String::from_utf8_lossy(&bytes)));
+        a.insert("content", json!(live));
         a.insert("mode", json!(format!("{mode:0>4}")));
         a.insert("owner", json!(owner));
         a.insert("group", json!(group));
-        put(Kind::File, r.address.id.clone(), a);
+        put(r.address.kind, r.address.id.clone(), a);
+    }
+    if let Some(text) = sections.get("systemd") {
+        let states = systemd::parse_show(text);
+        for r in resources
+            .iter()
+            .filter(|r| r.address.kind == Kind::SystemdUnit)
+        {
+            let name = r.attrs.str("name");
+            if let Some(state) = states.get(name).filter(|s| s.exists()) {
+                put(
+                    Kind::SystemdUnit,
+                    r.address.id.clone(),
+                    state.attrs(host, name),
+                );
+            }
+        }
+    }
+    for r in resources
+        .iter()
+        .filter(|r| r.address.kind == Kind::ResticRepository)
+    {
+        let Some(text) = sections.get(&format!("restic-repo {}", r.address.id)) else {
+            continue;
+        };
+        match restic::parse_repository(text) {
+            // Not known yet, or not there: apply initialises it.
+            restic::RepoFacts::NoPasswordFile | restic::RepoFacts::Missing => {}
+            restic::RepoFacts::Open { locks } => put(
+                Kind::ResticRepository,
+                r.address.id.clone(),
+                restic::repository_attrs(&r.attrs, &locks),
+            ),
+            // Something is there that cannot be read: nothing is planned for it (an
+            // init would fail or, worse, hide the problem); health reports it.
+            restic::RepoFacts::Unreadable(why) => {
+                let mut a = restic::repository_attrs(&r.attrs, &[]);
+                a.insert("error", json!(redact_all(&why, &r.attrs, secrets)));
+                put(Kind::ResticRepository, r.address.id.clone(), a);
+            }
+        }
+    }
+    for r in resources
+        .iter()
+        .filter(|r| r.address.kind == Kind::ResticJob)
+    {
+        let parsed = sections
+            .get(&format!("restic-job {}", r.address.id))
+            .and_then(|t| restic::parse_job(t));
+        if let Some((count, latest)) = parsed {
+            let mut a = Attrs::default();
+            a.insert("host", json!(host));
+            a.insert("name", json!(r.attrs.str("name")));
+            a.insert("snapshots", json!(count));
+            a.insert("latest_snapshot", json!(latest));
+            put(Kind::ResticJob, r.address.id.clone(), a);
+        }
     }
     if let Some(list) = sections.get("cups") {
         for q in cups::parse_list(list) {
@@ -272,6 +379,35 @@ pub fn read_facts(conn: &Conn, org: &Org, resources: &[&Resource]) -> Result<Hos
     Ok(facts)
 }
 
+/// The values of the secrets a file's content names.
+fn secret_values(
+    host: &str,
+    content: &str,
+    secrets: &Secrets,
+) -> Result<Vec<(String, Secret)>, SshError> {
+    secrets::values_for(content, secrets).map_err(|e| SshError::Failed {
+        host: host.to_string(),
+        message: e.to_string(),
+    })
+}
+
+/// Text from a host (an error message) with any secret the resource uses hidden.
+fn redact_all(text: &str, attrs: &Attrs, secrets: &Secrets) -> String {
+    let mut out = text.to_string();
+    for (_, v) in attrs.iter() {
+        if let Some(s) = v.as_str() {
+            for name in secrets::placeholders(s) {
+                if let Ok(value) = secrets.resolve(name)
+                    && !value.expose().is_empty()
+                {
+                    out = out.replace(value.expose(), &secrets::placeholder(name));
+                }
+            }
+        }
+    }
+    out
+}
+
 /// The attributes Steward manages, with the defaults the file leaves implicit.
 pub fn desired_attrs(r: &Resource) -> Attrs {
     let mut a = r.attrs.clone();
@@ -286,6 +422,16 @@ pub fn desired_attrs(r: &Resource) -> Attrs {
             default("owner", json!("root"));
             default("group", json!("root"));
         }
+        Kind::HostapdConfig => {
+            // It holds passphrases.
+            a.insert("mode", json!("0600"));
+            a.insert("owner", json!("root"));
+            a.insert("group", json!("root"));
+        }
+        Kind::SystemdUnit => {
+            default("enabled", json!(true));
+            default("active", json!(true));
+        }
         Kind::CupsQueue => {
             default("description", json!(r.attrs.str("name")));
             default("shared", json!(false));
@@ -296,12 +442,17 @@ pub fn desired_attrs(r: &Resource) -> Attrs {
         }
         _ => {}
     }
+    // What triggers a restart is not a state of the unit.
+    a.remove("restart_on");
     a
 }
 
 /// File content changes are shown as a unified diff, not as two whole files.
 pub fn show_diffs(changes: &mut [Change]) {
-    for c in changes.iter_mut().filter(|c| c.address.kind == Kind::File) {
+    for c in changes
+        .iter_mut()
+        .filter(|c| c.address.kind.has_file_content())
+    {
         for f in c.fields.iter_mut().filter(|f| f.name == "content") {
             let text = |v: &Option<Value>| {
                 v.as_ref()
@@ -316,6 +467,37 @@ pub fn show_diffs(changes: &mut [Change]) {
     }
 }
 
+/// An error from a host with the secret values sent to it replaced by their names.
+fn hide_secrets(e: SshError, values: &[(String, Secret)]) -> SshError {
+    let hide = |text: String| {
+        values.iter().fold(text, |t, (name, v)| {
+            if v.expose().is_empty() {
+                t
+            } else {
+                t.replace(v.expose(), &secrets::placeholder(name))
+            }
+        })
+    };
+    match e {
+        SshError::Command {
+            host,
+            what,
+            status,
+            output,
+        } => SshError::Command {
+            host,
+            what,
+            status,
+            output: hide(output),
+        },
+        SshError::Failed { host, message } => SshError::Failed {
+            host,
+            message: hide(message),
+        },
+        e => e,
+    }
+}
+
 fn failed(conn: &Conn, message: String) -> SshError {
     SshError::Failed {
         host: conn.host.name.clone(),
@@ -323,8 +505,155 @@ fn failed(conn: &Conn, message: String) -> SshError {
     }
 }
 
+/// A unit restarts when a file it names in `restart_on` changes in the same plan:
+/// its change (made here if it had none) says so and runs after the file's.
+pub fn add_restarts(org: &Org, changes: &mut Vec<Change>) {
+    let changed: Vec<Address> = changes
+        .iter()
+        .filter(|c| c.address.kind.has_file_content())
+        .map(|c| c.address.clone())
+        .collect();
+    for r in org
+        .resources
+        .iter()
+        .filter(|r| r.address.kind == Kind::SystemdUnit)
+    {
+        let triggers: Vec<Address> = r
+            .address
+            .kind
+            .references(&r.attrs)
+            .into_iter()
+            .flat_map(|reference| {
+                reference.kinds.iter().map(move |k| Address {
+                    kind: *k,
+                    id: reference.id.clone(),
+                })
+            })
+            .filter(|a| changed.contains(a))
+            .collect();
+        if triggers.is_empty() {
+            continue;
+        }
+        let paths: Vec<&str> = triggers
+            .iter()
+            .map(|a| a.id.split_once(':').map_or(a.id.as_str(), |(_, p)| p))
+            .collect();
+        let reason = format!("restart: {} changes", paths.join(", "));
+        match changes.iter_mut().find(|c| c.address == r.address) {
+            // A unit being created starts with the new files anyway.
+            Some(c) if c.action == Action::Create => {}
+            Some(c) => {
+                c.reason = Some(reason);
+                c.triggered_by = triggers;
+            }
+            None => changes.push(Change {
+                address: r.address.clone(),
+                module: r.module.clone(),
+                action: Action::Update,
+                fields: Vec::new(),
+                reason: Some(reason),
+                source: Some(crate::plan::source_of(org, &r.source)),
+                depends_on: triggers.clone(),
+                destructive: false,
+                triggered_by: triggers,
+            }),
+        }
+    }
+}
+
+/// What the org's on-site facts say is wrong beyond plain differences: backups that
+/// are stale or never ran, repositories that cannot be opened or hold leftover
+/// locks. `now` in Unix seconds.
+pub fn health(org: &Org, live: &crate::providers::LiveState, now: i64) -> Vec<Unhealthy> {
+    let mut out = Vec::new();
+    for r in &org.resources {
+        let Some(obj) = live.objects.get(&r.address) else {
+            continue;
+        };
+        let mut problem = |code: &str, message: String| {
+            out.push(Unhealthy {
+                address: r.address.clone(),
+                module: r.module.clone(),
+                code: code.to_string(),
+                message,
+                source: Some(crate::plan::source_of(org, &r.source)),
+            });
+        };
+        let host = r.attrs.str("host");
+        match r.address.kind {
+            Kind::ResticRepository => {
+                let repo = r.attrs.str("repository");
+                if let Some(e) = obj.attrs.get("error").and_then(Value::as_str) {
+                    problem(
+                        "unreadable",
+                        format!("{host} cannot open the backup repository {repo}: {e}"),
+                    );
+                }
+                let leftover: Vec<String> = obj
+                    .attrs
+                    .get("locks")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|l| {
+                        serde_json::from_value::<restic::Lock>(l.clone())
+                            .ok()
+                            .map(|mut lock| {
+                                lock.alive =
+                                    l.get("alive").and_then(Value::as_bool).unwrap_or(true);
+                                lock
+                            })
+                    })
+                    .filter(|l| restic::is_leftover(l, now))
+                    .map(|l| format!("from {} (process {}) at {}", l.hostname, l.pid, l.time))
+                    .collect();
+                if !leftover.is_empty() {
+                    problem(
+                        "leftover_lock",
+                        format!(
+                            "the backup repository {repo} holds a lock left by a backup that is no longer running ({}); later backups may fail until it is removed with `restic unlock`",
+                            leftover.join("; ")
+                        ),
+                    );
+                }
+            }
+            Kind::ResticJob => {
+                let name = r.attrs.str("name");
+                let log = match r.attrs.str("unit") {
+                    "" => String::new(),
+                    unit => format!(" (its log: `journalctl -u {unit}` on {host})"),
+                };
+                let limit = crate::util::parse_duration(r.attrs.str("stale_after")).unwrap_or(0);
+                match obj.attrs.get("latest_snapshot").and_then(Value::as_str) {
+                    None => problem(
+                        "no_backup",
+                        format!(
+                            "backup {name} on {host} has no snapshot yet: it has never completed{log}"
+                        ),
+                    ),
+                    Some(t) => {
+                        let age = crate::util::parse_rfc3339(t).map(|t| now - t);
+                        if let Some(age) = age.filter(|a| *a > limit as i64) {
+                            problem(
+                                "stale",
+                                format!(
+                                    "backup {name} on {host} is stale: the latest snapshot is {} old (from {t}); it should be at most {}{log}",
+                                    crate::util::human_duration(age as u64),
+                                    crate::util::human_duration(limit)
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 /// Carries out one change on its host.
-pub fn apply(conn: &Conn, org: &Org, change: &Change) -> Result<(), SshError> {
+pub fn apply(conn: &Conn, secrets: &Secrets, org: &Org, change: &Change) -> Result<(), SshError> {
     let Some(r) = org
         .resource(&change.address)
         .filter(|r| r.address.kind.provider() == ProviderKind::Ssh)
@@ -340,16 +669,61 @@ pub fn apply(conn: &Conn, org: &Org, change: &Change) -> Result<(), SshError> {
             conn,
             format!("removing {} is not supported", change.address),
         )),
-        (Kind::File, _) => {
+        (Kind::File | Kind::HostapdConfig, _) => {
             let mode = u32::from_str_radix(want.str("mode"), 8)
                 .map_err(|_| failed(conn, format!("bad mode `{}`", want.str("mode"))))?;
+            let desired = want.str("content");
+            let values = secret_values(&conn.host.name, desired, secrets)?;
+            let content = secrets::fill(desired, &values);
+            let check = (r.address.kind == Kind::HostapdConfig).then_some(hostapd::CHECK_SCRIPT);
             conn.put_file(
                 want.str("path"),
-                want.str("content").as_bytes(),
+                content.expose().as_bytes(),
                 mode,
                 want.str("owner"),
                 want.str("group"),
+                check,
             )
+            .map_err(|e| hide_secrets(e, &values))
+        }
+        (Kind::SystemdUnit, _) => {
+            let flag = |k: &str| want.get(k).and_then(Value::as_bool).unwrap_or(true);
+            let name = want.str("name");
+            let script = systemd::apply_script(
+                name,
+                flag("enabled"),
+                flag("active"),
+                !change.triggered_by.is_empty(),
+            );
+            conn.check(
+                &format!("systemctl (unit {name})"),
+                "sh -s",
+                script.as_bytes(),
+            )
+            .map(|_| ())
+        }
+        (Kind::ResticRepository, _) => {
+            let repo = want.str("repository");
+            conn.check(
+                &format!("restic init {repo}"),
+                "sh -s",
+                restic::init_script(repo, want.str("password_file")).as_bytes(),
+            )
+            .map(|_| ())
+            .map_err(|e| match e {
+                SshError::Command {
+                    host,
+                    what,
+                    status,
+                    output,
+                } => SshError::Command {
+                    host,
+                    what,
+                    status,
+                    output: redact_all(&output, &r.attrs, secrets),
+                },
+                e => e,
+            })
         }
         (Kind::AptPackage, _) => {
             let name = want.str("name");
