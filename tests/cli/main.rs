@@ -3,6 +3,7 @@
 
 mod support;
 
+mod backups;
 mod changes;
 pub mod ci_workflows;
 mod commands;
@@ -13,3 +14,4 @@ mod hosts;
 mod plan_apply;
 mod schedules;
 mod validate;
+mod wifi;
