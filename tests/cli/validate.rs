@@ -278,3 +278,59 @@ modules:
         "{unknown:#?}"
     );
 }
+
+#[test]
+fn backup_and_wifi_values_are_checked_at_their_line() {
+    let env = Env::new();
+    env.write("secrets/o/restic", "pw");
+    env.write(
+        "orgs/o.yaml",
+        "org: o
+name: O
+hosts:
+  pc: {address: 192.168.10.5}
+modules:
+  base: {}
+  backups:
+    - name: docs
+      host: pc
+      paths: [srv/docs, \"/srv/a b\"]
+      repository: \"ftp:backup.example.org/o\"
+      password: secret:o/restic
+      schedule: \"every night\"
+      stale_after: 2 days
+    - name: docs
+      host: pc
+      paths: [/srv]
+      repository: /srv/restic
+      password: hunter2
+  wifi:
+    access_points: [pc, ap]
+    networks:
+      - {ssid: Staff, security: wpa4, passphrase: secret:o/missing}
+",
+    );
+    let (code, list) = problems(&env, &[]);
+    assert_eq!(code, 1);
+    for (code, line, needle) in [
+        ("bad_path", 10, "`srv/docs` is not an absolute path"),
+        ("bad_path", 10, "contains a space"),
+        ("bad_repository", 11, "names the backend `ftp`"),
+        (
+            "bad_calendar",
+            13,
+            "`every night` is not a systemd calendar event",
+        ),
+        ("bad_duration", 14, "`2 days` is not a duration"),
+        ("duplicate", 15, "docs"),
+        ("not_a_secret", 19, "must be a secret reference"),
+        ("unknown_host", 21, "unknown host `ap`"),
+        ("not_allowed", 23, "`wpa4` is not one of"),
+        ("missing_secret", 23, "missing secret `o/missing`"),
+    ] {
+        assert!(
+            has(&list, code, line, needle),
+            "{code} {line} {needle}: {list:#?}"
+        );
+    }
+}
