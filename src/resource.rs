@@ -281,6 +281,16 @@ pub struct Reference {
     pub id: String,
 }
 
+impl Reference {
+    /// Every address the reference may point at, one per kind it allows.
+    pub fn addresses(&self) -> impl Iterator<Item = Address> + '_ {
+        self.kinds.iter().map(|k| Address {
+            kind: *k,
+            id: self.id.clone(),
+        })
+    }
+}
+
 /// Every attribute name any kind has: keys are these statics, so attribute maps
 /// allocate no key strings.
 const ATTRIBUTE_NAMES: &[&str] = &[

@@ -181,11 +181,10 @@ pub fn fill(text: &str, values: &[(String, Secret)]) -> Secret {
     Secret(out)
 }
 
-/// Live file content made safe to show and compare: each secret value becomes its
-/// placeholder again, and a line where the file wants a secret but holds some other
-/// value (edited by hand, or the secret was rotated) keeps only the part before it.
-pub fn redact(live: &str, desired: &str, values: &[(String, Secret)]) -> String {
-    let mut text = live.to_string();
+/// Text from a host (file content, an error) with each secret value replaced by its
+/// placeholder.
+pub fn hide(text: &str, values: &[(String, Secret)]) -> String {
+    let mut text = text.to_string();
     // Longest first, so a value that contains another is replaced whole.
     let mut sorted: Vec<&(String, Secret)> =
         values.iter().filter(|(_, v)| !v.0.is_empty()).collect();
@@ -193,6 +192,14 @@ pub fn redact(live: &str, desired: &str, values: &[(String, Secret)]) -> String 
     for (name, value) in sorted {
         text = text.replace(value.expose(), &placeholder(name));
     }
+    text
+}
+
+/// Live file content made safe to show and compare: each secret value becomes its
+/// placeholder again, and a line where the file wants a secret but holds some other
+/// value (edited by hand, or the secret was rotated) keeps only the part before it.
+pub fn redact(live: &str, desired: &str, values: &[(String, Secret)]) -> String {
+    let text = hide(live, values);
     // Lines of the desired text that carry a secret, as (text before it, name).
     let secret_lines: Vec<(&str, &str)> = desired
         .lines()

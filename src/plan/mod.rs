@@ -236,13 +236,8 @@ pub fn diff(
             .address
             .kind
             .references(&r.attrs)
-            .into_iter()
-            .flat_map(|reference| {
-                reference.kinds.iter().map(move |k| Address {
-                    kind: *k,
-                    id: reference.id.clone(),
-                })
-            })
+            .iter()
+            .flat_map(crate::resource::Reference::addresses)
             .filter(|a| org.resource(a).is_some())
             .collect();
         match live_obj {

@@ -174,17 +174,6 @@ pub fn fact_script(resources: &[&Resource]) -> String {
             r.attrs.str("password_file"),
         ));
     }
-    for r in resources
-        .iter()
-        .filter(|r| r.address.kind == Kind::ResticJob)
-    {
-        s.push_str(&format!("echo '{MARK}restic-job {}'\n", r.address.id));
-        s.push_str(&restic::job_script(
-            r.attrs.str("repository"),
-            r.attrs.str("password_file"),
-            r.attrs.str("name"),
-        ));
-    }
     let queues: Vec<&str> = resources
         .iter()
         .filter(|r| r.address.kind == Kind::CupsQueue)
@@ -314,6 +303,8 @@ pub fn read_facts(
             }
         }
     }
+    // Snapshots by repository id, for its jobs.
+    let mut snapshots: BTreeMap<&str, Vec<restic::Snapshot>> = BTreeMap::new();
     for r in resources
         .iter()
         .filter(|r| r.address.kind == Kind::ResticRepository)
@@ -324,16 +315,22 @@ pub fn read_facts(
         match restic::parse_repository(text) {
             // Not known yet, or not there: apply initialises it.
             restic::RepoFacts::NoPasswordFile | restic::RepoFacts::Missing => {}
-            restic::RepoFacts::Open { locks } => put(
-                Kind::ResticRepository,
-                r.address.id.clone(),
-                restic::repository_attrs(&r.attrs, &locks),
-            ),
+            restic::RepoFacts::Open {
+                locks,
+                snapshots: s,
+            } => {
+                put(
+                    Kind::ResticRepository,
+                    r.address.id.clone(),
+                    restic::repository_attrs(&r.attrs, &locks),
+                );
+                snapshots.insert(r.address.id.as_str(), s);
+            }
             // Something is there that cannot be read: nothing is planned for it (an
             // init would fail or, worse, hide the problem); health reports it.
             restic::RepoFacts::Unreadable(why) => {
                 let mut a = restic::repository_attrs(&r.attrs, &[]);
-                a.insert("error", json!(redact_all(&why, &r.attrs, secrets)));
+                a.insert("error", json!(why));
                 put(Kind::ResticRepository, r.address.id.clone(), a);
             }
         }
@@ -342,10 +339,9 @@ pub fn read_facts(
         .iter()
         .filter(|r| r.address.kind == Kind::ResticJob)
     {
-        let parsed = sections
-            .get(&format!("restic-job {}", r.address.id))
-            .and_then(|t| restic::parse_job(t));
-        if let Some((count, latest)) = parsed {
+        let repo = format!("{host}:{}", r.attrs.str("repository"));
+        if let Some(s) = snapshots.get(repo.as_str()) {
+            let (count, latest) = restic::job_snapshots(s, r.attrs.str("name"));
             let mut a = Attrs::default();
             a.insert("host", json!(host));
             a.insert("name", json!(r.attrs.str("name")));
@@ -389,23 +385,6 @@ fn secret_values(
         host: host.to_string(),
         message: e.to_string(),
     })
-}
-
-/// Text from a host (an error message) with any secret the resource uses hidden.
-fn redact_all(text: &str, attrs: &Attrs, secrets: &Secrets) -> String {
-    let mut out = text.to_string();
-    for (_, v) in attrs.iter() {
-        if let Some(s) = v.as_str() {
-            for name in secrets::placeholders(s) {
-                if let Ok(value) = secrets.resolve(name)
-                    && !value.expose().is_empty()
-                {
-                    out = out.replace(value.expose(), &secrets::placeholder(name));
-                }
-            }
-        }
-    }
-    out
 }
 
 /// The attributes Steward manages, with the defaults the file leaves implicit.
@@ -469,15 +448,7 @@ pub fn show_diffs(changes: &mut [Change]) {
 
 /// An error from a host with the secret values sent to it replaced by their names.
 fn hide_secrets(e: SshError, values: &[(String, Secret)]) -> SshError {
-    let hide = |text: String| {
-        values.iter().fold(text, |t, (name, v)| {
-            if v.expose().is_empty() {
-                t
-            } else {
-                t.replace(v.expose(), &secrets::placeholder(name))
-            }
-        })
-    };
+    let hide = |text: String| secrets::hide(&text, values);
     match e {
         SshError::Command {
             host,
@@ -522,13 +493,8 @@ pub fn add_restarts(org: &Org, changes: &mut Vec<Change>) {
             .address
             .kind
             .references(&r.attrs)
-            .into_iter()
-            .flat_map(|reference| {
-                reference.kinds.iter().map(move |k| Address {
-                    kind: *k,
-                    id: reference.id.clone(),
-                })
-            })
+            .iter()
+            .flat_map(crate::resource::Reference::addresses)
             .filter(|a| changed.contains(a))
             .collect();
         if triggers.is_empty() {
@@ -589,21 +555,8 @@ pub fn health(org: &Org, live: &crate::providers::LiveState, now: i64) -> Vec<Un
                         format!("{host} cannot open the backup repository {repo}: {e}"),
                     );
                 }
-                let leftover: Vec<String> = obj
-                    .attrs
-                    .get("locks")
-                    .and_then(Value::as_array)
+                let leftover: Vec<String> = restic::locks_of(&obj.attrs)
                     .into_iter()
-                    .flatten()
-                    .filter_map(|l| {
-                        serde_json::from_value::<restic::Lock>(l.clone())
-                            .ok()
-                            .map(|mut lock| {
-                                lock.alive =
-                                    l.get("alive").and_then(Value::as_bool).unwrap_or(true);
-                                lock
-                            })
-                    })
                     .filter(|l| restic::is_leftover(l, now))
                     .map(|l| format!("from {} (process {}) at {}", l.hostname, l.pid, l.time))
                     .collect();
@@ -710,20 +663,6 @@ pub fn apply(conn: &Conn, secrets: &Secrets, org: &Org, change: &Change) -> Resu
                 restic::init_script(repo, want.str("password_file")).as_bytes(),
             )
             .map(|_| ())
-            .map_err(|e| match e {
-                SshError::Command {
-                    host,
-                    what,
-                    status,
-                    output,
-                } => SshError::Command {
-                    host,
-                    what,
-                    status,
-                    output: redact_all(&output, &r.attrs, secrets),
-                },
-                e => e,
-            })
         }
         (Kind::AptPackage, _) => {
             let name = want.str("name");

@@ -1,9 +1,12 @@
 //! restic repositories and backup jobs: whether the repository exists, its locks, and
 //! each job's latest snapshot. Every restic call runs on the host that backs up, with
-//! its password file, so the password never leaves that host.
+//! its password file, so the password never leaves that host. Each call derives the
+//! key from the password (scrypt, slow by design) and opens its own connection to the
+//! repository, so a plan makes two per repository: one snapshot listing (which also
+//! tells whether the repository opens, and serves every job in it) and one for locks.
 
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::shell::quote;
 use crate::resource::Attrs;
@@ -25,31 +28,23 @@ fn restic(repository: &str, password_file: &str) -> String {
     )
 }
 
-/// Shell lines reading one repository: `open 0` and its locks when it opens, else the
-/// reason. A missing password file means nothing can be known yet.
+/// Shell lines reading one repository: `open 0`, its locks and then its snapshots
+/// (JSON) when it opens, else the reason. A missing password file means nothing can
+/// be known yet.
 pub fn repository_script(repository: &str, password_file: &str) -> String {
     let r = restic(repository, password_file);
     let pf = quote(password_file);
     format!(
-        "if [ ! -r {pf} ]; then echo 'open no-password-file'; \
-         elif out=$({r} cat config 2>&1 </dev/null); then echo 'open 0'; echo \"hostname $(hostname)\"; \
+        "e=$(mktemp); if [ ! -r {pf} ]; then echo 'open no-password-file'; \
+         elif out=$({r} snapshots --json 2>\"$e\" </dev/null); then echo 'open 0'; echo \"hostname $(hostname)\"; \
            for id in $({r} list locks 2>/dev/null </dev/null); do \
              j=$({r} cat lock \"$id\" 2>/dev/null </dev/null | tr -d '\\n'); \
              pid=$(printf '%s' \"$j\" | sed -n 's/.*\"pid\": *\\([0-9]*\\).*/\\1/p'); \
              if [ -n \"$pid\" ] && kill -0 \"$pid\" 2>/dev/null; then alive=1; else alive=0; fi; \
              echo \"lock $alive $j\"; \
            done; \
-         else echo 'open 1'; printf '%s\\n' \"$out\" | tail -n 4; fi\n"
-    )
-}
-
-/// Shell lines printing one job's snapshots as JSON (`ok` first), or why not.
-pub fn job_script(repository: &str, password_file: &str, job: &str) -> String {
-    let r = restic(repository, password_file);
-    format!(
-        "if [ -r {pf} ] && out=$({r} snapshots --json --tag {t} 2>&1 </dev/null); then echo ok; printf '%s\\n' \"$out\"; else echo failed; fi\n",
-        pf = quote(password_file),
-        t = quote(&tag(job)),
+           echo snapshots; printf '%s\\n' \"$out\"; \
+         else echo 'open 1'; tail -n 4 \"$e\"; fi; rm -f \"$e\"\n"
     )
 }
 
@@ -60,13 +55,16 @@ pub enum RepoFacts {
     NoPasswordFile,
     /// No repository at that location.
     Missing,
-    /// It opens; with its locks.
-    Open { locks: Vec<Lock> },
+    /// It opens; with its locks and every snapshot in it.
+    Open {
+        locks: Vec<Lock>,
+        snapshots: Vec<Snapshot>,
+    },
     /// It exists or may exist, but cannot be opened (wrong password, unreachable).
     Unreadable(String),
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Lock {
     #[serde(default)]
     pub time: String,
@@ -76,9 +74,17 @@ pub struct Lock {
     pub pid: i64,
     #[serde(default)]
     pub exclusive: bool,
-    /// Whether that process still runs (meaningful only on the same host).
-    #[serde(skip)]
+    /// Whether that process still runs (restic does not write it: the fact script
+    /// asks the host, and a lock from another host counts as alive).
+    #[serde(default)]
     pub alive: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Snapshot {
+    pub time: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
 }
 
 pub fn parse_repository(text: &str) -> RepoFacts {
@@ -88,8 +94,12 @@ pub fn parse_repository(text: &str) -> RepoFacts {
         Some("open 0") => {
             let mut hostname = "";
             let mut locks = Vec::new();
-            for line in lines {
-                if let Some(h) = line.strip_prefix("hostname ") {
+            let mut snapshots = Vec::new();
+            while let Some(line) = lines.next() {
+                if line == "snapshots" {
+                    let rest: Vec<&str> = lines.by_ref().collect();
+                    snapshots = serde_json::from_str(rest.join("\n").trim()).unwrap_or_default();
+                } else if let Some(h) = line.strip_prefix("hostname ") {
                     hostname = h.trim();
                 } else if let Some(rest) = line.strip_prefix("lock ") {
                     let (alive, json) = rest.split_once(' ').unwrap_or((rest, ""));
@@ -100,7 +110,7 @@ pub fn parse_repository(text: &str) -> RepoFacts {
                     }
                 }
             }
-            RepoFacts::Open { locks }
+            RepoFacts::Open { locks, snapshots }
         }
         _ => {
             let rest: Vec<&str> = lines.collect();
@@ -138,37 +148,30 @@ pub fn repository_attrs(want: &Attrs, locks: &[Lock]) -> Attrs {
     }
     a.insert(
         "locks",
-        Value::Array(
-            locks
-                .iter()
-                .map(|l| {
-                    json!({"time": l.time, "hostname": l.hostname, "pid": l.pid,
-                           "exclusive": l.exclusive, "alive": l.alive})
-                })
-                .collect(),
-        ),
+        serde_json::to_value(locks).unwrap_or(Value::Array(Vec::new())),
     );
     a
 }
 
-/// A job's snapshots: how many, and the newest time stamp as restic wrote it.
-pub fn parse_job(text: &str) -> Option<(usize, Option<String>)> {
-    let mut lines = text.lines();
-    if lines.next()? != "ok" {
-        return None;
-    }
-    #[derive(Deserialize)]
-    struct Snapshot {
-        time: String,
-    }
-    let rest: String = lines.collect::<Vec<_>>().join("\n");
-    let snaps: Vec<Snapshot> = serde_json::from_str(rest.trim()).ok()?;
-    let latest = snaps
+/// The locks of a repository's live attributes.
+pub fn locks_of(attrs: &Attrs) -> Vec<Lock> {
+    attrs
+        .get("locks")
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default()
+}
+
+/// One job's snapshots (those with its tag): how many, and the newest time stamp as
+/// restic wrote it.
+pub fn job_snapshots(snapshots: &[Snapshot], job: &str) -> (usize, Option<String>) {
+    let tag = tag(job);
+    let mine: Vec<&Snapshot> = snapshots.iter().filter(|s| s.tags.contains(&tag)).collect();
+    let latest = mine
         .iter()
         .filter_map(|s| Some((crate::util::parse_rfc3339(&s.time)?, &s.time)))
         .max_by_key(|(t, _)| *t)
         .map(|(_, s)| s.clone());
-    Some((snaps.len(), latest))
+    (mine.len(), latest)
 }
 
 /// Initialises the repository; one that already exists is accepted if it opens with
@@ -209,7 +212,7 @@ mod tests {
         let facts = parse_repository(
             "open 0\nhostname office\nlock 0 {\"time\":\"2026-11-22T02:00:00.5+01:00\",\"exclusive\":false,\"hostname\":\"office\",\"username\":\"root\",\"pid\":4242}\nlock 0 {\"time\":\"2026-11-22T02:00:00Z\",\"hostname\":\"other\",\"pid\":7}\n",
         );
-        let RepoFacts::Open { locks } = facts else {
+        let RepoFacts::Open { locks, .. } = facts else {
             panic!("{facts:?}")
         };
         assert_eq!(locks.len(), 2);
@@ -223,12 +226,14 @@ mod tests {
 
     #[test]
     fn the_latest_snapshot_is_the_newest_whatever_its_precision() {
-        let text = "ok\n[{\"time\":\"2026-11-21T02:00:00.123456789+01:00\"},{\"time\":\"2026-11-22T01:00:00Z\"},{\"time\":\"2026-11-20T02:00:00.1Z\"}]\n";
+        let text = "open 0\nhostname office\nsnapshots\n[{\"time\":\"2026-11-21T02:00:00.123456789+01:00\",\"tags\":[\"steward:docs\"]},{\"time\":\"2026-11-22T01:00:00Z\",\"tags\":[\"steward:docs\"]},{\"time\":\"2026-11-23T01:00:00Z\",\"tags\":[\"steward:other\"]},{\"time\":\"2026-11-20T02:00:00.1Z\",\"tags\":[\"steward:docs\"]}]\n";
+        let RepoFacts::Open { snapshots, .. } = parse_repository(text) else {
+            panic!("opens")
+        };
         assert_eq!(
-            parse_job(text),
-            Some((3, Some("2026-11-22T01:00:00Z".to_string())))
+            job_snapshots(&snapshots, "docs"),
+            (3, Some("2026-11-22T01:00:00Z".to_string()))
         );
-        assert_eq!(parse_job("ok\n[]\n"), Some((0, None)));
-        assert_eq!(parse_job("failed\n"), None);
+        assert_eq!(job_snapshots(&[], "docs"), (0, None));
     }
 }
