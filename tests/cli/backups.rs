@@ -14,6 +14,13 @@ const PASSWORD: &str = "correct-horse-restic-7731";
 /// a pool sets up once by hand (root's key authorised there, the server's key known).
 fn backup_lab() -> HostLab {
     let lab = HostLab::start(&[("office", 5, "server"), ("backup", 30, "server")]);
+    sftp_access(&lab);
+    lab
+}
+
+/// Lets root on `office` reach user `restic` on `backup` over sftp, and gives office
+/// a file to back up.
+pub fn sftp_access(lab: &HostLab) {
     lab.sh(
         "backup",
         "useradd -m -s /bin/sh restic && mkdir -p /srv/restic && chown restic /srv/restic",
@@ -39,7 +46,6 @@ fn backup_lab() -> HostLab {
             host_key.trim()
         ),
     );
-    lab
 }
 
 fn org(lab: &HostLab, stale_after: &str) -> String {

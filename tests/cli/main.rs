@@ -13,5 +13,6 @@ pub mod email;
 mod hosts;
 mod plan_apply;
 mod schedules;
+mod sudo;
 mod validate;
 mod wifi;

@@ -76,9 +76,22 @@ pub enum SshError {
         status: i32,
         output: String,
     },
+    #[error(
+        "{user} on {host} may not run commands as root without a password: {message}\n  Steward logs in as root, or as a user with passwordless sudo: on {host}, a sudoers line such as `{user} ALL=(ALL) NOPASSWD: ALL` in /etc/sudoers.d/{user}"
+    )]
+    Sudo {
+        host: String,
+        user: String,
+        message: String,
+    },
     #[error("{host}: {message}")]
     Failed { host: String, message: String },
 }
+
+/// What `as_root` prints, and its exit status, when sudo refuses: told apart from the
+/// command's own failures.
+const SUDO_REFUSED: &str = "steward-sudo-refused: ";
+const SUDO_REFUSED_EXIT: i32 = 125;
 
 /// The output of one remote command.
 #[derive(Debug)]
@@ -207,12 +220,18 @@ impl Conn {
     }
 
     /// Wraps a command so it runs as root: directly when logged in as root, else
-    /// through passwordless sudo.
+    /// through passwordless sudo. `sudo -n` fails instead of prompting; trying it on
+    /// `true` first tells a refusal apart from the command failing, in the same
+    /// round trip.
     fn as_root(&self, command: &str) -> String {
         if self.host.user == "root" {
             command.to_string()
         } else {
-            format!("sudo -n sh -c {}", quote(command))
+            format!(
+                "if ! e=$(sudo -n true 2>&1 </dev/null); then printf '%s%s\\n' {mark} \"$e\"; exit {SUDO_REFUSED_EXIT}; fi; exec sudo -n sh -c {command}",
+                mark = quote(SUDO_REFUSED),
+                command = quote(command)
+            )
         }
     }
 
@@ -239,9 +258,20 @@ impl Conn {
         })?;
         ch.wait_close().map_err(|e| self.err(e))?;
         let status = ch.exit_status().map_err(|e| self.err(e))?;
+        let text = String::from_utf8_lossy(&out);
+        if self.host.user != "root"
+            && status == SUDO_REFUSED_EXIT
+            && let Some(why) = text.strip_prefix(SUDO_REFUSED)
+        {
+            return Err(SshError::Sudo {
+                host: self.host.name.clone(),
+                user: self.host.user.clone(),
+                message: why.trim().to_string(),
+            });
+        }
         Ok(Output {
             status,
-            text: String::from_utf8_lossy(&out).into_owned(),
+            text: text.into_owned(),
         })
     }
 
