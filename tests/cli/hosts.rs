@@ -20,18 +20,23 @@ fn script() -> PathBuf {
     repo().join("scripts/lab-hosts")
 }
 
+/// Fails, loudly, when not root: these tests must never pass without running.
+pub fn require_root(why: &str) {
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    assert!(
+        is_root,
+        "THIS TEST DID NOT RUN: {why}, which needs root. Run the suite as root (CI does)."
+    );
+}
+
 impl HostLab {
     /// Boots `hosts` (name, last octet, role).
     pub fn start(hosts: &[(&str, u8, &str)]) -> HostLab {
-        let is_root = Command::new("id")
-            .arg("-u")
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-            .unwrap_or(false);
-        assert!(
-            is_root,
-            "THIS TEST DID NOT RUN: it boots test hosts in network and mount namespaces, which needs root. Run the suite as root (CI does)."
-        );
+        require_root("it boots test hosts in network and mount namespaces");
         let dir = tempfile::Builder::new()
             .prefix("steward-hosts-")
             .tempdir()
@@ -74,6 +79,11 @@ impl HostLab {
 
     pub fn stop(&self, host: &str) {
         self.script(&["stop", host]);
+    }
+
+    /// Lets root on `from` reach user `restic` on `to` over sftp.
+    pub fn sftp(&self, from: &str, to: &str) {
+        self.script(&["sftp", from, to]);
     }
 
     pub fn rekey(&self, host: &str) {
@@ -330,5 +340,42 @@ fn unknown_and_changed_host_keys_are_refused() {
             .stdout
             .contains(&format!("{} ssh-ed25519 {key}", lab.ip(5))),
         "{unknown:?}"
+    );
+}
+
+/// The README's quick start, on-site half: the script boots its own hosts, applies an
+/// org, prints, backs up, reads the Wi-Fi back, shows and undoes a hand edit. It
+/// fails on any step that does not do what it shows.
+#[test]
+fn the_on_site_quick_start_runs_as_documented() {
+    require_root("the on-site quick start boots test hosts in namespaces");
+    let restic = "quickstart-restic-3391";
+    let wifi = "quickstart-wifi-6620";
+    let out = output_ok(
+        Command::new(repo().join("scripts/quickstart-onsite"))
+            .arg(crate::support::BIN)
+            .env("STEWARD_SECRET_RIVERSIDE_RESTIC", restic)
+            .env("STEWARD_SECRET_RIVERSIDE_WIFI_STAFF", wifi)
+            .env_remove("SSH_AUTH_SOCK"),
+        "scripts/quickstart-onsite failed",
+    );
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for step in [
+        "Apply: 9 done, 0 failed, 0 skipped.",
+        "1 snapshots",
+        "ssid=Riverside-Staff",
+        "1 host(s), 1 round trip(s)",
+        "location = \"Basement\" -> \"Reception\"",
+        "On-site quick start: done.",
+    ] {
+        assert!(text.contains(step), "{step:?} missing: {text}");
+    }
+    assert!(
+        !text.contains(restic) && !text.contains(wifi),
+        "a secret leaked: {text}"
     );
 }
