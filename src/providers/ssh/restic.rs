@@ -1,9 +1,11 @@
 //! restic repositories and backup jobs: whether the repository exists, its locks, and
 //! each job's latest snapshot. Every restic call runs on the host that backs up, with
 //! its password file, so the password never leaves that host. Each call derives the
-//! key from the password (scrypt, slow by design) and opens its own connection to the
-//! repository, so a plan makes two per repository: one snapshot listing (which also
-//! tells whether the repository opens, and serves every job in it) and one for locks.
+//! key from the password (scrypt, slow by design: about half a second of CPU) and opens
+//! its own connection to the repository, so a plan makes one per repository: a snapshot
+//! listing, which also tells whether the repository opens and serves every job in it.
+//! Lock files are listed without restic where the backend allows (sftp, a local path):
+//! their names need no key. restic reads a lock's content only when there is one.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -34,10 +36,17 @@ fn restic(repository: &str, password_file: &str) -> String {
 pub fn repository_script(repository: &str, password_file: &str) -> String {
     let r = restic(repository, password_file);
     let pf = quote(password_file);
+    let restic_ids = format!("{r} list locks 2>/dev/null </dev/null");
+    // The listing without restic, where it works; restic's own when it fails.
+    let ids = match lock_listing(repository) {
+        Some(listing) => format!("ids=$({listing}) || ids=$({restic_ids})"),
+        None => format!("ids=$({restic_ids})"),
+    };
     format!(
         "e=$(mktemp); if [ ! -r {pf} ]; then echo 'open no-password-file'; \
          elif out=$({r} snapshots --json 2>\"$e\" </dev/null); then echo 'open 0'; echo \"hostname $(hostname)\"; \
-           for id in $({r} list locks 2>/dev/null </dev/null); do \
+           {ids}; \
+           for id in $(printf '%s\\n' \"$ids\" | grep -E '^[0-9a-f]{{64}}$'); do \
              j=$({r} cat lock \"$id\" 2>/dev/null </dev/null | tr -d '\\n'); \
              pid=$(printf '%s' \"$j\" | sed -n 's/.*\"pid\": *\\([0-9]*\\).*/\\1/p'); \
              if [ -n \"$pid\" ] && kill -0 \"$pid\" 2>/dev/null; then alive=1; else alive=0; fi; \
@@ -46,6 +55,60 @@ pub fn repository_script(repository: &str, password_file: &str) -> String {
            echo snapshots; printf '%s\\n' \"$out\"; \
          else echo 'open 1'; tail -n 4 \"$e\"; fi; rm -f \"$e\"\n"
     )
+}
+
+/// A shell command printing the names of the repository's lock files (one per line,
+/// possibly with a path before them) and failing when it cannot, for the backends
+/// whose files can be listed without restic: sftp (as restic itself reaches it: ssh
+/// as the host's root) and a local directory. None for the others.
+fn lock_listing(repository: &str) -> Option<String> {
+    if let Some(path) = repository
+        .strip_prefix("local:")
+        .or_else(|| repository.starts_with('/').then_some(repository))
+    {
+        let locks = format!("{}/locks", path.trim_end_matches('/'));
+        return Some(format!("[ -d {q} ] && ls -1A {q}", q = quote(&locks)));
+    }
+    let (dest, port, path) = sftp_target(repository)?;
+    // sftp's batch language has its own quoting and globbing: paths that would need
+    // more than double quotes go to restic.
+    if path.is_empty() || path.contains(['"', '\\', '\n', '*', '?', '[']) {
+        return None;
+    }
+    let command = format!("ls -1 \"{}/locks\"", path.trim_end_matches('/'));
+    let port = port.map_or(String::new(), |p| format!(" -P {}", quote(p)));
+    // The status is sftp's, so a listing that fails falls back to restic.
+    Some(format!(
+        "l=$(printf '%s\\n' {} | sftp -q -b -{port} -- {} 2>/dev/null) && printf '%s\\n' \"$l\" | sed -e '/^sftp>/d' -e 's|.*/||'",
+        quote(&command),
+        quote(dest),
+    ))
+}
+
+/// (`[user@]host`, port, path) of an sftp repository, in either of restic's forms:
+/// `sftp:[user@]host:path` and `sftp://[user@]host[:port]/path` (an absolute path
+/// after `//`).
+fn sftp_target(repository: &str) -> Option<(&str, Option<&str>, &str)> {
+    if let Some(rest) = repository.strip_prefix("sftp://") {
+        let (authority, path) = rest.split_once('/')?;
+        let (dest, port) = match authority.rsplit_once(':') {
+            // A bracketed IPv6 address holds colons of its own.
+            Some((d, p)) if !p.contains(']') => (d, Some(p)),
+            _ => (authority, None),
+        };
+        if port.is_some_and(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
+            return None;
+        }
+        return Some((dest, port, path));
+    }
+    let rest = repository.strip_prefix("sftp:")?;
+    let host_end = if let Some(i) = rest.find('[') {
+        i + rest[i..].find(']')?
+    } else {
+        0
+    };
+    let colon = host_end + rest[host_end..].find(':')?;
+    Some((&rest[..colon], None, &rest[colon + 1..]))
 }
 
 /// What reading a repository found.
@@ -222,6 +285,62 @@ mod tests {
         assert!(is_leftover(&locks[0], t));
         assert!(!is_leftover(&locks[1], t + 60));
         assert!(is_leftover(&locks[1], t + STALE_LOCK_SECS + 1));
+    }
+
+    #[test]
+    fn sftp_repositories_in_both_of_restics_forms() {
+        assert_eq!(
+            sftp_target("sftp:restic@backup.pool.example:/srv/restic/riverside"),
+            Some(("restic@backup.pool.example", None, "/srv/restic/riverside"))
+        );
+        assert_eq!(
+            sftp_target("sftp:backup:repos/r"),
+            Some(("backup", None, "repos/r"))
+        );
+        assert_eq!(
+            sftp_target("sftp:u@[::1]:/srv/r"),
+            Some(("u@[::1]", None, "/srv/r"))
+        );
+        assert_eq!(
+            sftp_target("sftp://u@host:2222//srv/r"),
+            Some(("u@host", Some("2222"), "/srv/r"))
+        );
+        assert_eq!(
+            sftp_target("sftp://u@[::1]/r"),
+            Some(("u@[::1]", None, "r"))
+        );
+        assert_eq!(sftp_target("rest:https://x/r"), None);
+        assert!(lock_listing("s3:s3.amazonaws.com/bucket").is_none());
+        assert!(lock_listing("sftp:h:/srv/a*b").is_none(), "sftp would glob");
+        assert!(lock_listing("/srv/restic/r").is_some());
+    }
+
+    /// The listing as the fact script runs it, against a real directory.
+    #[test]
+    fn local_lock_files_are_listed_without_restic() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path().join("my repo");
+        std::fs::create_dir_all(repo.join("locks")).unwrap();
+        let id = "a".repeat(64);
+        std::fs::write(repo.join("locks").join(&id), "").unwrap();
+        let listing = lock_listing(repo.to_str().unwrap()).unwrap();
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&listing)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), id);
+        let missing = lock_listing(dir.path().join("none").to_str().unwrap()).unwrap();
+        let status = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&missing)
+            .status()
+            .unwrap();
+        assert!(
+            !status.success(),
+            "a missing directory falls back to restic"
+        );
     }
 
     #[test]
