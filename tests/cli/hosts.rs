@@ -276,13 +276,22 @@ fn an_unreachable_host_fails_only_its_own_resources() {
     let lab = HostLab::start(&[
         ("office", 5, "server"),
         ("annex", 6, "server"),
+        ("hall", 7, "server"),
         ("printer", 20, "printer"),
     ]);
     let env = lab.pool();
     let uri = format!("ipp://{}:8631/ipp/print", lab.ip(20));
-    let org = |id: &str, address: String| printers_org(id, "pc", &address, &queue("main", &uri));
-    env.write("orgs/hillside.yaml", &org("hillside", lab.ip(6)));
-    env.write("orgs/riverside.yaml", &org("riverside", lab.ip(5)));
+    // Hillside's print server is down; its access point and all of Riverside are up.
+    let hillside = printers_org("hillside", "pc", &lab.ip(6), &queue("main", &uri)).replace(
+        "hosts:\n",
+        &format!("hosts:\n  hall-ap: {{address: {}}}\n", lab.ip(7)),
+    ) + "  wifi:\n    backend: hostapd\n    driver: none\n    access_points: [hall-ap]\n    networks:\n      - {ssid: Hillside, security: wpa2-psk, passphrase: secret:hillside/wifi}\n";
+    env.write("secrets/hillside/wifi", "hillside-wifi-passphrase");
+    env.write("orgs/hillside.yaml", &hillside);
+    env.write(
+        "orgs/riverside.yaml",
+        &printers_org("riverside", "pc", &lab.ip(5), &queue("main", &uri)),
+    );
     lab.stop("annex");
     let run = env.run(&["apply", "--yes"]);
     assert_eq!(run.code, 1, "{run:?}");
@@ -290,7 +299,12 @@ fn an_unreachable_host_fails_only_its_own_resources() {
     assert!(run.stdout.contains("+ cups_queue[pc:main]"), "{run:?}");
     assert!(
         lab.sh("office", "lpstat -e").contains("main"),
-        "the reachable org was applied"
+        "the other org was applied"
+    );
+    assert!(
+        lab.sh("hall", "hostapd_cli -p /run/hostapd -i wlan0 get_config")
+            .contains("ssid=Hillside\n"),
+        "the same org's reachable host was applied"
     );
 }
 
