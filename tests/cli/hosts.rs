@@ -219,10 +219,11 @@ fn printers_apply_print_converge_and_show_hand_drift() {
         "unmanaged queues are left alone"
     );
 
-    // A managed file edited by hand: the plan shows a unified diff and the mode.
+    // A managed file edited by hand: the plan shows a unified diff, the mode and the
+    // owner.
     lab.sh(
         "office",
-        "echo '# edited by hand' >> /etc/steward/managed-by; chmod 600 /etc/steward/managed-by",
+        "echo '# edited by hand' >> /etc/steward/managed-by; chmod 600 /etc/steward/managed-by; chown daemon /etc/steward/managed-by",
     );
     let edited = env.run(&["plan"]);
     assert!(
@@ -236,16 +237,17 @@ fn printers_apply_print_converge_and_show_hand_drift() {
         "{edited:?}"
     );
     assert!(
-        edited.stdout.contains("mode    = \"0600\" -> \"0644\""),
+        edited.stdout.contains("mode    = \"0600\" -> \"0644\"")
+            && edited.stdout.contains("owner   = \"daemon\" -> \"root\""),
         "{edited:?}"
     );
     assert_eq!(env.run(&["apply", "--yes"]).code, 0);
     assert_eq!(
         lab.sh(
             "office",
-            "stat -c %a /etc/steward/managed-by; cat /etc/steward/managed-by"
+            "stat -c '%a %U' /etc/steward/managed-by; cat /etc/steward/managed-by"
         ),
-        "644\n# This host is managed by Steward for the org riverside.\n# Changes made here by hand show up in the next plan and drift report.\norg: riverside\nhost: office-pc\n"
+        "644 root\n# This host is managed by Steward for the org riverside.\n# Changes made here by hand show up in the next plan and drift report.\norg: riverside\nhost: office-pc\n"
     );
 }
 
