@@ -547,16 +547,18 @@ fn link(mut org: Org, catalogue: &Catalogue) -> Result<Org, Problems> {
             if r.address.kind.merges_identical() && first.attrs == r.attrs {
                 continue;
             }
-            problems.push(
-                Problem::at(
-                    "duplicate",
-                    &org.file,
-                    org.span_of(&r.source),
-                    format!("duplicate {} `{}`", r.address.kind.noun(), r.address.id),
-                    "defined again here",
-                )
-                .with_label(org.span_of(&first.source), "first defined here"),
-            );
+            let mut problem = Problem::at(
+                "duplicate",
+                &org.file,
+                org.span_of(&r.source),
+                format!("duplicate {} `{}`", r.address.kind.noun(), r.address.id),
+                "defined again here",
+            )
+            .with_label(org.span_of(&first.source), "first defined here");
+            if let Some(help) = r.address.kind.duplicate_help() {
+                problem = problem.with_help(help);
+            }
+            problems.push(problem);
         } else {
             by_address.insert(r.address.clone(), i);
         }

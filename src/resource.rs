@@ -88,6 +88,17 @@ impl Kind {
         matches!(self, Kind::AptPackage)
     }
 
+    /// What to do about two declarations of one resource of this kind, where the
+    /// usual cause is not obvious from the message.
+    pub fn duplicate_help(self) -> Option<&'static str> {
+        match self {
+            Kind::ResticRepository => Some(
+                "two backup jobs of one host use this repository (each job declares it, with its own password file): put both jobs' paths in one job, or give each job a repository of its own",
+            ),
+            _ => None,
+        }
+    }
+
     /// Kinds Steward only reads: plans never change them, their facts feed health.
     pub fn observed_only(self) -> bool {
         matches!(self, Kind::ResticJob)

@@ -334,3 +334,37 @@ modules:
         );
     }
 }
+
+#[test]
+fn two_jobs_sharing_a_repository_are_told_what_to_do() {
+    let env = Env::new();
+    env.write("secrets/o/restic", "pw");
+    let job = |name: &str, path: &str| {
+        format!(
+            "    - {{name: {name}, host: pc, paths: [{path}], repository: \"sftp:restic@backup:/srv/restic/o\", password: secret:o/restic}}\n"
+        )
+    };
+    env.write(
+        "orgs/o.yaml",
+        &format!(
+            "org: o\nname: O\nhosts:\n  pc: {{address: 192.168.10.5}}\nmodules:\n  base: {{}}\n  backups:\n{}{}",
+            job("shared", "/srv/shared"),
+            job("docs", "/srv/docs")
+        ),
+    );
+    let (code, list) = problems(&env, &[]);
+    assert_eq!(code, 1);
+    assert!(
+        has(&list, "duplicate", 9, "sftp:restic@backup:/srv/restic/o"),
+        "{list:#?}"
+    );
+    let help = list
+        .iter()
+        .find(|p| p["code"] == "duplicate")
+        .and_then(|p| p["help"].as_str())
+        .unwrap_or_default();
+    assert!(
+        help.contains("put both jobs' paths in one job"),
+        "{list:#?}"
+    );
+}
