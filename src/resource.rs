@@ -171,7 +171,7 @@ impl Kind {
 
     /// The id of a resource is derived from its attributes, so two modules cannot name
     /// one object differently.
-    fn id_of(self, attrs: &Attrs) -> String {
+    pub fn id_of(self, attrs: &Attrs) -> String {
         let s = |k: &str| attrs.str(k);
         match self {
             Kind::GoogleOrgUnit => s("path").to_string(),
@@ -262,10 +262,11 @@ impl Kind {
                     id: format!("{}:{}", s("host"), s("password_file")),
                 },
             ],
+            // A job names its repository by the same attributes (host, repository).
             Kind::ResticJob => vec![Reference {
                 attribute: "repository",
                 kinds: &[Kind::ResticRepository],
-                id: format!("{}:{}", s("host"), s("repository")),
+                id: Kind::ResticRepository.id_of(attrs),
             }],
             Kind::HostapdConfig => vec![package("hostapd")],
         }

@@ -3,8 +3,6 @@
 //! Steward wrote, and a file is restored from the snapshot. Health facts (no backup
 //! yet, stale, a lock left by a killed backup) reach plans and drift reports.
 
-use serde_json::Value;
-
 use crate::hosts::HostLab;
 use crate::support::Env;
 
@@ -36,21 +34,22 @@ fn org(lab: &HostLab, stale_after: &str) -> String {
     )
 }
 
-fn unhealthy(env: &Env) -> Vec<String> {
+/// The health codes of a plan (JSON), which must hold none of `secrets`.
+pub fn unhealthy_without(env: &Env, secrets: &[&str]) -> Vec<String> {
     let run = env.run(&["plan", "--json"]);
-    let plan: Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {run:?}"));
-    assert!(
-        !run.all().contains(PASSWORD),
-        "the password leaked: {run:?}"
-    );
-    plan["orgs"][0]["unhealthy"]
+    for secret in secrets {
+        assert!(!run.all().contains(secret), "a secret leaked: {run:?}");
+    }
+    crate::hosts::json(&run)["orgs"][0]["unhealthy"]
         .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|u| u["code"].as_str().unwrap_or_default().to_string())
-                .collect()
-        })
-        .unwrap_or_default()
+        .into_iter()
+        .flatten()
+        .map(|u| u["code"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+fn unhealthy(env: &Env) -> Vec<String> {
+    unhealthy_without(env, &[PASSWORD])
 }
 
 #[test]
@@ -97,12 +96,7 @@ fn backups_run_from_their_timer_unit_restore_and_report_health() {
     );
 
     // Converged; health says the job has never completed.
-    let again = env.run(&["plan", "--detailed-exitcode", "--stats"]);
-    assert_eq!(again.code, 0, "{again:?}");
-    assert!(
-        again.stderr.contains("1 host(s), 1 round trip(s)"),
-        "{again:?}"
-    );
+    crate::hosts::converged_in_one_round_trip(&env);
     assert_eq!(unhealthy(&env), vec!["no_backup"]);
 
     // Run the job as its timer would, then restore the file from the snapshot.

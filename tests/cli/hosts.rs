@@ -92,13 +92,25 @@ impl HostLab {
 
     /// A pool whose ssh settings trust this lab's hosts and log in with its key.
     pub fn pool(&self) -> Env {
+        self.pool_with(&format!(
+            "  identity_file: {}/id_ed25519\n",
+            self.dir.path().display()
+        ))
+    }
+
+    /// A pool that trusts this lab's hosts but names no key file (the agent's, if any).
+    pub fn pool_without_key_file(&self) -> Env {
+        self.pool_with("")
+    }
+
+    fn pool_with(&self, ssh_lines: &str) -> Env {
         let env = Env::new();
-        let d = self.dir.path().display();
         env.write(
             "steward.yaml",
             &format!(
-                "{}ssh:\n  known_hosts: {d}/known_hosts\n  identity_file: {d}/id_ed25519\n  connect_timeout_secs: 3\n",
-                crate::support::POOL
+                "{}ssh:\n  known_hosts: {}/known_hosts\n{ssh_lines}  connect_timeout_secs: 3\n",
+                crate::support::POOL,
+                self.dir.path().display()
             ),
         );
         env
@@ -114,8 +126,20 @@ impl Drop for HostLab {
     }
 }
 
-fn json(run: &crate::support::Run) -> Value {
+pub fn json(run: &crate::support::Run) -> Value {
     serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {run:?}"))
+}
+
+/// A second plan has nothing to do (exit 0 with `--detailed-exitcode`) and costs one
+/// round trip to the one host.
+pub fn converged_in_one_round_trip(env: &Env) -> crate::support::Run {
+    let again = env.run(&["plan", "--detailed-exitcode", "--stats"]);
+    assert_eq!(again.code, 0, "{again:?}");
+    assert!(
+        again.stderr.contains("1 host(s), 1 round trip(s)"),
+        "{again:?}"
+    );
+    again
 }
 
 /// An org with one print server `host` at `address`; `queues` are YAML list items.
@@ -179,13 +203,8 @@ fn printers_apply_print_converge_and_show_hand_drift() {
     );
 
     // Converged: the second run has nothing to do, and a plan costs one round trip.
-    let again = env.run(&["plan", "--detailed-exitcode", "--stats"]);
-    assert_eq!(again.code, 0, "{again:?}");
+    let again = converged_in_one_round_trip(&env);
     assert!(again.stdout.contains("no changes"), "{again:?}");
-    assert!(
-        again.stderr.contains("1 host(s), 1 round trip(s)"),
-        "{again:?}"
-    );
 
     // Changed by hand on the host: the plan shows exactly that, and a queue made by
     // hand is reported as unmanaged.

@@ -7,8 +7,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
 use crate::hosts::HostLab;
 use crate::support::{Env, output_ok};
 
@@ -96,15 +94,7 @@ fn leaked(run: &crate::support::Run) -> bool {
 
 /// The health codes of the plan, read through sudo.
 fn unhealthy(env: &Env) -> Vec<String> {
-    let run = env.run(&["plan", "--json"]);
-    assert!(!leaked(&run), "{run:?}");
-    let plan: Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {run:?}"));
-    plan["orgs"][0]["unhealthy"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|u| u["code"].as_str().unwrap_or_default().to_string())
-        .collect()
+    crate::backups::unhealthy_without(env, &[PASSWORD, PASSPHRASE])
 }
 
 #[test]
@@ -122,15 +112,7 @@ fn a_sudo_user_with_an_agent_key_applies_every_on_site_kind() {
         "for u in steward clerk; do useradd -m -s /bin/sh $u && mkdir -p /home/$u/.ssh && cp /root/.ssh/authorized_keys /home/$u/.ssh/ && chown -R $u: /home/$u/.ssh; done && echo 'steward ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/steward && chmod 440 /etc/sudoers.d/steward",
     );
 
-    let mut env = Env::new();
-    let d = lab.dir.path().display();
-    env.write(
-        "steward.yaml",
-        &format!(
-            "{}ssh:\n  known_hosts: {d}/known_hosts\n  connect_timeout_secs: 3\n",
-            crate::support::POOL
-        ),
-    );
+    let mut env = lab.pool_without_key_file();
     env.write("secrets/riverside/restic", PASSWORD);
     env.write("secrets/riverside/wifi-staff", PASSPHRASE);
     env.write("orgs/riverside.yaml", &org(&lab, "steward"));
@@ -196,12 +178,7 @@ fn a_sudo_user_with_an_agent_key_applies_every_on_site_kind() {
 
     // Converged, still in one round trip; the backup unit Steward wrote runs, and
     // its snapshot is seen through sudo.
-    let again = env.run(&["plan", "--detailed-exitcode", "--stats"]);
-    assert_eq!(again.code, 0, "{again:?}");
-    assert!(
-        again.stderr.contains("1 host(s), 1 round trip(s)"),
-        "{again:?}"
-    );
+    crate::hosts::converged_in_one_round_trip(&env);
     assert_eq!(unhealthy(&env), vec!["no_backup"]);
     lab.sh(
         "office",

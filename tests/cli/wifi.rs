@@ -55,12 +55,7 @@ fn wifi_is_applied_read_back_from_hostapd_and_checked_before_replacing() {
         assert!(file.contains(line), "{line:?} missing: {file}");
     }
 
-    let again = env.run(&["plan", "--detailed-exitcode", "--stats"]);
-    assert_eq!(again.code, 0, "{again:?}");
-    assert!(
-        again.stderr.contains("1 host(s), 1 round trip(s)"),
-        "{again:?}"
-    );
+    crate::hosts::converged_in_one_round_trip(&env);
 
     // Edited by hand: the plan shows that the passphrase line differs, never a value.
     lab.sh(

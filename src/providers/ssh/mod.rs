@@ -133,13 +133,17 @@ const MARK: &str = "@@steward ";
 
 /// The one script that reads everything the host's resources need.
 pub fn fact_script(resources: &[&Resource]) -> String {
+    let names = |kind: Kind| -> Vec<&str> {
+        resources
+            .iter()
+            .filter(|r| r.address.kind == kind)
+            .map(|r| r.attrs.str("name"))
+            .collect()
+    };
     let mut s = String::from("export LC_ALL=C\n");
-    let packages: Vec<String> = resources
-        .iter()
-        .filter(|r| r.address.kind == Kind::AptPackage)
-        .map(|r| quote(r.attrs.str("name")))
-        .collect();
+    let packages = names(Kind::AptPackage);
     if !packages.is_empty() {
+        let packages: Vec<String> = packages.into_iter().map(quote).collect();
         s.push_str(&format!(
             "echo '{MARK}apt'\ndpkg-query -W -f '${{Package}}\\t${{db:Status-Status}}\\n' {} 2>/dev/null\n",
             packages.join(" ")
@@ -155,11 +159,7 @@ pub fn fact_script(resources: &[&Resource]) -> String {
             "echo '{MARK}file {path}'\nif [ -f {p} ]; then stat -c '%a %U %G' {p}; base64 -w0 {p}; echo; fi\n"
         ));
     }
-    let units: Vec<&str> = resources
-        .iter()
-        .filter(|r| r.address.kind == Kind::SystemdUnit)
-        .map(|r| r.attrs.str("name"))
-        .collect();
+    let units = names(Kind::SystemdUnit);
     if !units.is_empty() {
         s.push_str(&format!("echo '{MARK}systemd'\n"));
         s.push_str(&systemd::show_script(&units));
@@ -174,11 +174,7 @@ pub fn fact_script(resources: &[&Resource]) -> String {
             r.attrs.str("password_file"),
         ));
     }
-    let queues: Vec<&str> = resources
-        .iter()
-        .filter(|r| r.address.kind == Kind::CupsQueue)
-        .map(|r| r.attrs.str("name"))
-        .collect();
+    let queues = names(Kind::CupsQueue);
     if !queues.is_empty() {
         s.push_str(&format!("echo '{MARK}cups'\n"));
         s.push_str(&cups::list_script());
@@ -339,7 +335,7 @@ pub fn read_facts(
         .iter()
         .filter(|r| r.address.kind == Kind::ResticJob)
     {
-        let repo = format!("{host}:{}", r.attrs.str("repository"));
+        let repo = Kind::ResticRepository.id_of(&r.attrs);
         if let Some(s) = snapshots.get(repo.as_str()) {
             let (count, latest) = restic::job_snapshots(s, r.attrs.str("name"));
             let mut a = Attrs::default();

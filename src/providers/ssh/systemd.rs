@@ -17,7 +17,7 @@ pub fn show_script(units: &[&str]) -> String {
 }
 
 /// One unit as systemd has it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UnitState {
     pub load: String,
     pub file_state: String,
@@ -48,11 +48,7 @@ pub fn parse_show(text: &str) -> BTreeMap<String, UnitState> {
     let mut out = BTreeMap::new();
     for block in text.split("\n\n") {
         let mut id = None;
-        let mut state = UnitState {
-            load: String::new(),
-            file_state: String::new(),
-            active: String::new(),
-        };
+        let mut state = UnitState::default();
         for line in block.lines() {
             match line.split_once('=') {
                 Some(("Id", v)) => id = Some(v.to_string()),
