@@ -438,6 +438,7 @@ fn plan_org(org: &Org, refreshed: &Refreshed) -> OrgPlan {
     ssh::add_restarts(org, &mut changes);
     let (orphans, mut unmanaged) = google::orphans(org, live);
     changes.extend(orphans);
+    let review = google::review(org, live, &mut changes);
     plan::sort_changes(org, &mut changes);
     unmanaged.extend(refreshed.unmanaged.iter().cloned());
     unmanaged.sort();
@@ -457,7 +458,12 @@ fn plan_org(org: &Org, refreshed: &Refreshed) -> OrgPlan {
                 error: error.clone(),
             })
             .collect(),
-        unhealthy: ssh::health(org, live, crate::util::unix_now() as i64),
+        unhealthy: {
+            let mut u = ssh::health(org, live, crate::util::unix_now() as i64);
+            u.extend(review.unhealthy);
+            u
+        },
+        conflicts: review.conflicts,
         error: None,
     }
 }
@@ -472,6 +478,7 @@ pub fn failed_plan(org: &Org, error: String) -> OrgPlan {
         unmanaged: vec![],
         host_errors: vec![],
         unhealthy: vec![],
+        conflicts: vec![],
         summary: Summary::default(),
         error: Some(error),
     }

@@ -476,7 +476,15 @@ pub fn load(
         sha256,
     };
     match link(org, catalogue) {
-        Ok(org) if problems.is_empty() => Ok(org),
+        Ok(org) if problems.is_empty() => {
+            // What Google would refuse at apply time, at the line that says it.
+            let google = crate::providers::google::validate::check(&org, secrets);
+            if google.is_empty() {
+                Ok(org)
+            } else {
+                Err(google)
+            }
+        }
         Ok(_) => Err(problems),
         Err(more) => {
             // A duplicate the input schema already reported (its `unique`) is not

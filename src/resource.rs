@@ -114,7 +114,15 @@ impl Kind {
     fn attributes(self) -> &'static [(&'static str, bool)] {
         match self {
             Kind::GoogleOrgUnit => &[("path", true), ("description", false)],
-            Kind::GoogleUser => &[("email", true), ("name", true), ("org_unit", true)],
+            // `name`, or `given_name` and `family_name`: the provider's validation
+            // says which is missing.
+            Kind::GoogleUser => &[
+                ("email", true),
+                ("name", false),
+                ("given_name", false),
+                ("family_name", false),
+                ("org_unit", true),
+            ],
             Kind::GoogleGroup => &[("email", true), ("name", true), ("description", false)],
             Kind::GoogleMember => &[("group", true), ("email", true), ("role", false)],
             Kind::File => &[
@@ -186,6 +194,20 @@ impl Kind {
                 format!("{}:{}", s("host"), s("name"))
             }
             Kind::ResticRepository => format!("{}:{}", s("host"), s("repository")),
+        }
+    }
+
+    /// Whether a desired and a live value of an attribute are the same: Google
+    /// addresses ignore case, so `Priya.N@…` in a file is `priya.n@…` live.
+    pub fn same_value(self, attr: &str, want: &Value, live: Option<&Value>) -> bool {
+        match (want, live) {
+            (Value::String(a), Some(Value::String(b)))
+                if self.provider() == ProviderKind::Google
+                    && matches!(attr, "email" | "group") =>
+            {
+                a.eq_ignore_ascii_case(b)
+            }
+            (a, b) => Some(a) == b,
         }
     }
 
@@ -314,7 +336,12 @@ const ATTRIBUTE_NAMES: &[&str] = &[
     "group",
     "role",
     "suspended",
+    "suspension_reason",
     "managed_by",
+    "given_name",
+    "family_name",
+    "aliases",
+    "member_type",
     "host",
     "content",
     "mode",

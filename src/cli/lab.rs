@@ -92,6 +92,7 @@ pub fn run(root: &Option<PathBuf>, _ui: &Ui, args: LabArgs) -> CmdResult {
                 retry_after: a.retry_after,
                 visibility_ms: a.visibility_ms,
                 timeout_ms: a.timeout_ms,
+                reject: Vec::new(),
             };
             let count = tenants.len();
             let lab = Lab::new(tenants, faults).map_err(|e| Problem::new("lab", e))?;

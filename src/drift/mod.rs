@@ -236,6 +236,15 @@ fn from_change(c: &Change, file: &str) -> Finding {
             apply,
             None,
         ),
+        Action::Adopt => (
+            Category::Changed,
+            format!(
+                "{}: exists, but Steward does not manage it yet (apply adopts it and keeps its other external ids)",
+                noun(&c.address)
+            ),
+            apply,
+            None,
+        ),
         Action::Update if c.destructive => (
             Category::Unmanaged,
             format!(
@@ -329,6 +338,8 @@ fn from_unhealthy(u: &crate::plan::Unhealthy) -> Finding {
         note: Some(match u.code.as_str() {
             "leftover_lock" => "check that no backup is running on the host, then run `restic unlock` there".to_string(),
             "unreadable" => "check the repository address, the password secret and that the host can reach the backup server".to_string(),
+            "suspended_by_google" => "review the account in the Admin console; Steward leaves it suspended until Google lifts it".to_string(),
+            "address_taken" => "free the address in the Admin console or change it in the org file; Steward writes nothing for it meanwhile".to_string(),
             _ => "see why it did not run in the backup's log on its host".to_string(),
         }),
         seen: Seen::New,
@@ -401,7 +412,8 @@ pub fn org_report(org: &Org, plan: &OrgPlan, today: i64) -> OrgReport {
         .filter(|c| !c.fields.is_empty() || c.triggered_by.is_empty())
         .map(|c| from_change(c, &plan.file))
         .chain(plan.unmanaged.iter().map(|a| unmanaged(a, &plan.file)))
-        .chain(plan.unhealthy.iter().map(from_unhealthy));
+        .chain(plan.unhealthy.iter().map(from_unhealthy))
+        .chain(plan.conflicts.iter().map(from_unhealthy));
     for mut f in all {
         match covering(&org.accepted, &f) {
             Some(a) if today <= a.until_day => report.accepted.push(AcceptedFinding {

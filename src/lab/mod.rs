@@ -106,6 +106,7 @@ pub fn tenants(pool: &Pool, generate: bool) -> Result<(Vec<TenantSpec>, Vec<Stri
             admin: g["admin"].as_str().unwrap_or_default().to_ascii_lowercase(),
             client_email: key["client_email"].as_str().unwrap_or_default().to_string(),
             public_key_pem: String::from_utf8_lossy(&public).into_owned(),
+            delegation: true,
         });
     }
     Ok((tenants, created))

@@ -43,10 +43,7 @@ fn html(s: &str) -> String {
 }
 
 fn counts(s: &Summary) -> String {
-    format!(
-        "{} to add, {} to change, {} to remove",
-        s.add, s.change, s.remove
-    )
+    s.counts()
 }
 
 fn destructive_count(o: &OrgPlan) -> usize {
@@ -110,6 +107,14 @@ fn org_section(o: &OrgPlan, out: &mut String) {
         );
         out.push_str(&fenced("text", std::slice::from_ref(&h.error)));
         out.push('\n');
+    }
+    for c in &o.conflicts {
+        let _ = writeln!(
+            out,
+            "❌ conflict {}: {}\n",
+            code(&c.address.to_string()),
+            html(&c.message)
+        );
     }
     for u in &o.unhealthy {
         let _ = writeln!(
@@ -221,7 +226,7 @@ pub fn render_markdown(plan: &Plan) -> String {
                 "| {} | {} | {} | {} | {note} |",
                 code(&o.org),
                 s.add,
-                s.change,
+                s.change + s.adopt,
                 s.remove
             );
         }
@@ -302,6 +307,7 @@ mod tests {
             unmanaged: vec![],
             host_errors: vec![],
             unhealthy: vec![],
+            conflicts: vec![],
             summary: Summary::default(),
             error: error.map(str::to_string),
         };
@@ -353,6 +359,7 @@ mod tests {
                     unmanaged: vec![],
                     host_errors: vec![],
                     unhealthy: vec![],
+            conflicts: vec![],
                     error: None,
                 }
             })

@@ -20,6 +20,9 @@ pub const REDACTED: &str = "(secret)";
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     Create,
+    /// Take on an object that exists but Steward does not manage yet (a Google user
+    /// without its marker): sets the fields shown, keeps everything else.
+    Adopt,
     Update,
     Delete,
 }
@@ -28,6 +31,7 @@ impl Action {
     pub fn symbol(self) -> char {
         match self {
             Action::Create => '+',
+            Action::Adopt => '>',
             Action::Update => '~',
             Action::Delete => '-',
         }
@@ -55,7 +59,9 @@ impl FieldChange {
         match action {
             Action::Create => show(&self.after),
             Action::Delete => show(&self.before),
-            Action::Update => format!("{} -> {}", show(&self.before), show(&self.after)),
+            Action::Update | Action::Adopt => {
+                format!("{} -> {}", show(&self.before), show(&self.after))
+            }
         }
     }
 }
@@ -110,6 +116,12 @@ pub struct Summary {
     pub add: usize,
     pub change: usize,
     pub remove: usize,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub adopt: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Summary {
@@ -118,6 +130,7 @@ impl Summary {
         for c in changes {
             match c.action {
                 Action::Create => s.add += 1,
+                Action::Adopt => s.adopt += 1,
                 Action::Update => s.change += 1,
                 Action::Delete => s.remove += 1,
             }
@@ -126,13 +139,28 @@ impl Summary {
     }
 
     pub fn total(&self) -> usize {
-        self.add + self.change + self.remove
+        self.add + self.adopt + self.change + self.remove
+    }
+
+    /// "N to add, [N to adopt, ]N to change, N to remove": adoptions only when there
+    /// are some.
+    pub fn counts(&self) -> String {
+        let adopt = if self.adopt > 0 {
+            format!("{} to adopt, ", self.adopt)
+        } else {
+            String::new()
+        };
+        format!(
+            "{} to add, {adopt}{} to change, {} to remove",
+            self.add, self.change, self.remove
+        )
     }
 
     fn absorb(&mut self, o: &Summary) {
         self.add += o.add;
         self.change += o.change;
         self.remove += o.remove;
+        self.adopt += o.adopt;
     }
 }
 
@@ -155,6 +183,10 @@ pub struct OrgPlan {
     /// What facts say is wrong beyond differences (stale backups).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unhealthy: Vec<Unhealthy>,
+    /// Declared objects Steward will not create or change because something else holds
+    /// them (an address that is another account's alias). The plan fails on these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conflicts: Vec<Unhealthy>,
     /// Set when the org could not be refreshed; it then has no changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -210,7 +242,7 @@ impl Plan {
     pub fn has_errors(&self) -> bool {
         self.orgs
             .iter()
-            .any(|o| o.error.is_some() || !o.host_errors.is_empty())
+            .any(|o| o.error.is_some() || !o.host_errors.is_empty() || !o.conflicts.is_empty())
     }
 }
 
@@ -228,7 +260,11 @@ pub fn diff(
     {
         let want = desired_attrs(r);
         let live_obj = live.objects.get(&r.address);
-        if live_obj.is_some_and(|obj| want.iter().all(|(k, v)| obj.attrs.get(k) == Some(v))) {
+        let kind = r.address.kind;
+        if live_obj.is_some_and(|obj| {
+            want.iter()
+                .all(|(k, v)| kind.same_value(k, v, obj.attrs.get(k)))
+        }) {
             continue;
         }
         let source = Some(source_of(org, &r.source));
@@ -276,7 +312,7 @@ pub fn diff(
             Some(obj) => {
                 let fields: Vec<FieldChange> = want
                     .iter()
-                    .filter(|(k, v)| obj.attrs.get(k) != Some(*v))
+                    .filter(|(k, v)| !kind.same_value(k, v, obj.attrs.get(k)))
                     .map(|(k, v)| FieldChange {
                         name: k.to_string(),
                         before: obj.attrs.get(k).cloned(),
@@ -396,6 +432,19 @@ pub fn render_text(plan: &Plan, color: bool) -> String {
                 h.error.replace('\n', "\n    ")
             ));
         }
+        for c in &o.conflicts {
+            let at = c
+                .source
+                .as_ref()
+                .map(|s| paint("2", &format!("  # {}:{}", s.file, s.line)))
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "  {} {}: {}{at}\n    (nothing planned for it; the rest of the org is planned)\n",
+                paint("31", "conflict:"),
+                c.address,
+                c.message
+            ));
+        }
         for u in &o.unhealthy {
             out.push_str(&format!(
                 "  {} {}: {}\n",
@@ -415,6 +464,7 @@ pub fn render_text(plan: &Plan, color: bool) -> String {
             }
             let code = match c.action {
                 Action::Create => "32",
+                Action::Adopt => "36",
                 Action::Update => "33",
                 Action::Delete => "31",
             };
@@ -476,14 +526,17 @@ pub fn render_text(plan: &Plan, color: bool) -> String {
         if failed > 0 {
             out.push_str(&format!("{failed} org(s) could not be planned.\n"));
         }
+        let conflicts: usize = plan.orgs.iter().map(|o| o.conflicts.len()).sum();
+        if conflicts > 0 {
+            out.push_str(&format!(
+                "{conflicts} conflict(s): declared objects held by something Steward does not manage.\n"
+            ));
+        }
         let hosts: usize = plan.orgs.iter().map(|o| o.host_errors.len()).sum();
         if hosts > 0 {
             out.push_str(&format!("{hosts} host(s) could not be reached or read.\n"));
         }
     }
-    out.push_str(&format!(
-        "Plan: {} to add, {} to change, {} to remove.\n",
-        s.add, s.change, s.remove
-    ));
+    out.push_str(&format!("Plan: {}.\n", s.counts()));
     out
 }

@@ -336,15 +336,15 @@ fn one_org_failing_does_not_stop_the_others() {
 #[test]
 fn a_failed_resource_skips_only_what_depends_on_it() {
     let mut env = Env::new();
-    env.write("secrets/o/short-pw", "short");
     env.write(
         "orgs/o.yaml",
-        &org_file("o", "o.org", "C0o", "org_units: [/Staff]\ngroups:\n  - {email: team@o.org, name: Team}\nusers:\n  - {email: ok@o.org, name: Ok User, org_unit: /Staff, groups: [team]}\n  - {email: bad@o.org, name: Bad User, password: secret:o/short-pw, groups: [team]}\n"),
+        &org_file("o", "o.org", "C0o", "org_units: [/Staff]\ngroups:\n  - {email: team@o.org, name: Team}\nusers:\n  - {email: ok@o.org, name: Ok User, org_unit: /Staff, groups: [team]}\n  - {email: bad@o.org, name: Bad User, groups: [team]}\n"),
     );
     env.start_lab(&[]);
+    env.lab_post("/_lab/faults", &json!({"reject": ["\"bad@o.org\""]}));
     let run = env.run(&["apply", "--yes"]);
     assert_eq!(run.code, 1, "{run:?}");
-    assert!(run.stdout.contains("failed  + google_user[bad@o.org]: POST admin/directory/v1/users: HTTP 400: Invalid Password"), "{run:?}");
+    assert!(run.stdout.contains("failed  + google_user[bad@o.org]: POST admin/directory/v1/users: HTTP 400: Invalid Input"), "{run:?}");
     assert!(run.stdout.contains("skipped + google_member[team@o.org/bad@o.org] (needs google_user[bad@o.org], which failed)"), "{run:?}");
     assert!(
         run.stdout.contains("Apply: 4 done, 1 failed, 1 skipped."),
@@ -352,6 +352,15 @@ fn a_failed_resource_skips_only_what_depends_on_it() {
     );
     let t = env.tenant("C0o");
     assert!(user(&t, "ok@o.org").is_some());
+    // The refused create's password is recorded as never used.
+    let book = env.read(".steward/passwords/o.tsv");
+    let bad: Vec<&str> = book.lines().filter(|l| l.contains("\tbad@o.org\t")).collect();
+    assert_eq!(bad.len(), 1, "{book}");
+    assert!(bad[0].ends_with("\tnot-created"), "{book}");
+    assert!(
+        book.lines().any(|l| l.contains("\tok@o.org\t") && l.ends_with("\tcreated")),
+        "{book}"
+    );
 }
 
 #[test]

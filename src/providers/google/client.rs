@@ -35,6 +35,10 @@ pub enum GoogleError {
     },
     #[error("authentication failed: {0}")]
     Auth(String),
+    /// Steward will not make this change: it would touch what it does not own, or the
+    /// tenant is not set up as Steward needs. The message says why and what to do.
+    #[error("{0}")]
+    Refused(String),
     #[error("service-account key: {0}")]
     Key(#[from] super::auth::KeyError),
     #[error("unexpected response from {path}: {message}")]
@@ -142,6 +146,16 @@ impl Session {
         }
     }
 
+    /// How long failing requests are retried (`retry_for_secs`).
+    pub fn retry_for(&self) -> Duration {
+        Duration::from_secs(self.http.config.retry_for_secs)
+    }
+
+    /// The service account this session signs in as.
+    pub fn client_email(&self) -> &str {
+        &self.account.client_email
+    }
+
     /// A cached access token, fetched once and reused until shortly before it expires.
     async fn token(&self) -> Result<String, GoogleError> {
         let mut guard = self.token.lock().await;
@@ -233,6 +247,20 @@ impl Session {
         body: Option<&Value>,
         opts: CallOpts,
     ) -> Result<Reply, GoogleError> {
+        self.call_if(method, path, query, body, opts, None).await
+    }
+
+    /// As [`Session::call`], sent with `If-Match: etag` when given: the write happens
+    /// only if the object is still as it was read (412 otherwise).
+    pub async fn call_if(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+        opts: CallOpts,
+        if_match: Option<&str>,
+    ) -> Result<Reply, GoogleError> {
         let url = format!(
             "{}/{}",
             self.http.config.api_url.trim_end_matches('/'),
@@ -261,6 +289,9 @@ impl Session {
                 .query(query);
             if let Some(b) = body {
                 req = req.json(b);
+            }
+            if let Some(tag) = if_match {
+                req = req.header(reqwest::header::IF_MATCH, tag);
             }
             let result = {
                 let _org = self.per_org.acquire().await;

@@ -7,23 +7,29 @@
 //! external id naming the org, which is how a user removed from the file (a leaver) is
 //! told apart from one that was never in it (unmanaged).
 
+mod apply;
 pub mod auth;
 pub mod client;
+pub mod passwords;
+mod review;
+mod setup;
+pub mod validate;
+
+pub use apply::{ApplyCtx, apply};
+pub use review::review;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use futures_util::future::try_join_all;
-use reqwest::{Method, StatusCode};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use self::client::{CallOpts, GoogleError, Http, Session, http_error};
+use self::client::{GoogleError, Http, Session};
 use crate::org::{GoogleTenant, Org};
 use crate::plan::{Action, Change, FieldChange, source_of};
 use crate::providers::{LiveObject, LiveState};
 use crate::resource::{Address, Attrs, Kind, Resource};
-use crate::secrets::{Secret, Secrets};
+use crate::secrets::Secrets;
 
 /// `externalIds` entry type marking a user as managed by Steward for an org.
 pub const MARKER_TYPE: &str = "steward";
@@ -85,6 +91,10 @@ struct OrgUnitItem {
 struct NameItem {
     #[serde(default)]
     full_name: String,
+    #[serde(default)]
+    given_name: String,
+    #[serde(default)]
+    family_name: String,
 }
 
 #[derive(serde::Deserialize)]
@@ -97,18 +107,29 @@ struct UserItem {
     org_unit_path: String,
     #[serde(default)]
     suspended: bool,
+    #[serde(default)]
+    suspension_reason: String,
     /// Typed `any` in the discovery document: kept loose.
     #[serde(default)]
     external_ids: Value,
+    #[serde(default)]
+    aliases: Vec<String>,
+    #[serde(default)]
+    non_editable_aliases: Vec<String>,
 }
 
 #[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct GroupItem {
     email: String,
     #[serde(default)]
     name: String,
     #[serde(default)]
     description: String,
+    #[serde(default)]
+    aliases: Vec<String>,
+    #[serde(default)]
+    non_editable_aliases: Vec<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -117,13 +138,47 @@ struct MemberItem {
     email: String,
     #[serde(default)]
     role: String,
+    #[serde(default, rename = "type")]
+    kind: String,
+    #[serde(default)]
+    id: String,
 }
+
+/// Every alias of a user or group, lower-cased (Google addresses ignore case).
+fn all_aliases(a: Vec<String>, b: Vec<String>) -> Value {
+    let mut all: Vec<String> = a
+        .into_iter()
+        .chain(b)
+        .map(|x| x.to_ascii_lowercase())
+        .collect();
+    all.sort();
+    all.dedup();
+    json!(all)
+}
+
+/// The masks refresh reads with: everything plan needs, aliases included, in the list
+/// calls it makes anyway.
+pub const USER_FIELDS: &str = "nextPageToken,users(primaryEmail,aliases,nonEditableAliases,name(givenName,familyName,fullName),orgUnitPath,suspended,suspensionReason,externalIds)";
+pub const GROUP_FIELDS: &str =
+    "nextPageToken,groups(email,aliases,nonEditableAliases,name,description)";
+pub const MEMBER_FIELDS: &str = "nextPageToken,members(email,role,type,id)";
 
 /// Reads the org's live state in as few calls as the API allows.
 pub async fn refresh(session: &Session, org: &Org) -> Result<LiveState, GoogleError> {
     let Some(tenant) = &org.google else {
         return Ok(LiveState::default());
     };
+    match read(session, org, tenant).await {
+        Ok(live) => Ok(live),
+        Err(e) => Err(setup::explain(session, tenant, e).await),
+    }
+}
+
+async fn read(
+    session: &Session,
+    org: &Org,
+    tenant: &GoogleTenant,
+) -> Result<LiveState, GoogleError> {
     let cid = &tenant.customer_id;
     let ou_path = format!("{API}/customer/{}/orgunits", encode_path(cid));
     let ou_query = [
@@ -137,20 +192,13 @@ pub async fn refresh(session: &Session, org: &Org) -> Result<LiveState, GoogleEr
     let users_query = [
         ("customer", cid.clone()),
         ("maxResults", "500".to_string()),
-        (
-            "fields",
-            "nextPageToken,users(primaryEmail,name/fullName,orgUnitPath,suspended,externalIds)"
-                .to_string(),
-        ),
+        ("fields", USER_FIELDS.to_string()),
     ];
     let groups_path = format!("{API}/groups");
     let groups_query = [
         ("customer", cid.clone()),
         ("maxResults", "200".to_string()),
-        (
-            "fields",
-            "nextPageToken,groups(email,name,description)".to_string(),
-        ),
+        ("fields", GROUP_FIELDS.to_string()),
     ];
     let (ous, users, groups) = tokio::try_join!(
         session.list::<OrgUnitItem>(&ou_path, &ou_query),
@@ -176,12 +224,18 @@ pub async fn refresh(session: &Session, org: &Org) -> Result<LiveState, GoogleEr
         let mut attrs = Attrs::default();
         attrs.insert("email", json!(email));
         attrs.insert("name", json!(u.name.full_name));
+        attrs.insert("given_name", json!(u.name.given_name));
+        attrs.insert("family_name", json!(u.name.family_name));
         attrs.insert("org_unit", json!(u.org_unit_path));
         attrs.insert("suspended", json!(u.suspended));
+        if u.suspended && !u.suspension_reason.is_empty() {
+            attrs.insert("suspension_reason", json!(u.suspension_reason));
+        }
         attrs.insert(
             "managed_by",
             managed_by(&u.external_ids).map_or(Value::Null, Value::String),
         );
+        attrs.insert("aliases", all_aliases(u.aliases, u.non_editable_aliases));
         objects.insert(
             Address {
                 kind: Kind::GoogleUser,
@@ -197,6 +251,7 @@ pub async fn refresh(session: &Session, org: &Org) -> Result<LiveState, GoogleEr
         attrs.insert("email", json!(email));
         attrs.insert("name", json!(g.name));
         attrs.insert("description", json!(g.description));
+        attrs.insert("aliases", all_aliases(g.aliases, g.non_editable_aliases));
         let address = Address {
             kind: Kind::GoogleGroup,
             id: email.clone(),
@@ -212,7 +267,7 @@ pub async fn refresh(session: &Session, org: &Org) -> Result<LiveState, GoogleEr
         async move {
             let query = [
                 ("maxResults", "200".to_string()),
-                ("fields", "nextPageToken,members(email,role)".to_string()),
+                ("fields", MEMBER_FIELDS.to_string()),
             ];
             let members = session.list::<MemberItem>(&path, &query).await?;
             Ok::<_, GoogleError>((g.clone(), members))
@@ -221,11 +276,20 @@ pub async fn refresh(session: &Session, org: &Org) -> Result<LiveState, GoogleEr
     .await?;
     for (group, members) in member_lists {
         for m in members {
-            let email = m.email.to_ascii_lowercase();
+            // A member with no address ("everyone in the domain", type CUSTOMER) is
+            // kept under its id; Steward never plans to remove it.
+            let email = if m.email.is_empty() {
+                format!("{}:{}", m.kind.to_ascii_lowercase(), m.id)
+            } else {
+                m.email.to_ascii_lowercase()
+            };
             let mut attrs = Attrs::default();
             attrs.insert("group", json!(group));
             attrs.insert("email", json!(email));
             attrs.insert("role", json!(m.role));
+            if !m.kind.is_empty() {
+                attrs.insert("member_type", json!(m.kind));
+            }
             objects.insert(
                 Address {
                     kind: Kind::GoogleMember,
@@ -238,11 +302,28 @@ pub async fn refresh(session: &Session, org: &Org) -> Result<LiveState, GoogleEr
     Ok(LiveState { objects })
 }
 
+/// A person's given and family names: the file's `given_name`/`family_name`, or its
+/// `name` split after the first word ("Joost van der Berg": "Joost", "van der Berg").
+pub fn name_parts(attrs: &Attrs) -> (String, String) {
+    let given = attrs.str("given_name").trim();
+    let family = attrs.str("family_name").trim();
+    if !given.is_empty() || !family.is_empty() {
+        return (given.to_string(), family.to_string());
+    }
+    let mut words = attrs.str("name").split_whitespace();
+    let first = words.next().unwrap_or_default().to_string();
+    let rest: Vec<&str> = words.collect();
+    (first, rest.join(" "))
+}
+
 /// The attributes Steward manages on a resource, with what the file leaves implicit.
 pub fn desired_attrs(org: &Org, r: &Resource) -> Attrs {
     let mut attrs = r.attrs.clone();
     match r.address.kind {
         Kind::GoogleUser => {
+            // Google derives the full name from the parts: that is what converges.
+            let (given, family) = name_parts(&r.attrs);
+            attrs.insert("name", json!(format!("{given} {family}")));
             attrs.insert("suspended", json!(false));
             attrs.insert("managed_by", json!(org.id));
         }
@@ -297,7 +378,10 @@ pub fn orphans(org: &Org, live: &LiveState) -> (Vec<Change>, Vec<Address>) {
                         module: module.clone(),
                         action: Action::Delete,
                         fields: vec![],
-                        reason: Some("leaver: delete".into()),
+                        reason: Some(
+                            "leaver: delete; Google keeps a deleted user restorable for 20 days"
+                                .into(),
+                        ),
                         source: leaver_source.clone(),
                         depends_on: vec![],
                         destructive: true,
@@ -332,6 +416,11 @@ pub fn orphans(org: &Org, live: &LiveState) -> (Vec<Change>, Vec<Address>) {
                     id: group.to_string(),
                 });
                 let Some(group_res) = group_res else { continue };
+                // "Everyone in the domain" and other members with no address are not
+                // in the module's vocabulary: kept as they are.
+                if !obj.attrs.str("email").contains('@') {
+                    continue;
+                }
                 changes.push(Change {
                     address: address.clone(),
                     module: group_res.module.clone(),
@@ -353,321 +442,6 @@ pub fn orphans(org: &Org, live: &LiveState) -> (Vec<Change>, Vec<Address>) {
     (changes, unmanaged)
 }
 
-/// What apply needs besides the change itself.
-pub struct ApplyCtx<'a> {
-    pub org: &'a Org,
-    pub secrets: &'a Secrets,
-    /// Where generated initial passwords are written (0600).
-    pub password_file: PathBuf,
-}
-
-fn split_name(full: &str) -> (String, String) {
-    match full.trim().rsplit_once(' ') {
-        Some((given, family)) => (given.trim().to_string(), family.to_string()),
-        None => (full.trim().to_string(), full.trim().to_string()),
-    }
-}
-
-fn marker(org: &Org) -> Value {
-    json!([{"type": "custom", "customType": MARKER_TYPE, "value": org.id}])
-}
-
-/// A new user's initial password: from the file's secret, or generated.
-fn initial_password(
-    ctx: &ApplyCtx<'_>,
-    r: Option<&Resource>,
-) -> Result<(Secret, bool), GoogleError> {
-    if let Some(name) = r.and_then(|r| r.secrets.get("password")) {
-        let secret = ctx
-            .secrets
-            .resolve(name)
-            .map_err(|e| GoogleError::Auth(e.to_string()))?;
-        return Ok((secret, false));
-    }
-    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
-    let mut bytes = [0u8; 20];
-    openssl::rand::rand_bytes(&mut bytes).map_err(|e| GoogleError::Auth(e.to_string()))?;
-    let pw: String = bytes
-        .iter()
-        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
-        .collect();
-    Ok((Secret::new(pw), true))
-}
-
-fn save_password(ctx: &ApplyCtx<'_>, email: &str, pw: &Secret) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    if let Some(dir) = ctx.password_file.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o600)
-        .open(&ctx.password_file)?;
-    writeln!(
-        f,
-        "{}\t{email}\t{}",
-        crate::util::now_rfc3339(),
-        pw.expose()
-    )
-}
-
-/// Carries out one change. Creates adopt an existing object on 409, so a create that is
-/// retried after a lost reply never makes a duplicate.
-pub async fn apply(
-    session: &Session,
-    ctx: &ApplyCtx<'_>,
-    change: &Change,
-) -> Result<(), GoogleError> {
-    let org = ctx.org;
-    let Some(tenant) = &org.google else {
-        return Ok(());
-    };
-    let resource = org.resource(&change.address);
-    let want = resource.map(|r| desired_attrs(org, r)).unwrap_or_default();
-    let get = |k: &str| want.get(k).map(s).unwrap_or_default();
-    let retry = CallOpts {
-        retry_not_found: true,
-    };
-    let id = &change.address.id;
-    match (change.address.kind, change.action) {
-        (Kind::GoogleOrgUnit, Action::Create) => {
-            let path = get("path");
-            let (parent, name) = path.rsplit_once('/').unwrap_or(("", &path));
-            let body = json!({
-                "name": name,
-                "parentOrgUnitPath": if parent.is_empty() { "/" } else { parent },
-                "description": want.get("description").cloned().unwrap_or(json!("")),
-            });
-            let p = format!(
-                "{API}/customer/{}/orgunits",
-                encode_path(&tenant.customer_id)
-            );
-            insert(session, &p, &body, retry).await.map(drop)
-        }
-        (Kind::GoogleOrgUnit, Action::Update) => {
-            let p = format!(
-                "{API}/customer/{}/orgunits/{}",
-                encode_path(&tenant.customer_id),
-                encode_path(id.trim_start_matches('/'))
-            );
-            let body =
-                json!({"description": want.get("description").cloned().unwrap_or(json!(""))});
-            session
-                .ok(Method::PATCH, &p, &[], Some(&body), retry)
-                .await
-                .map(drop)
-        }
-        (Kind::GoogleOrgUnit, Action::Delete) => {
-            let p = format!(
-                "{API}/customer/{}/orgunits/{}",
-                encode_path(&tenant.customer_id),
-                encode_path(id.trim_start_matches('/'))
-            );
-            delete(session, &p).await
-        }
-        (Kind::GoogleUser, Action::Create) => {
-            let (given, family) = split_name(&get("name"));
-            let (password, generated) = initial_password(ctx, resource)?;
-            let body = json!({
-                "primaryEmail": id,
-                "name": {"givenName": given, "familyName": family},
-                "orgUnitPath": get("org_unit"),
-                "password": password.expose(),
-                "changePasswordAtNextLogin": true,
-                "suspended": false,
-                "externalIds": marker(org),
-            });
-            let p = format!("{API}/users");
-            if !insert(session, &p, &body, CallOpts::default()).await? {
-                // Exists already (made by hand, or our earlier attempt whose reply was
-                // lost): adopt it and bring it to what the file says.
-                return update_user(
-                    session,
-                    org,
-                    id,
-                    &want,
-                    &["name", "org_unit", "suspended", "managed_by"],
-                )
-                .await;
-            }
-            if generated {
-                save_password(ctx, id, &password).map_err(|e| GoogleError::Auth(format!(
-                    "user {id} was created but its initial password could not be saved ({e}); reset it in the admin console"
-                )))?;
-            }
-            Ok(())
-        }
-        (Kind::GoogleUser, Action::Update) => {
-            let names: Vec<&str> = change.fields.iter().map(|f| f.name.as_str()).collect();
-            if resource.is_none() {
-                // A leaver: only `suspended` changes.
-                let p = format!("{API}/users/{}", encode_path(id));
-                let body = json!({"suspended": true});
-                return session
-                    .ok(Method::PATCH, &p, &[], Some(&body), retry)
-                    .await
-                    .map(drop);
-            }
-            update_user(session, org, id, &want, &names).await
-        }
-        (Kind::GoogleUser, Action::Delete) => {
-            delete(session, &format!("{API}/users/{}", encode_path(id))).await
-        }
-        (Kind::GoogleGroup, Action::Create) => {
-            let body = json!({
-                "email": id,
-                "name": get("name"),
-                "description": want.get("description").cloned().unwrap_or(json!("")),
-            });
-            let p = format!("{API}/groups");
-            if insert(session, &p, &body, CallOpts::default()).await? {
-                return Ok(());
-            }
-            // Exists already: adopt it.
-            let p = format!("{API}/groups/{}", encode_path(id));
-            session
-                .ok(Method::PATCH, &p, &[], Some(&body), retry)
-                .await
-                .map(drop)
-        }
-        (Kind::GoogleGroup, Action::Update) => {
-            let mut body = Map::new();
-            for f in &change.fields {
-                if let Some(v) = &f.after {
-                    body.insert(f.name.clone(), v.clone());
-                }
-            }
-            let p = format!("{API}/groups/{}", encode_path(id));
-            session
-                .ok(Method::PATCH, &p, &[], Some(&Value::Object(body)), retry)
-                .await
-                .map(drop)
-        }
-        (Kind::GoogleGroup, Action::Delete) => {
-            delete(session, &format!("{API}/groups/{}", encode_path(id))).await
-        }
-        (Kind::GoogleMember, Action::Create) => {
-            let group = get("group");
-            let p = format!("{API}/groups/{}/members", encode_path(&group));
-            let body = json!({"email": get("email"), "role": get("role")});
-            // 404 right after the user or group was created means "not visible yet".
-            insert(session, &p, &body, retry).await.map(drop)
-        }
-        (Kind::GoogleMember, Action::Update) => {
-            let (group, email) = id.split_once('/').unwrap_or((id, id));
-            let p = format!(
-                "{API}/groups/{}/members/{}",
-                encode_path(group),
-                encode_path(email)
-            );
-            let body = json!({"role": get("role")});
-            session
-                .ok(Method::PATCH, &p, &[], Some(&body), retry)
-                .await
-                .map(drop)
-        }
-        (Kind::GoogleMember, Action::Delete) => {
-            let (group, email) = id.split_once('/').unwrap_or((id, id));
-            delete(
-                session,
-                &format!(
-                    "{API}/groups/{}/members/{}",
-                    encode_path(group),
-                    encode_path(email)
-                ),
-            )
-            .await
-        }
-        (kind, _) => Err(GoogleError::Auth(format!(
-            "{kind} is not a Google resource (a bug: please report it)"
-        ))),
-    }
-}
-
-async fn update_user(
-    session: &Session,
-    org: &Org,
-    id: &str,
-    want: &Attrs,
-    fields: &[&str],
-) -> Result<(), GoogleError> {
-    let mut body = Map::new();
-    for f in fields {
-        match *f {
-            "name" => {
-                let (given, family) = split_name(&want.get("name").map(s).unwrap_or_default());
-                body.insert(
-                    "name".into(),
-                    json!({"givenName": given, "familyName": family}),
-                );
-            }
-            "org_unit" => {
-                body.insert(
-                    "orgUnitPath".into(),
-                    want.get("org_unit").cloned().unwrap_or(json!("/")),
-                );
-            }
-            "suspended" => {
-                body.insert(
-                    "suspended".into(),
-                    want.get("suspended").cloned().unwrap_or(json!(false)),
-                );
-            }
-            "managed_by" => {
-                body.insert("externalIds".into(), marker(org));
-            }
-            _ => {}
-        }
-    }
-    let p = format!("{API}/users/{}", encode_path(id));
-    session
-        .ok(
-            Method::PATCH,
-            &p,
-            &[],
-            Some(&Value::Object(body)),
-            CallOpts {
-                retry_not_found: true,
-            },
-        )
-        .await
-        .map(drop)
-}
-
-/// POST that creates; `Ok(false)` when the object already exists (409), so a create
-/// retried after a lost reply, or one made by hand, is not an error.
-async fn insert(
-    session: &Session,
-    path: &str,
-    body: &Value,
-    opts: CallOpts,
-) -> Result<bool, GoogleError> {
-    let reply = session
-        .call(Method::POST, path, &[], Some(body), opts)
-        .await?;
-    if reply.status == StatusCode::CONFLICT {
-        Ok(false)
-    } else if reply.status.is_success() {
-        Ok(true)
-    } else {
-        Err(http_error(&Method::POST, path, &reply))
-    }
-}
-
-/// DELETE that counts "already gone" as done.
-async fn delete(session: &Session, path: &str) -> Result<(), GoogleError> {
-    let reply = session
-        .call(Method::DELETE, path, &[], None, CallOpts::default())
-        .await?;
-    if reply.status.is_success() || reply.status == StatusCode::NOT_FOUND {
-        Ok(())
-    } else {
-        Err(http_error(&Method::DELETE, path, &reply))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
@@ -677,14 +451,23 @@ mod tests {
     }
 
     #[test]
-    fn names_split_at_the_last_space() {
+    fn a_lone_name_splits_after_the_first_word() {
+        let parts = |name: &str| {
+            let mut a = crate::resource::Attrs::default();
+            a.insert("name", serde_json::json!(name));
+            super::name_parts(&a)
+        };
+        assert_eq!(parts("Dana Whitfield"), ("Dana".into(), "Whitfield".into()));
         assert_eq!(
-            super::split_name("Dana Whitfield"),
-            ("Dana".into(), "Whitfield".into())
+            parts("Joost van der Berg"),
+            ("Joost".into(), "van der Berg".into())
         );
-        assert_eq!(
-            super::split_name("Mary Ann Lee"),
-            ("Mary Ann".into(), "Lee".into())
-        );
+        assert_eq!(parts("  Dana   Whitfield "), ("Dana".into(), "Whitfield".into()));
+        assert_eq!(parts("Cher"), ("Cher".into(), String::new()));
+        let mut a = crate::resource::Attrs::default();
+        a.insert("name", serde_json::json!("Mary Ann Lee"));
+        a.insert("given_name", serde_json::json!("Mary Ann"));
+        a.insert("family_name", serde_json::json!("Lee"));
+        assert_eq!(super::name_parts(&a), ("Mary Ann".into(), "Lee".into()));
     }
 }

@@ -1,0 +1,580 @@
+//! Carrying out one planned change against the Directory API.
+//!
+//! A 409 never means "ours" by itself: the address is read again, and only an object of
+//! the same kind whose primary address is the one asked for is taken on. Adoption writes
+//! only the module's fields and keeps every `externalIds` entry that is not Steward's.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Map, Value, json};
+
+use super::client::{CallOpts, GoogleError, Session, http_error, message};
+use super::passwords::{PasswordBook, Status};
+use super::{API, MARKER_TYPE, desired_attrs, encode_path, managed_by, name_parts};
+use crate::org::Org;
+use crate::plan::{Action, Change};
+use crate::resource::{Attrs, Kind, Resource};
+use crate::secrets::{Secret, Secrets};
+
+/// What apply needs besides the change itself.
+pub struct ApplyCtx<'a> {
+    pub org: &'a Org,
+    pub secrets: &'a Secrets,
+    /// Where generated initial passwords are written (0600).
+    pub password_file: PathBuf,
+}
+
+fn s(v: &Value) -> String {
+    v.as_str().unwrap_or_default().to_string()
+}
+
+const RETRY: CallOpts = CallOpts {
+    retry_not_found: true,
+};
+
+/// Carries out one change.
+pub async fn apply(
+    session: &Session,
+    ctx: &ApplyCtx<'_>,
+    change: &Change,
+) -> Result<(), GoogleError> {
+    let org = ctx.org;
+    let Some(tenant) = &org.google else {
+        return Ok(());
+    };
+    let resource = org.resource(&change.address);
+    let want = resource.map(|r| desired_attrs(org, r)).unwrap_or_default();
+    let get = |k: &str| want.get(k).map(s).unwrap_or_default();
+    let id = &change.address.id;
+    let ou_path = |path: &str| {
+        format!(
+            "{API}/customer/{}/orgunits/{}",
+            encode_path(&tenant.customer_id),
+            encode_path(path.trim_start_matches('/'))
+        )
+    };
+    match (change.address.kind, change.action) {
+        (Kind::GoogleOrgUnit, Action::Create) => {
+            let path = get("path");
+            let (parent, name) = path.rsplit_once('/').unwrap_or(("", &path));
+            let description = want.get("description").cloned().unwrap_or(json!(""));
+            let body = json!({
+                "name": name,
+                "parentOrgUnitPath": if parent.is_empty() { "/" } else { parent },
+                "description": description,
+            });
+            let p = format!(
+                "{API}/customer/{}/orgunits",
+                encode_path(&tenant.customer_id)
+            );
+            let reply = session
+                .call(Method::POST, &p, &[], Some(&body), RETRY)
+                .await?;
+            if reply.status.is_success() {
+                return Ok(());
+            }
+            // A duplicate create (our own, after a lost reply) is answered 409 or 400
+            // "Invalid Ou Id", the same words as for a bad path: what is there decides.
+            if matches!(reply.status.as_u16(), 400 | 409) {
+                // Right after our own create the org unit may not show yet; a bad path
+                // never will, so 400 is looked for only briefly.
+                let window = if reply.status == StatusCode::CONFLICT {
+                    session.retry_for()
+                } else {
+                    session.retry_for().min(Duration::from_secs(10))
+                };
+                if let Some(live) = read_soon(session, &ou_path(&path), window).await? {
+                    if live["description"] != description {
+                        session
+                            .ok(
+                                Method::PATCH,
+                                &ou_path(&path),
+                                &[],
+                                Some(&json!({"description": description})),
+                                RETRY,
+                            )
+                            .await?;
+                    }
+                    return Ok(());
+                }
+            }
+            Err(http_error(&Method::POST, &p, &reply))
+        }
+        (Kind::GoogleOrgUnit, Action::Update) => {
+            let body =
+                json!({"description": want.get("description").cloned().unwrap_or(json!(""))});
+            session
+                .ok(Method::PATCH, &ou_path(id), &[], Some(&body), RETRY)
+                .await
+                .map(drop)
+        }
+        (Kind::GoogleOrgUnit, Action::Delete) => delete(session, &ou_path(id)).await,
+        (Kind::GoogleUser, Action::Create) => create_user(session, ctx, resource, &want, id).await,
+        (Kind::GoogleUser, Action::Adopt) => {
+            let names: Vec<&str> = change.fields.iter().map(|f| f.name.as_str()).collect();
+            adopt_user(session, org, id, &want, &names).await
+        }
+        (Kind::GoogleUser, Action::Update) => {
+            let names: Vec<&str> = change.fields.iter().map(|f| f.name.as_str()).collect();
+            if resource.is_none() {
+                // A leaver: only `suspended` changes.
+                let p = format!("{API}/users/{}", encode_path(id));
+                let body = json!({"suspended": true});
+                return session
+                    .ok(Method::PATCH, &p, &[], Some(&body), RETRY)
+                    .await
+                    .map(drop);
+            }
+            let body = user_body(&want, &names);
+            let p = format!("{API}/users/{}", encode_path(id));
+            session
+                .ok(Method::PATCH, &p, &[], Some(&Value::Object(body)), RETRY)
+                .await
+                .map(drop)
+        }
+        (Kind::GoogleUser, Action::Delete) => {
+            delete(session, &format!("{API}/users/{}", encode_path(id))).await
+        }
+        (Kind::GoogleGroup, Action::Create) => {
+            let body = json!({
+                "email": want.get("email").cloned().unwrap_or(json!(id)),
+                "name": get("name"),
+                "description": want.get("description").cloned().unwrap_or(json!("")),
+            });
+            let p = format!("{API}/groups");
+            if insert(session, &p, &body, CallOpts::default()).await? {
+                return Ok(());
+            }
+            // Taken: ours after a lost reply, made by hand since the plan, or somebody
+            // else's address. Only the group whose own address this is is taken on.
+            match owner(session, id).await? {
+                Owner::Group { primary, .. } if primary.eq_ignore_ascii_case(id) => {
+                    let p = format!("{API}/groups/{}", encode_path(id));
+                    let patch = json!({"name": body["name"], "description": body["description"]});
+                    session
+                        .ok(Method::PATCH, &p, &[], Some(&patch), RETRY)
+                        .await
+                        .map(drop)
+                }
+                other => Err(GoogleError::Refused(other.refusal("group", id))),
+            }
+        }
+        (Kind::GoogleGroup, Action::Update) => {
+            let mut body = Map::new();
+            for f in &change.fields {
+                if let Some(v) = &f.after {
+                    body.insert(f.name.clone(), v.clone());
+                }
+            }
+            let p = format!("{API}/groups/{}", encode_path(id));
+            session
+                .ok(Method::PATCH, &p, &[], Some(&Value::Object(body)), RETRY)
+                .await
+                .map(drop)
+        }
+        (Kind::GoogleGroup, Action::Delete) => {
+            delete(session, &format!("{API}/groups/{}", encode_path(id))).await
+        }
+        (Kind::GoogleMember, Action::Create) => {
+            let group = get("group");
+            let p = format!("{API}/groups/{}/members", encode_path(&group));
+            let body = json!({"email": get("email"), "role": get("role")});
+            // 404 right after the user or group was created means "not visible yet".
+            insert(session, &p, &body, RETRY).await.map(drop)
+        }
+        (Kind::GoogleMember, Action::Update) => {
+            let (group, email) = id.split_once('/').unwrap_or((id, id));
+            let p = format!(
+                "{API}/groups/{}/members/{}",
+                encode_path(group),
+                encode_path(email)
+            );
+            let body = json!({"role": get("role")});
+            session
+                .ok(Method::PATCH, &p, &[], Some(&body), RETRY)
+                .await
+                .map(drop)
+        }
+        (Kind::GoogleMember, Action::Delete) => {
+            let (group, email) = id.split_once('/').unwrap_or((id, id));
+            delete(
+                session,
+                &format!(
+                    "{API}/groups/{}/members/{}",
+                    encode_path(group),
+                    encode_path(email)
+                ),
+            )
+            .await
+        }
+        (kind, action) => Err(GoogleError::Refused(format!(
+            "{kind}: Steward has no way to {action:?} it (a bug: please report it)"
+        ))),
+    }
+}
+
+/// A new user's initial password: from the file's secret, or generated.
+fn initial_password(
+    ctx: &ApplyCtx<'_>,
+    r: Option<&Resource>,
+) -> Result<(Secret, bool), GoogleError> {
+    if let Some(name) = r.and_then(|r| r.secrets.get("password")) {
+        let secret = ctx
+            .secrets
+            .resolve(name)
+            .map_err(|e| GoogleError::Auth(e.to_string()))?;
+        return Ok((secret, false));
+    }
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+    let mut bytes = [0u8; 20];
+    openssl::rand::rand_bytes(&mut bytes).map_err(|e| GoogleError::Auth(e.to_string()))?;
+    let pw: String = bytes
+        .iter()
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect();
+    Ok((Secret::new(pw), true))
+}
+
+async fn create_user(
+    session: &Session,
+    ctx: &ApplyCtx<'_>,
+    resource: Option<&Resource>,
+    want: &Attrs,
+    id: &str,
+) -> Result<(), GoogleError> {
+    let org = ctx.org;
+    let (given, family) = name_parts(want);
+    let (password, generated) = initial_password(ctx, resource)?;
+    let book = PasswordBook::new(ctx.password_file.clone());
+    let settle = |status: Status| {
+        if generated {
+            book.settle(id, status).map_err(|e| {
+                GoogleError::Refused(format!(
+                    "cannot update {} ({e}): the record for {id} stays `pending`",
+                    book.path().display()
+                ))
+            })
+        } else {
+            Ok(())
+        }
+    };
+    // Written before the request: a lost reply or a kill cannot lose it.
+    if generated {
+        book.record(id, &password).map_err(|e| {
+            GoogleError::Refused(format!(
+                "cannot save the initial password of {id} to {} ({e}); the user was not created",
+                book.path().display()
+            ))
+        })?;
+    }
+    let body = json!({
+        "primaryEmail": want.get("email").cloned().unwrap_or(json!(id)),
+        "name": {"givenName": given, "familyName": family},
+        "orgUnitPath": want.str("org_unit"),
+        "password": password.expose(),
+        "changePasswordAtNextLogin": true,
+        "suspended": false,
+        "externalIds": marker(org, &Value::Null),
+    });
+    let p = format!("{API}/users");
+    let reply = match session
+        .call(Method::POST, &p, &[], Some(&body), CallOpts::default())
+        .await
+    {
+        Ok(r) => r,
+        // The outcome is unknown: the record stays pending.
+        Err(e) => return Err(e),
+    };
+    if reply.status.is_success() {
+        return settle(Status::Created);
+    }
+    if reply.status != StatusCode::CONFLICT {
+        settle(Status::NotCreated)?;
+        return Err(http_error(&Method::POST, &p, &reply));
+    }
+    match owner(session, id).await? {
+        // Our own create, whose reply was lost: it carries this org's marker.
+        Owner::User { primary, data } if primary.eq_ignore_ascii_case(id) => {
+            if managed_by(&data["externalIds"]).as_deref() == Some(org.id.as_str()) {
+                settle(Status::Created)
+            } else {
+                // Made by hand since the plan: taken on as an adoption would, and its
+                // password is left as it was.
+                settle(Status::NotCreated)?;
+                adopt_user(
+                    session,
+                    org,
+                    id,
+                    want,
+                    &["name", "given_name", "family_name", "org_unit", "suspended"],
+                )
+                .await
+            }
+        }
+        other => {
+            settle(Status::NotCreated)?;
+            Err(GoogleError::Refused(other.refusal("user", id)))
+        }
+    }
+}
+
+/// Takes on an existing user: reads it, keeps its other external ids, and writes only
+/// the module's fields, if the user is still as read (If-Match).
+async fn adopt_user(
+    session: &Session,
+    org: &Org,
+    id: &str,
+    want: &Attrs,
+    fields: &[&str],
+) -> Result<(), GoogleError> {
+    let p = format!("{API}/users/{}", encode_path(id));
+    let query = [(
+        "fields",
+        "etag,primaryEmail,externalIds,suspended,suspensionReason".to_string(),
+    )];
+    let current = session
+        .ok(Method::GET, &p, &query, None, CallOpts::default())
+        .await?;
+    if !current["primaryEmail"]
+        .as_str()
+        .is_some_and(|e| e.eq_ignore_ascii_case(id))
+    {
+        return Err(GoogleError::Refused(format!(
+            "{id} is now an alias of {}: Steward will not change that user; plan again",
+            s(&current["primaryEmail"])
+        )));
+    }
+    if let Some(other) = managed_by(&current["externalIds"]).filter(|o| *o != org.id) {
+        return Err(GoogleError::Refused(format!(
+            "{id} is managed by org `{other}`: two org files declare it; remove it from one"
+        )));
+    }
+    let google_suspended = current["suspended"] == true
+        && current["suspensionReason"]
+            .as_str()
+            .is_some_and(|r| r != "ADMIN");
+    let fields: Vec<&str> = fields
+        .iter()
+        .copied()
+        .filter(|f| !(google_suspended && *f == "suspended"))
+        .collect();
+    let mut body = user_body(want, &fields);
+    body.insert(
+        "externalIds".into(),
+        marker(org, &current["externalIds"]),
+    );
+    let etag = current["etag"].as_str();
+    let reply = session
+        .call_if(
+            Method::PATCH,
+            &p,
+            &[],
+            Some(&Value::Object(body)),
+            RETRY,
+            etag,
+        )
+        .await?;
+    if reply.status == StatusCode::PRECONDITION_FAILED {
+        return Err(GoogleError::Refused(format!(
+            "{id} changed while Steward was adopting it; nothing was written: plan again"
+        )));
+    }
+    if !reply.status.is_success() {
+        return Err(http_error(&Method::PATCH, &p, &reply));
+    }
+    Ok(())
+}
+
+/// The PATCH body for the named fields of a user.
+fn user_body(want: &Attrs, fields: &[&str]) -> Map<String, Value> {
+    let mut body = Map::new();
+    for f in fields {
+        match *f {
+            "name" | "given_name" | "family_name" => {
+                let (given, family) = name_parts(want);
+                body.insert(
+                    "name".into(),
+                    json!({"givenName": given, "familyName": family}),
+                );
+            }
+            "org_unit" => {
+                body.insert(
+                    "orgUnitPath".into(),
+                    want.get("org_unit").cloned().unwrap_or(json!("/")),
+                );
+            }
+            "suspended" => {
+                body.insert(
+                    "suspended".into(),
+                    want.get("suspended").cloned().unwrap_or(json!(false)),
+                );
+            }
+            _ => {}
+        }
+    }
+    body
+}
+
+/// Steward's marker for the org, added to the user's other external ids (PATCH
+/// replaces the whole array: an HR system's employee id must survive adoption).
+fn marker(org: &Org, existing: &Value) -> Value {
+    let mut ids: Vec<Value> = existing
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|e| !(e["type"] == "custom" && e["customType"] == MARKER_TYPE))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    ids.push(json!({"type": "custom", "customType": MARKER_TYPE, "value": org.id}));
+    Value::Array(ids)
+}
+
+/// Who holds an address, as Google resolves it.
+enum Owner {
+    User { primary: String, data: Value },
+    Group { primary: String },
+    Nobody,
+}
+
+impl Owner {
+    /// Why Steward will not take the address on.
+    fn refusal(&self, noun: &str, id: &str) -> String {
+        match self {
+            Owner::User { primary, .. } if primary.eq_ignore_ascii_case(id) => format!(
+                "cannot create {noun} {id}: the address belongs to a user; Steward will not change it"
+            ),
+            Owner::User { primary, .. } => format!(
+                "cannot create {noun} {id}: the address is an alias of user {primary}; Steward will not change that user"
+            ),
+            Owner::Group { primary } if primary.eq_ignore_ascii_case(id) => format!(
+                "cannot create {noun} {id}: the address belongs to a group; Steward will not change it"
+            ),
+            Owner::Group { primary } => format!(
+                "cannot create {noun} {id}: the address is an alias of group {primary}; Steward will not change that group"
+            ),
+            Owner::Nobody => format!(
+                "cannot create {noun} {id}: Google says the address is taken, but no user or group has it (perhaps a deleted user within its 20 days, or another service's address)"
+            ),
+        }
+    }
+}
+
+/// GETs an object that should exist, asking again with backoff while Google answers
+/// 404 (it shows new objects late), for at most `window`. `None`: still not found.
+async fn read_soon(
+    session: &Session,
+    path: &str,
+    window: Duration,
+) -> Result<Option<Value>, GoogleError> {
+    let deadline = Instant::now() + window;
+    let mut wait = Duration::from_millis(100);
+    loop {
+        let reply = session
+            .call(Method::GET, path, &[], None, CallOpts::default())
+            .await?;
+        if reply.status.is_success() {
+            return Ok(Some(
+                serde_json::from_str(&reply.text).unwrap_or(Value::Null),
+            ));
+        }
+        if reply.status != StatusCode::NOT_FOUND {
+            return Err(http_error(&Method::GET, path, &reply));
+        }
+        if Instant::now() + wait > deadline {
+            return Ok(None);
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// Who holds an address that a create was just refused for. Right after a create (a
+/// lost reply's) Google may not show the object yet: both kinds are asked again, with
+/// backoff, until one answers or the retry time runs out.
+async fn owner(session: &Session, address: &str) -> Result<Owner, GoogleError> {
+    let deadline = Instant::now() + session.retry_for();
+    let mut wait = Duration::from_millis(100);
+    loop {
+        let found = owner_once(session, address).await?;
+        if !matches!(found, Owner::Nobody) || Instant::now() + wait > deadline {
+            return Ok(found);
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// Reads an address as users.get and groups.get resolve it (primary address or alias).
+async fn owner_once(session: &Session, address: &str) -> Result<Owner, GoogleError> {
+    let p = format!("{API}/users/{}", encode_path(address));
+    let q = [("fields", "primaryEmail,externalIds".to_string())];
+    let reply = session
+        .call(Method::GET, &p, &q, None, CallOpts::default())
+        .await?;
+    if reply.status.is_success() {
+        let data: Value = serde_json::from_str(&reply.text).unwrap_or(Value::Null);
+        return Ok(Owner::User {
+            primary: s(&data["primaryEmail"]),
+            data,
+        });
+    }
+    if reply.status != StatusCode::NOT_FOUND {
+        return Err(http_error(&Method::GET, &p, &reply));
+    }
+    let p = format!("{API}/groups/{}", encode_path(address));
+    let q = [("fields", "email".to_string())];
+    let reply = session
+        .call(Method::GET, &p, &q, None, CallOpts::default())
+        .await?;
+    if reply.status.is_success() {
+        let data: Value = serde_json::from_str(&reply.text).unwrap_or(Value::Null);
+        return Ok(Owner::Group {
+            primary: s(&data["email"]),
+        });
+    }
+    if reply.status == StatusCode::NOT_FOUND {
+        return Ok(Owner::Nobody);
+    }
+    Err(http_error(&Method::GET, &p, &reply))
+}
+
+/// POST that creates; `Ok(false)` when the address is taken (409). What holds it is
+/// for the caller to find out.
+async fn insert(
+    session: &Session,
+    path: &str,
+    body: &Value,
+    opts: CallOpts,
+) -> Result<bool, GoogleError> {
+    let reply = session
+        .call(Method::POST, path, &[], Some(body), opts)
+        .await?;
+    if reply.status == StatusCode::CONFLICT {
+        Ok(false)
+    } else if reply.status.is_success() {
+        Ok(true)
+    } else if reply.status == StatusCode::PRECONDITION_FAILED {
+        Err(GoogleError::Refused(format!(
+            "Google refused the change: {} (a group cannot contain itself, directly or through other groups)",
+            message(&reply.body)
+        )))
+    } else {
+        Err(http_error(&Method::POST, path, &reply))
+    }
+}
+
+/// DELETE that counts "already gone" as done.
+async fn delete(session: &Session, path: &str) -> Result<(), GoogleError> {
+    let reply = session
+        .call(Method::DELETE, path, &[], None, CallOpts::default())
+        .await?;
+    if reply.status.is_success() || reply.status == StatusCode::NOT_FOUND {
+        Ok(())
+    } else {
+        Err(http_error(&Method::DELETE, path, &reply))
+    }
+}

@@ -1,0 +1,268 @@
+//! What Google would refuse at apply time, found by `validate` at the line that says it:
+//! names, initial passwords, usernames, an address used twice, group cycles.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::diag::{Problem, Problems};
+use crate::org::Org;
+use crate::resource::{Kind, Resource};
+use crate::secrets::Secrets;
+
+/// Google's limit on each part of a person's name.
+pub const NAME_PART_MAX: usize = 60;
+/// Google's bounds on a password, in characters.
+pub const PASSWORD_LEN: std::ops::RangeInclusive<usize> = 8..=100;
+
+pub fn check(org: &Org, secrets: &Secrets) -> Problems {
+    let mut problems = Problems::default();
+    let at = |path: &str| org.span_of(path);
+    let mut addresses: HashMap<&str, &Resource> = HashMap::new();
+    for r in &org.resources {
+        match r.address.kind {
+            Kind::GoogleUser => {
+                check_names(org, r, &mut problems);
+                if let Some(name) = r.secrets.get("password")
+                    && let Ok(pw) = secrets.resolve(name)
+                {
+                    let n = pw.expose().chars().count();
+                    if !PASSWORD_LEN.contains(&n) {
+                        problems.push(
+                            Problem::at(
+                                "password_length",
+                                &org.file,
+                                at(&format!("{}.password", r.source)),
+                                format!(
+                                    "secret `{name}` has {n} characters; Google takes initial passwords of 8 to 100"
+                                ),
+                                "this initial password",
+                            )
+                            .with_help("change the secret's value, or leave `password` out to have one generated"),
+                        );
+                    }
+                }
+            }
+            Kind::GoogleGroup => {}
+            _ => continue,
+        }
+        check_local_part(org, r, &mut problems);
+        if let Some(first) = addresses.insert(&r.address.id, r)
+            && first.address.kind != r.address.kind
+        {
+            problems.push(
+                Problem::at(
+                    "address_twice",
+                    &org.file,
+                    at(&format!("{}.email", r.source)),
+                    format!(
+                        "{} is declared as a {} and as a {}",
+                        r.address.id,
+                        first.address.kind.noun(),
+                        r.address.kind.noun()
+                    ),
+                    "declared again here",
+                )
+                .with_label(at(&format!("{}.email", first.source)), "first here")
+                .with_help("Google users and groups share one address space: give one of them another address"),
+            );
+        }
+    }
+    check_group_cycles(org, &mut problems);
+    problems
+}
+
+/// What Google takes in a name part (the discovery document's list, and apostrophes).
+fn name_char(c: char) -> bool {
+    c.is_alphanumeric() || " -/.'".contains(c)
+}
+
+fn check_names(org: &Org, r: &Resource, problems: &mut Problems) {
+    let name = r.attrs.str("name");
+    let given = r.attrs.str("given_name");
+    let family = r.attrs.str("family_name");
+    let explicit = r.attrs.contains_key("given_name") || r.attrs.contains_key("family_name");
+    let path = |field: &str| {
+        let p = format!("{}.{field}", r.source);
+        if org.root.at_path(&p).is_some() {
+            p
+        } else {
+            r.source.clone()
+        }
+    };
+    let mut bad = |field: &str, message: String, label: &str, help: &str| {
+        problems.push(
+            Problem::at("bad_name", &org.file, org.span_of(&path(field)), message, label)
+                .with_help(help.to_string()),
+        );
+    };
+    if explicit {
+        for (field, value) in [("given_name", given), ("family_name", family)] {
+            if value.trim().is_empty() {
+                bad(
+                    field,
+                    format!("{} needs `{field}` too (Google requires both parts)", r.address.id),
+                    "missing or blank",
+                    "give both `given_name` and `family_name`",
+                );
+            } else if let Some(c) = value.chars().find(|c| !name_char(*c)) {
+                bad(
+                    field,
+                    format!("`{field}` has `{c}`, which Google does not take in a name"),
+                    "character not allowed",
+                    "names may have letters, digits, spaces, dashes, slashes, periods and apostrophes",
+                );
+            } else if value.chars().count() > NAME_PART_MAX {
+                bad(
+                    field,
+                    format!(
+                        "`{field}` has {} characters; Google takes at most {NAME_PART_MAX}",
+                        value.chars().count()
+                    ),
+                    "too long",
+                    "shorten it",
+                );
+            }
+        }
+        if !name.is_empty() {
+            let joined = format!("{} {}", given.trim(), family.trim());
+            let normal: Vec<&str> = name.split_whitespace().collect();
+            if normal.join(" ") != joined {
+                bad(
+                    "name",
+                    format!(
+                        "`name` is \"{name}\" but Google derives the full name from the parts: \"{joined}\""
+                    ),
+                    "does not match the parts",
+                    "leave `name` out, or make it the given and family names with a space",
+                );
+            }
+        }
+        return;
+    }
+    if name.trim().is_empty() {
+        bad(
+            "name",
+            format!("{} has no name", r.address.id),
+            "empty",
+            "give `name` (e.g. Dana Whitfield), or `given_name` and `family_name`",
+        );
+        return;
+    }
+    let (first, rest) = super::name_parts(&r.attrs);
+    if rest.is_empty() {
+        bad(
+            "name",
+            format!("`{name}` is one word; Google needs a given and a family name"),
+            "one word",
+            "write `given_name:` and `family_name:` instead of `name:` (e.g. given_name: Cher, family_name: Sarkisian)",
+        );
+        return;
+    }
+    for (part, value) in [("given", &first), ("family", &rest)] {
+        if let Some(c) = value.chars().find(|c| !name_char(*c)) {
+            bad(
+                "name",
+                format!("`{name}` has `{c}`, which Google does not take in a name"),
+                "character not allowed",
+                "names may have letters, digits, spaces, dashes, slashes, periods and apostrophes",
+            );
+        } else if value.chars().count() > NAME_PART_MAX {
+            bad(
+                "name",
+                format!(
+                    "the {part} name in `{name}` has {} characters; Google takes at most {NAME_PART_MAX}",
+                    value.chars().count()
+                ),
+                "too long",
+                "shorten it, or give `given_name` and `family_name`",
+            );
+        }
+    }
+}
+
+/// Google's usernames: letters, digits, `-`, `_`, `'` and `.`, at most 64, no `.` at
+/// either end and never two in a row.
+fn check_local_part(org: &Org, r: &Resource, problems: &mut Problems) {
+    let email = r.attrs.str("email");
+    let Some((local, _)) = email.rsplit_once('@') else {
+        return; // the schema reported it
+    };
+    let ok_chars = local
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_'.".contains(c));
+    let why = if local.is_empty() || local.len() > 64 {
+        Some("a username is 1 to 64 characters")
+    } else if !ok_chars {
+        Some("a username has only letters, digits, dashes (-), underscores (_), apostrophes (') and periods (.)")
+    } else if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+        Some("a username cannot start or end with a period, or have two in a row")
+    } else {
+        None
+    };
+    if let Some(why) = why {
+        problems.push(
+            Problem::at(
+                "bad_username",
+                &org.file,
+                org.span_of(&format!("{}.email", r.source)),
+                format!("Google would refuse `{email}`: {why}"),
+                "this address",
+            )
+            .with_help("choose an address Google accepts"),
+        );
+    }
+}
+
+/// Google answers a membership that makes a group contain itself with 412.
+fn check_group_cycles(org: &Org, problems: &mut Problems) {
+    let groups: std::collections::BTreeSet<&str> = org
+        .resources
+        .iter()
+        .filter(|r| r.address.kind == Kind::GoogleGroup)
+        .map(|r| r.address.id.as_str())
+        .collect();
+    // group -> (member group, the membership's resource)
+    let mut edges: BTreeMap<&str, Vec<(&str, &Resource)>> = BTreeMap::new();
+    for r in &org.resources {
+        if r.address.kind != Kind::GoogleMember {
+            continue;
+        }
+        let Some((group, member)) = r.address.id.split_once('/') else {
+            continue;
+        };
+        if let Some(m) = groups.get(member) {
+            edges.entry(group).or_default().push((m, r));
+        }
+    }
+    let mut reported = std::collections::BTreeSet::new();
+    for start in &groups {
+        // Depth-first from each group, looking for a way back to it.
+        let mut stack: Vec<(&str, Vec<&str>, Option<&Resource>)> = vec![(start, vec![start], None)];
+        let mut seen = std::collections::BTreeSet::new();
+        while let Some((g, path, _)) = stack.pop() {
+            for (m, r) in edges.get(g).into_iter().flatten() {
+                if m == start {
+                    let mut cycle = path.clone();
+                    cycle.push(m);
+                    let mut key: Vec<&str> = cycle[..cycle.len() - 1].to_vec();
+                    key.sort_unstable();
+                    if reported.insert(key) {
+                        problems.push(
+                            Problem::at(
+                                "group_cycle",
+                                &org.file,
+                                org.span_of(&r.source),
+                                format!("group membership cycle: {}", cycle.join(" → ")),
+                                "closes the cycle",
+                            )
+                            .with_help("Google refuses a group that contains itself (412 conditionNotMet): remove one of these memberships"),
+                        );
+                    }
+                } else if seen.insert(*m) {
+                    let mut p = path.clone();
+                    p.push(m);
+                    stack.push((m, p, Some(r)));
+                }
+            }
+        }
+    }
+}
