@@ -202,8 +202,7 @@ impl Kind {
     pub fn same_value(self, attr: &str, want: &Value, live: Option<&Value>) -> bool {
         match (want, live) {
             (Value::String(a), Some(Value::String(b)))
-                if self.provider() == ProviderKind::Google
-                    && matches!(attr, "email" | "group") =>
+                if self.provider() == ProviderKind::Google && matches!(attr, "email" | "group") =>
             {
                 a.eq_ignore_ascii_case(b)
             }

@@ -114,6 +114,9 @@ struct Tenant {
     members: BTreeMap<String, BTreeMap<String, Obj>>,
     /// Deleted users, restorable with `users.undelete` (Google keeps them 20 days).
     deleted: Vec<Obj>,
+    /// SHA-256 of each user's password, for tests to check what was set; never
+    /// returned by the API, as Google never returns passwords.
+    passwords: BTreeMap<String, String>,
     next_id: u64,
 }
 
@@ -222,6 +225,7 @@ impl Lab {
                 groups: BTreeMap::new(),
                 members: BTreeMap::new(),
                 deleted: Vec::new(),
+                passwords: BTreeMap::new(),
                 next_id: 0,
                 spec,
             };
@@ -547,7 +551,10 @@ impl Lab {
                 let Some(t) = st.tenants.iter_mut().find(|t| t.spec.customer_id == cid) else {
                     return not_found("customer");
                 };
-                let now = Instant::now();
+                // Objects made by hand show in lists only after `hidden_ms`, as Google's
+                // eventual consistency does (their addresses are taken at once).
+                let now =
+                    Instant::now() + Duration::from_millis(seed["hidden_ms"].as_u64().unwrap_or(0));
                 for u in seed["users"].as_array().into_iter().flatten() {
                     let email = u["primaryEmail"]
                         .as_str()
@@ -615,6 +622,7 @@ impl Lab {
                             "groups": t.groups.values().map(|o| &o.data).collect::<Vec<_>>(),
                             "members": t.members.iter().map(|(g, m)| (g.clone(), m.values().map(|o| o.data.clone()).collect::<Vec<_>>())).collect::<BTreeMap<_, _>>(),
                             "deleted_users": t.deleted.iter().map(|o| &o.data).collect::<Vec<_>>(),
+                            "password_sha256": t.passwords,
                         })
                     })
                     .collect();
@@ -755,12 +763,19 @@ fn token(st: &mut State, body: &Bytes) -> Reply {
             &json!({"error": "unauthorized_client", "error_description": "Client is unauthorized to retrieve access tokens using this method, or client not authorized for any of the scopes requested."}),
         );
     }
-    let sub = claims["sub"].as_str().unwrap_or_default().to_ascii_lowercase();
+    let sub = claims["sub"]
+        .as_str()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     // Any user of the tenant may be impersonated; whether they may use the API is
     // decided per request.
     let Some(sub) = tenant.resolve(Ty::User, &sub) else {
         // A user of another customer: delegation is granted per customer.
-        if st.tenants.iter().any(|t| t.resolve(Ty::User, &sub).is_some()) {
+        if st
+            .tenants
+            .iter()
+            .any(|t| t.resolve(Ty::User, &sub).is_some())
+        {
             return reply(
                 StatusCode::UNAUTHORIZED,
                 &json!({"error": "unauthorized_client", "error_description": "Client is unauthorized to retrieve access tokens using this method, or client not authorized for any of the scopes requested."}),
@@ -1061,9 +1076,8 @@ fn check_password(v: &Value) -> Result<(), ApiError> {
 
 fn api_call(t: &mut Tenant, req: &ApiRequest<'_>) -> ApiResult {
     let segs: Vec<&str> = req.segs.iter().map(String::as_str).collect();
-    let resolve = |ty: Ty, key: &str, what: &str| {
-        t.resolve(ty, key).ok_or_else(|| api_not_found(what))
-    };
+    let resolve =
+        |ty: Ty, key: &str, what: &str| t.resolve(ty, key).ok_or_else(|| api_not_found(what));
     match segs.as_slice() {
         ["users"] => users(t, req),
         ["users", key] => {
@@ -1123,18 +1137,17 @@ fn users(t: &mut Tenant, req: &ApiRequest<'_>) -> ApiResult {
                         .is_some_and(|e| e.ends_with(&format!("@{d}")))
                 })
             };
-            let items: Vec<Value> = if req.query.get("showDeleted").map(String::as_str)
-                == Some("true")
-            {
-                t.deleted.iter().filter(in_domain).map(Obj::view).collect()
-            } else {
-                t.users
-                    .values()
-                    .filter(|o| visible(o))
-                    .filter(in_domain)
-                    .map(Obj::view)
-                    .collect()
-            };
+            let items: Vec<Value> =
+                if req.query.get("showDeleted").map(String::as_str) == Some("true") {
+                    t.deleted.iter().filter(in_domain).map(Obj::view).collect()
+                } else {
+                    t.users
+                        .values()
+                        .filter(|o| visible(o))
+                        .filter(in_domain)
+                        .map(Obj::view)
+                        .collect()
+                };
             page_reply("admin#directory#users", "users", items, req.query, size)
         }
         Method::POST => {
@@ -1180,6 +1193,9 @@ fn users(t: &mut Tenant, req: &ApiRequest<'_>) -> ApiResult {
             if suspended {
                 data["suspensionReason"] = json!("ADMIN");
             }
+            let pw = body["password"].as_str().unwrap_or_default();
+            t.passwords
+                .insert(email.clone(), crate::util::sha256_hex(pw.as_bytes()));
             created(&mut t.users, email, data, req.visibility)
         }
         _ => Err(api_not_found("method")),
@@ -1227,6 +1243,9 @@ fn user(t: &mut Tenant, req: &ApiRequest<'_>, key: &str) -> ApiResult {
             }
             if let Some(p) = body.get("password") {
                 check_password(p)?;
+                let pw = p.as_str().unwrap_or_default();
+                t.passwords
+                    .insert(key.to_string(), crate::util::sha256_hex(pw.as_bytes()));
             }
             let Some(obj) = t.users.get_mut(key) else {
                 return Err(api_not_found("userKey"));
@@ -1331,11 +1350,17 @@ fn undelete(t: &mut Tenant, req: &ApiRequest<'_>, key: &str) -> ApiResult {
 /// `users.aliases` and `groups.aliases`: list, insert, delete.
 fn aliases(t: &mut Tenant, req: &ApiRequest<'_>, ty: Ty, key: &str, rest: &[&str]) -> ApiResult {
     let Some(obj) = t.objects(ty).get(key).filter(|o| visible(o)) else {
-        return Err(api_not_found(if ty == Ty::User { "userKey" } else { "groupKey" }));
+        return Err(api_not_found(if ty == Ty::User {
+            "userKey"
+        } else {
+            "groupKey"
+        }));
     };
     let (id, primary) = (obj.data["id"].clone(), json!(key));
     let alias_view = |alias: &str| {
-        with_etag(&json!({"kind": "admin#directory#alias", "id": id, "primaryEmail": primary, "alias": alias}))
+        with_etag(
+            &json!({"kind": "admin#directory#alias", "id": id, "primaryEmail": primary, "alias": alias}),
+        )
     };
     match (&req.method, rest) {
         (&Method::GET, []) => {
@@ -1423,7 +1448,9 @@ fn groups(t: &mut Tenant, req: &ApiRequest<'_>) -> ApiResult {
                 .filter(|(_, o)| visible(o))
                 .filter(|(email, _)| {
                     member_of.as_ref().is_none_or(|m| {
-                        t.members.get(*email).is_some_and(|list| list.contains_key(m))
+                        t.members
+                            .get(*email)
+                            .is_some_and(|list| list.contains_key(m))
                     })
                 })
                 .map(|(email, o)| {
@@ -1514,10 +1541,11 @@ fn members(t: &mut Tenant, req: &ApiRequest<'_>, g: &str) -> ApiResult {
     match req.method {
         Method::GET => {
             let size = page_size(req.query, 200, 200)?;
-            let roles: Option<Vec<String>> = req
-                .query
-                .get("roles")
-                .map(|r| r.split(',').map(|x| x.trim().to_ascii_uppercase()).collect());
+            let roles: Option<Vec<String>> = req.query.get("roles").map(|r| {
+                r.split(',')
+                    .map(|x| x.trim().to_ascii_uppercase())
+                    .collect()
+            });
             if let Some(rs) = &roles
                 && rs.iter().any(|r| !ROLES.contains(&r.as_str()))
             {
@@ -1530,9 +1558,9 @@ fn members(t: &mut Tenant, req: &ApiRequest<'_>, g: &str) -> ApiResult {
                     m.values()
                         .filter(|o| visible(o))
                         .filter(|o| {
-                            roles.as_ref().is_none_or(|rs| {
-                                rs.iter().any(|r| o.data["role"] == r.as_str())
-                            })
+                            roles
+                                .as_ref()
+                                .is_none_or(|rs| rs.iter().any(|r| o.data["role"] == r.as_str()))
                         })
                         .map(Obj::view)
                         .collect()

@@ -359,7 +359,7 @@ mod tests {
                     unmanaged: vec![],
                     host_errors: vec![],
                     unhealthy: vec![],
-            conflicts: vec![],
+                    conflicts: vec![],
                     error: None,
                 }
             })

@@ -2,15 +2,13 @@
 //! discovery document for the Directory API (`../shared/contracts/`).
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::PathBuf;
 
 use serde_json::{Value, json};
 use steward::providers::google::auth::ServiceAccount;
 use steward::secrets::Secret;
 
-use crate::support::Env;
+use crate::support::{Env, http, token};
 
 fn discovery() -> Value {
     let path = std::env::var_os("STEWARD_CONTRACTS_DIR")
@@ -26,7 +24,23 @@ fn discovery() -> Value {
     serde_json::from_str(&text).expect("discovery document is JSON")
 }
 
-fn method_of(route: &str) -> (&'static str, &'static str) {
+/// The discovery document's method for a route the lab counted, as a JSON pointer.
+fn method_of(route: &str) -> String {
+    let (res, method) = match route {
+        "GET users/item/aliases" => ("users/resources/aliases", "list"),
+        "POST users/item/aliases" => ("users/resources/aliases", "insert"),
+        "DELETE users/item/aliases/item" => ("users/resources/aliases", "delete"),
+        "POST users/item/undelete" => ("users", "undelete"),
+        "GET groups/item/aliases" => ("groups/resources/aliases", "list"),
+        "POST groups/item/aliases" => ("groups/resources/aliases", "insert"),
+        "DELETE groups/item/aliases/item" => ("groups/resources/aliases", "delete"),
+        "GET members/item" => ("members", "get"),
+        other => method_of_top(other),
+    };
+    format!("/resources/{res}/methods/{method}")
+}
+
+fn method_of_top(route: &str) -> (&'static str, &'static str) {
     match route {
         "GET users" => ("users", "list"),
         "POST users" => ("users", "insert"),
@@ -100,9 +114,9 @@ fn steward_requests_and_lab_replies_match_the_discovery_document() {
         .cloned()
         .collect();
     for (route, seen) in stats["seen"].as_object().expect("seen") {
-        let (res, method) = method_of(route);
-        let m = &doc["resources"][res]["methods"][method];
-        assert!(m.is_object(), "{res}.{method} is in the discovery document");
+        let pointer = method_of(route);
+        let m = doc.pointer(&pointer).unwrap_or(&Value::Null);
+        assert!(m.is_object(), "{pointer} is in the discovery document");
         assert_eq!(
             m["httpMethod"],
             route.split(' ').next().unwrap_or_default(),
@@ -117,7 +131,7 @@ fn steward_requests_and_lab_replies_match_the_discovery_document() {
             if let Some(q) = item.strip_prefix("query:") {
                 assert!(
                     params.contains(q) || globals.contains(q),
-                    "{route}: query parameter `{q}` is not in {res}.{method}"
+                    "{route}: query parameter `{q}` is not in {pointer}"
                 );
                 if q == "maxResults" {
                     assert!(m["parameters"]["maxResults"].is_object());
@@ -161,56 +175,6 @@ fn steward_requests_and_lab_replies_match_the_discovery_document() {
             }
         }
     }
-}
-
-/// A raw HTTP/1.1 exchange, so tests see exactly what goes over the wire.
-fn http(
-    url: &str,
-    method: &str,
-    path: &str,
-    headers: &[(&str, String)],
-    body: &str,
-) -> (u16, Value) {
-    let addr = url.trim_start_matches("http://");
-    let mut s = TcpStream::connect(addr).expect("connect");
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    req.push_str(body);
-    s.write_all(req.as_bytes()).expect("send");
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).expect("read");
-    let status = resp
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = resp.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
-}
-
-fn token(env: &Env, key_secret: &str, subject: &str, now_offset: i64) -> (u16, Value) {
-    let url = env.lab_url.clone().expect("lab");
-    let account = ServiceAccount::from_secret(&Secret::new(env.read(key_secret))).expect("key");
-    let now = (steward::util::unix_now() as i64 + now_offset) as u64;
-    let assertion = account
-        .assertion(subject, &format!("{url}/token"), now)
-        .expect("sign");
-    let body = format!(
-        "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion={assertion}"
-    );
-    http(
-        &url,
-        "POST",
-        "/token",
-        &[("Content-Type", "application/x-www-form-urlencoded".into())],
-        &body,
-    )
 }
 
 #[test]
@@ -462,4 +426,180 @@ fn google_api_python_client_talks_to_the_lab() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(text.contains("google client OK"), "{text}");
+}
+
+#[test]
+fn the_lab_refuses_bad_masks_before_writing_and_knows_ids_cycles_and_limits() {
+    let doc = discovery();
+    let mut env = Env::new();
+    env.write(
+        "orgs/o.yaml",
+        &crate::support::org_file("o", "o.org", "C0o", "users: []\n"),
+    );
+    env.start_lab(&[]);
+    let api = |method: &str, path: &str, body: Value| {
+        crate::support::api(&env, "o", "admin@o.org", method, path, &body)
+    };
+    let pat = json!({"primaryEmail": "pat@o.org", "name": {"givenName": "Pat", "familyName": "Lee"}, "password": "a-long-password"});
+
+    // A malformed mask is refused before anything is written.
+    let (code, e) = api("POST", "users?fields=id,name(", pat.clone());
+    assert_eq!(code, 400, "{e}");
+    assert_eq!(api("GET", "users/pat@o.org", Value::Null).0, 404);
+    // An empty mask is no mask.
+    let (code, created) = api("POST", "users?fields=", pat.clone());
+    assert_eq!(code, 200, "{created}");
+    assert_fields(&doc, "User", &created, "created user");
+    assert_eq!(created["primaryEmail"], "pat@o.org");
+    assert!(
+        created.get("password").is_none(),
+        "passwords are never returned"
+    );
+    assert!(created.get("suspensionReason").is_none());
+
+    // By numeric id, and case-insensitively by address.
+    let id = created["id"].as_str().expect("id");
+    assert_eq!(
+        api("GET", &format!("users/{id}"), Value::Null).1["primaryEmail"],
+        "pat@o.org"
+    );
+    assert_eq!(
+        api("GET", "users/PAT@o.org", Value::Null).1["id"],
+        json!(id)
+    );
+
+    // Name parts of at most 60 characters, passwords of 8 to 100.
+    let long = json!({"name": {"givenName": "x".repeat(61)}});
+    assert_eq!(api("PATCH", "users/pat@o.org", long).0, 400);
+    assert_eq!(
+        api(
+            "PATCH",
+            "users/pat@o.org",
+            json!({"password": "p".repeat(101)})
+        )
+        .0,
+        400
+    );
+    assert_eq!(
+        api(
+            "PATCH",
+            "users/pat@o.org",
+            json!({"password": "p".repeat(100)})
+        )
+        .0,
+        200
+    );
+    let blank = json!({"primaryEmail": "b@o.org", "name": {"givenName": " ", "familyName": "B"}, "password": "a-long-password"});
+    assert_eq!(api("POST", "users", blank).0, 400);
+
+    // Suspension by an administrator reads ADMIN, and goes with the suspension.
+    let (_, s) = api("PATCH", "users/pat@o.org", json!({"suspended": true}));
+    assert_eq!(s["suspensionReason"], "ADMIN");
+    let (_, s) = api("PATCH", "users/pat@o.org", json!({"suspended": false}));
+    assert!(s.get("suspensionReason").is_none(), "{s}");
+
+    // A group address that is a user's is taken; an alias outside the domains is not ours.
+    assert_eq!(
+        api("POST", "groups", json!({"email": "pat@o.org", "name": "P"})).0,
+        409
+    );
+    assert_eq!(
+        api(
+            "POST",
+            "users/pat@o.org/aliases",
+            json!({"alias": "pat@elsewhere.org"})
+        )
+        .0,
+        400
+    );
+    let (code, alias) = api(
+        "POST",
+        "users/pat@o.org/aliases",
+        json!({"alias": "info@o.org"}),
+    );
+    assert_eq!(code, 200, "{alias}");
+    assert_fields(&doc, "Alias", &alias, "alias");
+    assert_eq!(api("POST", "users", json!({"primaryEmail": "info@o.org", "name": {"givenName": "I", "familyName": "D"}, "password": "a-long-password"})).0, 409);
+    let (_, listed) = api(
+        "GET",
+        "users?customer=my_customer&fields=users(primaryEmail,aliases)",
+        Value::Null,
+    );
+    let pat_listed = listed["users"]
+        .as_array()
+        .and_then(|u| u.iter().find(|u| u["primaryEmail"] == "pat@o.org"))
+        .expect("pat");
+    assert_eq!(pat_listed["aliases"], json!(["info@o.org"]));
+
+    // Groups containing each other: Google answers 412.
+    for g in ["a@o.org", "b@o.org"] {
+        assert_eq!(api("POST", "groups", json!({"email": g, "name": g})).0, 200);
+    }
+    assert_eq!(
+        api(
+            "POST",
+            "groups/a@o.org/members",
+            json!({"email": "b@o.org"})
+        )
+        .0,
+        200
+    );
+    let (code, e) = api(
+        "POST",
+        "groups/b@o.org/members",
+        json!({"email": "a@o.org"}),
+    );
+    assert_eq!(
+        (code, e["error"]["errors"][0]["reason"].as_str()),
+        (412, Some("conditionNotMet")),
+        "{e}"
+    );
+    assert_eq!(
+        api(
+            "POST",
+            "groups/a@o.org/members",
+            json!({"email": "a@o.org"})
+        )
+        .0,
+        412
+    );
+
+    // "Everyone in the domain": a member with no email.
+    let (code, everyone) = api(
+        "POST",
+        "groups/b@o.org/members",
+        json!({"id": "C0o", "role": "MEMBER"}),
+    );
+    assert_eq!(code, 200, "{everyone}");
+    assert_eq!(everyone["type"], "CUSTOMER");
+    assert!(everyone.get("email").is_none());
+    assert_fields(&doc, "Member", &everyone, "member");
+
+    // groups.list: `userKey` cannot be used with `customer` (the discovery document).
+    assert_eq!(
+        api(
+            "GET",
+            "groups?customer=my_customer&userKey=pat@o.org",
+            Value::Null
+        )
+        .0,
+        400
+    );
+    assert_eq!(api("GET", "members?roles=BOSS", Value::Null).0, 404);
+    assert_eq!(
+        api("GET", "groups/a@o.org/members?roles=BOSS", Value::Null).0,
+        400
+    );
+
+    // Org units: a duplicate is "Invalid Ou Id", as Google answers.
+    let ou = json!({"name": "Staff", "parentOrgUnitPath": "/"});
+    assert_eq!(
+        api("POST", "customer/my_customer/orgunits", ou.clone()).0,
+        200
+    );
+    let (code, e) = api("POST", "customer/my_customer/orgunits", ou);
+    assert_eq!(
+        (code, e["error"]["message"].as_str()),
+        (400, Some("Invalid Ou Id"))
+    );
 }

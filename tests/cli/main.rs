@@ -10,6 +10,7 @@ mod commands;
 mod contract;
 pub mod drift;
 pub mod email;
+mod google_safety;
 mod hosts;
 mod plan_apply;
 mod schedules;

@@ -354,11 +354,15 @@ fn a_failed_resource_skips_only_what_depends_on_it() {
     assert!(user(&t, "ok@o.org").is_some());
     // The refused create's password is recorded as never used.
     let book = env.read(".steward/passwords/o.tsv");
-    let bad: Vec<&str> = book.lines().filter(|l| l.contains("\tbad@o.org\t")).collect();
+    let bad: Vec<&str> = book
+        .lines()
+        .filter(|l| l.contains("\tbad@o.org\t"))
+        .collect();
     assert_eq!(bad.len(), 1, "{book}");
     assert!(bad[0].ends_with("\tnot-created"), "{book}");
     assert!(
-        book.lines().any(|l| l.contains("\tok@o.org\t") && l.ends_with("\tcreated")),
+        book.lines()
+            .any(|l| l.contains("\tok@o.org\t") && l.ends_with("\tcreated")),
         "{book}"
     );
 }

@@ -8,6 +8,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use steward::providers::google::auth::ServiceAccount;
+use steward::secrets::Secret;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_steward");
 
@@ -352,4 +354,90 @@ pub fn member_count(t: &Value) -> usize {
     t["members"].as_object().map_or(0, |m| {
         m.values().map(|l| l.as_array().map_or(0, Vec::len)).sum()
     })
+}
+
+/// A raw HTTP/1.1 exchange, so tests see exactly what goes over the wire.
+pub fn http(
+    url: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+    body: &str,
+) -> (u16, Value) {
+    let addr = url.trim_start_matches("http://");
+    let mut s = TcpStream::connect(addr).expect("connect");
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).expect("send");
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).expect("read");
+    let status = resp
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = resp.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+pub fn token(env: &Env, key_secret: &str, subject: &str, now_offset: i64) -> (u16, Value) {
+    let url = env.lab_url.clone().expect("lab");
+    let account = ServiceAccount::from_secret(&Secret::new(env.read(key_secret))).expect("key");
+    let now = (steward::util::unix_now() as i64 + now_offset) as u64;
+    let assertion = account
+        .assertion(subject, &format!("{url}/token"), now)
+        .expect("sign");
+    let body = format!(
+        "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion={assertion}"
+    );
+    http(
+        &url,
+        "POST",
+        "/token",
+        &[("Content-Type", "application/x-www-form-urlencoded".into())],
+        &body,
+    )
+}
+
+/// Calls the Directory API of the lab as the org's admin would, through the real
+/// token endpoint: how tests set a tenant up "by hand" (aliases, external ids, ...).
+pub fn api(
+    env: &Env,
+    org: &str,
+    admin: &str,
+    method: &str,
+    path: &str,
+    body: &Value,
+) -> (u16, Value) {
+    let (code, tok) = token(env, &format!("secrets/{org}/google"), admin, 0);
+    assert_eq!(code, 200, "token for {admin}: {tok}");
+    let url = env.lab_url.clone().expect("lab");
+    let body = if body.is_null() {
+        String::new()
+    } else {
+        body.to_string()
+    };
+    http(
+        &url,
+        method,
+        &format!("/admin/directory/v1/{path}"),
+        &[
+            (
+                "Authorization",
+                format!(
+                    "Bearer {}",
+                    tok["access_token"].as_str().unwrap_or_default()
+                ),
+            ),
+            ("Content-Type", "application/json".into()),
+        ],
+        &body,
+    )
 }

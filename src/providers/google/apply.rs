@@ -361,10 +361,7 @@ async fn adopt_user(
         .filter(|f| !(google_suspended && *f == "suspended"))
         .collect();
     let mut body = user_body(want, &fields);
-    body.insert(
-        "externalIds".into(),
-        marker(org, &current["externalIds"]),
-    );
+    body.insert("externalIds".into(), marker(org, &current["externalIds"]));
     let etag = current["etag"].as_str();
     let reply = session
         .call_if(

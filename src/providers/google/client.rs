@@ -196,12 +196,12 @@ impl Session {
                         return Ok(token.to_string());
                     }
                     if !retryable(status, &body) {
-                        let why = body["error_description"]
-                            .as_str()
-                            .or(body["error"].as_str())
-                            .unwrap_or("no detail");
+                        // OAuth's error code (`unauthorized_client`, `invalid_grant`)
+                        // says which set-up mistake it is; the description says more.
+                        let code = body["error"].as_str().unwrap_or("error");
+                        let why = body["error_description"].as_str().unwrap_or("no detail");
                         return Err(GoogleError::Auth(format!(
-                            "token endpoint answered HTTP {}: {why}",
+                            "token endpoint answered HTTP {}: {code}: {why}",
                             status.as_u16()
                         )));
                     }

@@ -342,12 +342,19 @@ pub fn orphans(org: &Org, live: &LiveState) -> (Vec<Change>, Vec<Address>) {
     let Some(tenant) = &org.google else {
         return (changes, unmanaged);
     };
-    // Settings come from whichever module renders Google resources.
+    // Settings come from the module that has them, even when it renders no resource
+    // any more (the last user removed from the file is a leaver too).
     let module = org
-        .resources
+        .modules
         .iter()
-        .find(|r| r.address.kind.provider() == crate::resource::ProviderKind::Google)
-        .map(|r| r.module.clone());
+        .find(|m| org.setting(m, "leavers").is_some())
+        .cloned()
+        .or_else(|| {
+            org.resources
+                .iter()
+                .find(|r| r.address.kind.provider() == crate::resource::ProviderKind::Google)
+                .map(|r| r.module.clone())
+        });
     let leavers = module
         .as_deref()
         .and_then(|m| org.setting(m, "leavers"))
@@ -462,7 +469,10 @@ mod tests {
             parts("Joost van der Berg"),
             ("Joost".into(), "van der Berg".into())
         );
-        assert_eq!(parts("  Dana   Whitfield "), ("Dana".into(), "Whitfield".into()));
+        assert_eq!(
+            parts("  Dana   Whitfield "),
+            ("Dana".into(), "Whitfield".into())
+        );
         assert_eq!(parts("Cher"), ("Cher".into(), String::new()));
         let mut a = crate::resource::Attrs::default();
         a.insert("name", serde_json::json!("Mary Ann Lee"));

@@ -2,12 +2,8 @@
 //!
 //! A password is written *before* the create request that sets it is sent, so a lost
 //! reply, a kill or an adoption can never leave a created user without its recorded
-//! password. Each record then says what became of the create:
-//!
-//! ```text
-//! 2026-11-27T10:00:00Z	ann@example.org	Xk3…	created
-//! ```
-//!
+//! password. A record is four tab-separated fields: time, address, password, and what
+//! became of the create:
 //! `pending` (sent, outcome not seen: if the user exists, this is its password),
 //! `created`, or `not-created` (the create never happened, or an existing account was
 //! adopted and its password left as it was). One record per user: a later create of the
@@ -183,7 +179,10 @@ mod tests {
         assert_eq!(again.len(), 1);
         assert!(again[0].ends_with("\tanother-pw-1\tpending"));
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(book.path()).expect("meta").permissions().mode();
+        let mode = std::fs::metadata(book.path())
+            .expect("meta")
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 }

@@ -81,31 +81,29 @@ pub fn review(org: &Org, live: &LiveState, changes: &mut Vec<Change>) -> Review 
     let mut blocked: BTreeSet<Address> = BTreeSet::new();
     for r in &org.resources {
         let conflict = match r.address.kind {
-            Kind::GoogleUser | Kind::GoogleGroup => {
-                match holders.get(r.address.id.as_str()) {
-                    None => None,
-                    Some(h) if h.kind == r.address.kind && !h.alias => {
-                        let other = live
-                            .objects
-                            .get(&r.address)
-                            .and_then(|o| o.attrs.get("managed_by"))
-                            .and_then(Value::as_str)
-                            .filter(|o| *o != org.id);
-                        other.map(|o| {
+            Kind::GoogleUser | Kind::GoogleGroup => match holders.get(r.address.id.as_str()) {
+                None => None,
+                Some(h) if h.kind == r.address.kind && !h.alias => {
+                    let other = live
+                        .objects
+                        .get(&r.address)
+                        .and_then(|o| o.attrs.get("managed_by"))
+                        .and_then(Value::as_str)
+                        .filter(|o| *o != org.id);
+                    other.map(|o| {
                             format!(
                                 "{} is managed by org `{o}` (its marker is on the account): two org files declare it; remove it from one",
                                 r.address.id
                             )
                         })
-                    }
-                    Some(h) => Some(format!(
-                        "{} is {}: Steward will not create it or change that {}. Remove the alias in the Admin console, or choose another address",
-                        r.address.id,
-                        describe(h),
-                        h.kind.noun()
-                    )),
                 }
-            }
+                Some(h) => Some(format!(
+                    "{} is {}: Steward will not create it or change that {}. Remove the alias in the Admin console, or choose another address",
+                    r.address.id,
+                    describe(h),
+                    h.kind.noun()
+                )),
+            },
             Kind::GoogleMember => {
                 let email = r.attrs.str("email").to_ascii_lowercase();
                 holders.get(email.as_str()).filter(|h| h.alias).map(|h| {
@@ -167,8 +165,7 @@ pub fn review(org: &Org, live: &LiveState, changes: &mut Vec<Change>) -> Review 
         if obj.attrs.get("managed_by").and_then(Value::as_str) != Some(org.id.as_str()) {
             c.action = Action::Adopt;
             c.reason = Some(
-                "exists without Steward's marker: adopt it; its other external ids are kept"
-                    .into(),
+                "exists without Steward's marker: adopt it; its other external ids are kept".into(),
             );
             c.source = Some(source_of(org, &r.source));
         }

@@ -90,8 +90,14 @@ fn check_names(org: &Org, r: &Resource, problems: &mut Problems) {
     };
     let mut bad = |field: &str, message: String, label: &str, help: &str| {
         problems.push(
-            Problem::at("bad_name", &org.file, org.span_of(&path(field)), message, label)
-                .with_help(help.to_string()),
+            Problem::at(
+                "bad_name",
+                &org.file,
+                org.span_of(&path(field)),
+                message,
+                label,
+            )
+            .with_help(help.to_string()),
         );
     };
     if explicit {
@@ -99,7 +105,10 @@ fn check_names(org: &Org, r: &Resource, problems: &mut Problems) {
             if value.trim().is_empty() {
                 bad(
                     field,
-                    format!("{} needs `{field}` too (Google requires both parts)", r.address.id),
+                    format!(
+                        "{} needs `{field}` too (Google requires both parts)",
+                        r.address.id
+                    ),
                     "missing or blank",
                     "give both `given_name` and `family_name`",
                 );
@@ -192,7 +201,9 @@ fn check_local_part(org: &Org, r: &Resource, problems: &mut Problems) {
     let why = if local.is_empty() || local.len() > 64 {
         Some("a username is 1 to 64 characters")
     } else if !ok_chars {
-        Some("a username has only letters, digits, dashes (-), underscores (_), apostrophes (') and periods (.)")
+        Some(
+            "a username has only letters, digits, dashes (-), underscores (_), apostrophes (') and periods (.)",
+        )
     } else if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
         Some("a username cannot start or end with a period, or have two in a row")
     } else {
