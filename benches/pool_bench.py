@@ -7,8 +7,13 @@ no-change `plan --all` at each latency: wall time, peak RSS of the steward proce
 API requests made (counted by the lab) against the minimum possible
 (per org: 1 token + 1 org-unit list + user pages + group pages + member pages per group).
 
+Every tenth user and every group's first group get an alias (as real tenants have
+them), so refresh reads aliases too.
+
 Usage: benches/pool_bench.py [--orgs 200] [--users 100] [--groups 10] [--runs 3]
-Needs a release build: cargo build --release
+                             [--compare OTHER_STEWARD_BINARY]
+Needs a release build: cargo build --release. With --compare, each run of this build is
+followed by a run of the other binary against the same lab and pool (side by side).
 """
 import argparse
 import json
@@ -103,10 +108,27 @@ def lab_call(url, path, body=None):
         return json.loads(r.read() or b"{}")
 
 
-def run(pool, url, args):
+def add_aliases(url, dump):
+    """Gives every tenth user and each org's first group an alias, "by hand"."""
+    for t in dump["tenants"]:
+        users = []
+        for u in t["users"]:
+            local, dom = u["primaryEmail"].split("@")
+            if local.startswith("u") and int(local[1:]) % 10 == 0:
+                u = dict(u, aliases=[f"alias-{local}@{dom}"])
+                users.append(u)
+        groups = []
+        for g in t["groups"]:
+            local, dom = g["email"].split("@")
+            if local == "g0":
+                groups.append(dict(g, aliases=[f"all-{local}@{dom}"]))
+        lab_call(url, "/_lab/seed", {"customer_id": t["customer_id"], "users": users, "groups": groups})
+
+
+def run(pool, url, args, binary=BIN):
     env = dict(os.environ, STEWARD_GOOGLE_URL=url, NO_COLOR="1")
     start = time.perf_counter()
-    p = subprocess.Popen([BIN, *args], cwd=pool, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p = subprocess.Popen([binary, *args], cwd=pool, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out, err = p.stdout.read(), p.stderr.read()
     _, status, usage = os.wait4(p.pid, 0)
     wall = time.perf_counter() - start
@@ -127,7 +149,9 @@ def minimum(dump):
 def main():
     ap = pool_args(3)
     ap.add_argument("--latencies", default="0,50")
+    ap.add_argument("--compare", help="another steward binary, run side by side with this build")
     a = ap.parse_args()
+    binaries = [("this build", BIN)] + ([("compared", os.path.abspath(a.compare))] if a.compare else [])
     with BenchPool("steward-bench-") as bench:
         pool = bench.dir
         generate(pool, a.orgs, a.users, a.groups)
@@ -139,27 +163,36 @@ def main():
             sys.exit(f"apply failed:\n{out[-2000:]}\n{err[-2000:]}")
         print(f"first apply ({a.orgs} orgs): {wall:.2f} s, peak RSS {rss:.0f} MB; {out.strip().splitlines()[-1]}")
         dump = lab_call(url, "/_lab/dump")
+        add_aliases(url, dump)
+        dump = lab_call(url, "/_lab/dump")
         least = minimum(dump)
         members = sum(len(m) for t in dump["tenants"] for m in t["members"].values())
         print(f"pool: {a.orgs} orgs, {sum(len(t['users']) for t in dump['tenants'])} users, "
               f"{sum(len(t['groups']) for t in dump['tenants'])} groups, {members} memberships")
 
-        print("\n| latency | wall (median of %d) | wall runs | peak RSS | API calls | minimum | ratio |" % a.runs)
-        print("|---|---|---|---|---|---|---|")
+        aliases = sum(len(u.get("aliases", [])) for t in dump["tenants"] for u in t["users"] + t["groups"])
+        print(f"aliases: {aliases}")
+
+        print("\n| latency | binary | wall (median of %d) | wall runs | peak RSS | API calls | minimum | ratio |" % a.runs)
+        print("|---|---|---|---|---|---|---|---|")
         for lat in [int(x) for x in a.latencies.split(",")]:
             lab_call(url, "/_lab/faults", {"latency_ms": lat})
-            walls, rsss, calls = [], [], []
+            results = {name: ([], [], []) for name, _ in binaries}
+            # Interleaved, so both binaries see the same machine load.
             for _ in range(a.runs):
-                lab_call(url, "/_lab/stats/reset", {})
-                code, wall, rss, out, err = run(pool, url, ["plan", "--all", "--detailed-exitcode"])
-                if code != 0:
-                    sys.exit(f"plan exit {code} (expected 0, no changes):\n{out[-2000:]}\n{err[-2000:]}")
-                walls.append(wall)
-                rsss.append(rss)
-                calls.append(lab_call(url, "/_lab/stats")["total"])
-            c = max(calls)
-            print(f"| {lat} ms | {statistics.median(walls):.2f} s | {', '.join(f'{w:.2f}' for w in walls)} | "
-                  f"{max(rsss):.0f} MB | {c} | {least} | {c / least:.2f} |")
+                for name, binary in binaries:
+                    walls, rsss, calls = results[name]
+                    lab_call(url, "/_lab/stats/reset", {})
+                    code, wall, rss, out, err = run(pool, url, ["plan", "--all", "--detailed-exitcode"], binary)
+                    if code != 0:
+                        sys.exit(f"{name}: plan exit {code} (expected 0, no changes):\n{out[-2000:]}\n{err[-2000:]}")
+                    walls.append(wall)
+                    rsss.append(rss)
+                    calls.append(lab_call(url, "/_lab/stats")["total"])
+            for name, (walls, rsss, calls) in results.items():
+                c = max(calls)
+                print(f"| {lat} ms | {name} | {statistics.median(walls):.2f} s | {', '.join(f'{w:.2f}' for w in walls)} | "
+                      f"{max(rsss):.0f} MB | {c} | {least} | {c / least:.2f} |")
 
 
 if __name__ == "__main__":

@@ -345,15 +345,17 @@ fn markdown_plan_for_reviews() {
     env.write("secrets/hillside/first-password", "Do-Not-Show-This-1");
     env.start_lab(&[]);
     assert_eq!(env.run(&["apply", "--yes"]).code, 0);
-    // A leaver, a renamed group, and a newcomer whose name tries to break the page.
+    // A leaver, a group renamed to something that tries to break the page (group names
+    // are free text to Google; people's names are not), and a newcomer.
     env.drop_lines("orgs/riverside-food-bank.yaml", "marco@");
-    let text = env
-        .read("orgs/riverside-food-bank.yaml")
-        .replace("name: Volunteers,", "name: Volunteer rota,");
+    let text = env.read("orgs/riverside-food-bank.yaml").replace(
+        "name: Volunteers,",
+        "name: \"Volunteer rota `x` </details><b>x</b>\",",
+    );
     env.write("orgs/riverside-food-bank.yaml", &text);
     let text = env.read("orgs/hillside-youth-club.yaml").replace(
         "    leavers:",
-        "      - {email: new@hillsideyouth.org, name: \"New `Person` </details><b>x</b>\", org_unit: /Staff, password: secret:hillside/first-password}\n    leavers:",
+        "      - {email: new@hillsideyouth.org, name: New Person, org_unit: /Staff, password: secret:hillside/first-password}\n    leavers:",
     );
     env.write("orgs/hillside-youth-club.yaml", &text);
 
