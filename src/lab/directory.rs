@@ -289,11 +289,17 @@ impl Lab {
             Ok(b) => b.to_bytes(),
             Err(_) => Bytes::new(),
         };
+        // Latency is a round trip: half on the way in, half on the way back, so a
+        // write is done while its reply is still travelling (as a kill or a lost
+        // reply then finds it).
         let latency = self.state.lock().await.faults.latency_ms;
         if latency > 0 {
-            tokio::time::sleep(Duration::from_millis(latency)).await;
+            tokio::time::sleep(Duration::from_millis(latency / 2)).await;
         }
         let outcome = self.route(&method, &path, &query, &headers, &body).await;
+        if latency > 0 {
+            tokio::time::sleep(Duration::from_millis(latency - latency / 2)).await;
+        }
         match outcome {
             Outcome::Reply(r) => Ok(r),
             // Dropping the connection: hyper closes it when the service errors.

@@ -125,7 +125,7 @@ fn a_create_refused_for_an_alias_is_never_taken_as_ours() {
     let book = env.read(".steward/passwords/o.tsv");
     assert!(
         book.lines()
-            .any(|l| l.contains("\tinfo@o.org\t") && l.ends_with("\tnot-created")),
+            .any(|l| l.contains("\tinfo@o.org\t") && l.trim_end().ends_with("\tnot-created")),
         "{book}"
     );
 }
@@ -244,7 +244,7 @@ fn lost_replies_never_lose_an_initial_password() {
     for l in lines {
         let f: Vec<&str> = l.split('\t').collect();
         assert_eq!(f.len(), 4, "whole records: {l}");
-        assert_eq!(f[3], "created", "{l}");
+        assert_eq!(f[3].trim_end(), "created", "{l}");
         // The recorded password is the one Google has.
         let sha = steward::util::sha256_hex(f[2].as_bytes());
         assert_eq!(t["password_sha256"][f[1]], json!(sha), "{l}");
@@ -254,6 +254,54 @@ fn lost_replies_never_lose_an_initial_password() {
         stats["requests"]["POST users"].as_u64().unwrap_or(0) > 8,
         "replies were lost and creates retried: {stats}"
     );
+}
+
+#[test]
+fn a_killed_apply_never_leaves_a_created_user_without_its_password() {
+    let mut env = Env::new();
+    let people: Vec<String> = (0..12)
+        .map(|i| format!("  - {{email: k{i}@o.org, name: Person Number{i}}}\n"))
+        .collect();
+    org(&env, &format!("users:\n{}", people.concat()));
+    env.start_lab(&["--latency-ms", "300"]);
+    let mut child = env
+        .command(&["apply", "--yes", "--no-progress"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("apply");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    // As soon as Google has some of the users: their replies may still be on the way.
+    while users(&env.tenant("C0o")).len() < 4 {
+        assert!(std::time::Instant::now() < deadline, "no create started");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // SIGKILL: no chance to tidy up.
+    child.kill().expect("kill");
+    child.wait().expect("wait");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let t = env.tenant("C0o");
+    let book = env.read(".steward/passwords/o.tsv");
+    let created: Vec<String> = users(&t).into_iter().filter(|u| u != ADMIN).collect();
+    assert!(
+        created.len() < 12,
+        "the kill came before the end: {created:?}"
+    );
+    for u in &created {
+        let record = book
+            .lines()
+            .filter(|l| l.split('\t').nth(1) == Some(u.as_str()))
+            .next_back()
+            .unwrap_or_else(|| panic!("{u} was created but has no record:\n{book}"));
+        let f: Vec<&str> = record.split('\t').collect();
+        assert_eq!(f.len(), 4, "{record}");
+        assert!(
+            ["created", "pending"].contains(&f[3].trim_end()),
+            "{record}"
+        );
+        let sha = steward::util::sha256_hex(f[2].as_bytes());
+        assert_eq!(t["password_sha256"][u.as_str()], json!(sha), "{record}");
+    }
 }
 
 #[test]
