@@ -157,7 +157,11 @@ mod tests {
                 .parse()
                 .expect("n");
             assert_eq!(parts[2], format!("pw-{i}-{n}-abcdefgh"), "whole: {l}");
-            let want = if n % 2 == 0 { "created" } else { "not-created" };
+            let want = if n.is_multiple_of(2) {
+                "created"
+            } else {
+                "not-created"
+            };
             assert_eq!(parts[3].trim_end(), want, "{l}");
         }
         // A later create of the same address is a record of its own, settled alone.
