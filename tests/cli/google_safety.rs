@@ -290,8 +290,7 @@ fn a_killed_apply_never_leaves_a_created_user_without_its_password() {
     for u in &created {
         let record = book
             .lines()
-            .filter(|l| l.split('\t').nth(1) == Some(u.as_str()))
-            .next_back()
+            .rfind(|l| l.split('\t').nth(1) == Some(u.as_str()))
             .unwrap_or_else(|| panic!("{u} was created but has no record:\n{book}"));
         let f: Vec<&str> = record.split('\t').collect();
         assert_eq!(f.len(), 4, "{record}");

@@ -92,6 +92,8 @@ impl PasswordBook {
             }
         }
         f.write_all(line.as_bytes())?;
+        // Synced outside the lock: creates running at once share their fsyncs.
+        f.unlock()?;
         f.sync_all()
     }
 
