@@ -361,18 +361,16 @@ fn github_workflow_plans_reviews_and_applies_pushes_per_org() {
         select.log
     );
 
-    // A change that fails at apply (the lab refuses a too-short password) fails the
-    // job after a plan that succeeded.
+    // A change that fails at apply (the lab refuses the create) fails the job after a
+    // plan that succeeded.
     let text = env.read("orgs/riverside-food-bank.yaml").replace(
         "    leavers:",
-        "      - {email: weak@riversidefood.org, name: Weak Password, password: secret:riverside/weak}\n    leavers:",
+        "      - {email: weak@riversidefood.org, name: Refused Person}\n    leavers:",
     );
     env.write("orgs/riverside-food-bank.yaml", &text);
-    let mut with_weak = store.clone();
-    with_weak.insert("STEWARD_SECRET_RIVERSIDE_WEAK".into(), "short".into());
-    ctx.insert(
-        "toJSON(secrets)".into(),
-        serde_json::to_string(&with_weak).expect("json"),
+    env.lab_post(
+        "/_lab/faults",
+        &serde_json::json!({"reject": ["\"weak@riversidefood.org\""]}),
     );
     let failing = github_job(&env, "apply", &ctx, &[]);
     assert!(!failing.ok, "{}", failing.log);

@@ -152,6 +152,7 @@ pub fn review(org: &Org, live: &LiveState, changes: &mut Vec<Change>) -> Review 
         true
     });
 
+    let mut emptied: BTreeSet<Address> = BTreeSet::new();
     for c in changes.iter_mut() {
         if c.address.kind != Kind::GoogleUser || c.action != Action::Update {
             continue;
@@ -171,6 +172,9 @@ pub fn review(org: &Org, live: &LiveState, changes: &mut Vec<Change>) -> Review 
         }
         if let Some(reason) = google_suspension(&obj.attrs) {
             c.fields.retain(|f| f.name != "suspended");
+            if c.fields.is_empty() {
+                emptied.insert(c.address.clone());
+            }
             out.unhealthy.push(Unhealthy {
                 address: c.address.clone(),
                 module: c.module.clone(),
@@ -183,6 +187,7 @@ pub fn review(org: &Org, live: &LiveState, changes: &mut Vec<Change>) -> Review 
             });
         }
     }
-    changes.retain(|c| !(c.action == Action::Update && c.fields.is_empty()));
+    // Only the updates emptied here go: others without fields (a restart) are changes.
+    changes.retain(|c| !(c.action == Action::Update && emptied.contains(&c.address)));
     out
 }
