@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::{CmdResult, EngineArgs, Selection, Status, Ui, Workspace, runtime};
+use super::{CmdResult, EngineArgs, Selection, Status, Ui, Workspace, out, outln, runtime};
 use crate::changes::Shard;
 use crate::diag::Problem;
 use crate::engine::OrgApply;
@@ -99,9 +99,9 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: ApplyArgs) -> CmdResult {
             (orgs, plan, sessions, false)
         }
     };
-    print!("{}", render_text(&plan, ui.color));
+    out!("{}", render_text(&plan, ui.color));
     if plan.summary.total() == 0 {
-        println!("No changes to apply.");
+        outln!("No changes to apply.");
         return Ok(if plan.has_errors() {
             Status::Failed
         } else {
@@ -109,7 +109,7 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: ApplyArgs) -> CmdResult {
         });
     }
     if !is_saved && !args.yes && !confirm()? {
-        println!("Apply cancelled.");
+        outln!("Apply cancelled.");
         return Ok(Status::Failed);
     }
     let reports = rt.block_on(engine.apply(&orgs, &plan, sessions, progress));
@@ -142,20 +142,20 @@ fn summarise(reports: &[OrgApply]) -> bool {
     for r in reports {
         if let Some(e) = &r.error {
             org_errors += 1;
-            println!("{}: not applied: {e}", r.org);
+            outln!("{}: not applied: {e}", r.org);
             continue;
         }
         let (d, f, s) = r.count();
         done += d;
         failed += f;
         skipped += s;
-        println!("{}: {d} done, {f} failed, {s} skipped", r.org);
+        outln!("{}: {d} done, {f} failed, {s} skipped", r.org);
         for c in &r.results {
             match &c.outcome {
                 Outcome::Failed(e) => {
-                    println!("  failed  {} {}: {e}", c.action.symbol(), c.address)
+                    outln!("  failed  {} {}: {e}", c.action.symbol(), c.address)
                 }
-                Outcome::Skipped(_) => println!(
+                Outcome::Skipped(_) => outln!(
                     "  skipped {} {} (needs {}, which failed)",
                     c.action.symbol(),
                     c.address,
@@ -167,7 +167,7 @@ fn summarise(reports: &[OrgApply]) -> bool {
             }
         }
     }
-    println!(
+    outln!(
         "Apply: {done} done, {failed} failed, {skipped} skipped{}.",
         if org_errors > 0 {
             format!(", {org_errors} org(s) not applied")

@@ -124,6 +124,24 @@ pub enum Status {
     Changes = 2,
 }
 
+/// `print!` that ignores a closed or failing standard output (used by apply, whose work
+/// must not stop because its reader went away).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `println!` that ignores a closed or failing standard output.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+pub(crate) use {out, outln};
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let color = match cli.color {
@@ -150,6 +168,15 @@ pub fn main() -> ExitCode {
         .with_ansi(color)
         .init();
     let ui = Ui { color };
+    // `steward plan | head`: a reader that goes away ends a read-only command quietly,
+    // with the usual status for a closed pipe. An apply is never cut short by it: its
+    // output ignores a closed pipe (see `out!`) and the work goes on.
+    if !matches!(cli.command, Command::Apply(_) | Command::Lab(_)) {
+        // SAFETY: restoring a signal's default disposition, before any thread starts.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let status = match cli.command {
         Command::Validate(a) => validate::run(&cli.root, &ui, a),
         Command::Plan(a) => plan::run(&cli.root, &ui, a),

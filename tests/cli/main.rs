@@ -11,6 +11,7 @@ mod contract;
 pub mod drift;
 pub mod email;
 mod google_safety;
+mod hostile;
 mod hosts;
 mod plan_apply;
 mod schedules;
