@@ -263,6 +263,14 @@ impl Engine {
         if refreshed.live.fingerprint() != op.live_sha256 {
             return stale("live state changed since the plan was made; plan again".into());
         }
+        // The plan shown (or saved, and perhaps edited since) must be the plan the files
+        // and the live state give now, change for change: only that is run.
+        let recomputed = plan_org(org, &refreshed);
+        if let Some(why) = plan::difference(&op.changes, &recomputed.changes) {
+            return fail(format!(
+                "refused: the plan's changes are not the ones the org file and the live state give ({why}); nothing was applied. Plan again"
+            ));
+        }
         let sessions = Arc::new(refreshed.sessions);
         let ctx = Arc::new(OwnedCtx {
             org: org.clone(),

@@ -55,7 +55,33 @@ fn read_saved_plan(path: &Path) -> Option<Result<Plan, String>> {
         }
         None => return Some(Err("not a plan file: no format_version".into())),
     }
-    Some(serde_json::from_value(value).map_err(|e| format!("not a valid plan file: {e}")))
+    let mut plan: Plan = match serde_json::from_value(value) {
+        Ok(p) => p,
+        Err(e) => return Some(Err(format!("not a valid plan file: {e}"))),
+    };
+    // What is shown before applying is counted from the changes themselves, never
+    // taken from the file (an edited summary would hide a removal).
+    let mut total = crate::plan::Summary::default();
+    for o in &mut plan.orgs {
+        o.summary = crate::plan::Summary::of(&o.changes);
+        total.add += o.summary.add;
+        total.adopt += o.summary.adopt;
+        total.change += o.summary.change;
+        total.remove += o.summary.remove;
+        // An org is named by its id; its file can only be the pool's own.
+        let plain = !o.org.is_empty()
+            && o.org
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !plain || o.file != format!("orgs/{}.yaml", o.org) {
+            return Some(Err(format!(
+                "org `{}` names the file `{}`; a plan's org files are orgs/<org>.yaml",
+                o.org, o.file
+            )));
+        }
+    }
+    plan.summary = total;
+    Some(Ok(plan))
 }
 
 pub fn run(root: &Option<PathBuf>, ui: &Ui, args: ApplyArgs) -> CmdResult {

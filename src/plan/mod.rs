@@ -347,6 +347,36 @@ pub fn diff(
     changes
 }
 
+/// What differs between the changes a plan holds and the ones computed anew, in a few
+/// words; `None` when they are the same.
+pub fn difference(held: &[Change], computed: &[Change]) -> Option<String> {
+    if held == computed {
+        return None;
+    }
+    let describe = |c: &Change| format!("{} {}", c.action.symbol(), c.address);
+    let mut parts = Vec::new();
+    let extra: Vec<String> = held
+        .iter()
+        .filter(|c| !computed.contains(c))
+        .map(describe)
+        .collect();
+    let missing: Vec<String> = computed
+        .iter()
+        .filter(|c| !held.contains(c))
+        .map(describe)
+        .collect();
+    if !extra.is_empty() {
+        parts.push(format!("only in the plan: {}", extra.join(", ")));
+    }
+    if !missing.is_empty() {
+        parts.push(format!("missing from the plan: {}", missing.join(", ")));
+    }
+    if parts.is_empty() {
+        parts.push("the same changes in another order".into());
+    }
+    Some(parts.join("; "))
+}
+
 pub fn source_of(org: &Org, path: &str) -> Source {
     let (file, line, column) = org.locate(path);
     Source {

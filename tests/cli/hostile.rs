@@ -50,3 +50,65 @@ fn a_closed_pipe_ends_read_only_commands_quietly_and_never_cuts_an_apply_short()
     assert!(status.success(), "{status:?} {stderr}");
     assert!(users(&env.tenant("C0o")).contains(&"dana@o.org".to_string()));
 }
+
+#[test]
+fn an_edited_saved_plan_is_refused_saying_what_differs() {
+    let mut env = Env::new();
+    env.write(
+        "orgs/o.yaml",
+        &org_file(
+            "o",
+            "o.org",
+            "C0o",
+            "users:\n  - {email: dana@o.org, name: Dana Whitfield}\n  - {email: sam@o.org, name: Sam Okafor}\n",
+        ),
+    );
+    env.start_lab(&[]);
+    assert_eq!(env.run(&["apply", "--yes"]).code, 0);
+    // A change to the file, saved as a plan, then edited: a delete of a user is added
+    // and the summary left saying nothing is removed.
+    let text = env
+        .read("orgs/o.yaml")
+        .replace("Sam Okafor", "Sam Okafor-Reid");
+    env.write("orgs/o.yaml", &text);
+    let saved = env.run(&["plan", "--out", "plan.json"]);
+    assert_eq!(saved.code, 0, "{saved:?}");
+    let mut plan: serde_json::Value =
+        serde_json::from_str(&env.read("plan.json")).expect("plan json");
+    let delete = serde_json::json!({
+        "address": {"kind": "google_user", "id": "dana@o.org"},
+        "module": "accounts", "action": "delete", "fields": []
+    });
+    plan["orgs"][0]["changes"]
+        .as_array_mut()
+        .expect("changes")
+        .push(delete);
+    env.write("plan.json", &plan.to_string());
+    let run = env.run(&["apply", "plan.json"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stdout
+            .contains("Plan: 0 to add, 1 to change, 1 to remove."),
+        "the summary shown counts the changes the file holds: {run:?}"
+    );
+    assert!(
+        run.stdout
+            .contains("only in the plan: - google_user[dana@o.org]"),
+        "{run:?}"
+    );
+    assert!(
+        users(&env.tenant("C0o")).contains(&"dana@o.org".to_string()),
+        "nothing deleted"
+    );
+    // A plan naming a file outside the pool is refused before anything is read.
+    plan["orgs"][0]["file"] = serde_json::json!("orgs/../secrets/o/google.yaml");
+    env.write("plan.json", &plan.to_string());
+    let run = env.run(&["apply", "plan.json"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("a plan's org files are orgs/<org>.yaml"),
+        "{run:?}"
+    );
+    assert!(!run.all().contains("PRIVATE KEY"), "{run:?}");
+}
