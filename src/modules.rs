@@ -63,6 +63,7 @@ impl ModuleSpec {
             in_org_domain: false,
             min: None,
             max: None,
+            format: None,
         }
     }
 }

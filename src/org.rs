@@ -84,6 +84,8 @@ pub struct Org {
     /// Edges between resources (indices into `resources`), dependency first.
     pub graph: DepGraph<usize>,
     pub sha256: String,
+    /// The secrets this org may use; file content is filled only with these.
+    pub secret_scope: crate::secrets::SecretScope,
 }
 
 impl Org {
@@ -209,12 +211,18 @@ pub fn load(
         .map(|e| e.iter().map(|(k, _)| k.text.clone()).collect())
         .unwrap_or_default();
 
+    // An org file names its own secrets (by its file name, which is its id).
+    let scope = crate::secrets::SecretScope {
+        org: id_from_path(path),
+        shared: pool.config.secrets.shared.clone(),
+    };
     let value = {
         let mut ctx = Ctx {
             file: &file,
             domains: &domains,
             hosts: &host_names,
             secrets,
+            scope: &scope,
             problems: &mut problems,
         };
         ORG_SCHEMA.check(&root, "", &mut ctx)
@@ -361,6 +369,7 @@ pub fn load(
                 domains: &domains,
                 hosts: &host_names,
                 secrets,
+                scope: &scope,
                 problems: &mut problems,
             };
             let inputs =
@@ -474,6 +483,7 @@ pub fn load(
         index: HashMap::new(),
         graph: DepGraph::new(),
         sha256,
+        secret_scope: scope,
     };
     match link(org, catalogue) {
         Ok(org) if problems.is_empty() => {
@@ -739,5 +749,104 @@ pub fn load_all_shared(
             Err(p) => problems.extend(p),
         }
     }
+    problems.extend(overlaps(pool, &orgs));
     (orgs, problems)
+}
+
+/// A Google domain or customer id that more than one org file claims: each belongs to
+/// exactly one org, or one org's plan could reach another's tenant. Org files that were
+/// not selected are read for their `google:` section only.
+fn overlaps(pool: &Pool, orgs: &[Arc<Org>]) -> Problems {
+    let mut problems = Problems::default();
+    if orgs.iter().all(|o| o.google.is_none()) {
+        return problems;
+    }
+    // (kind, value) -> the org files claiming it
+    let mut claims: BTreeMap<(&'static str, String), Vec<String>> = BTreeMap::new();
+    let mut claim = |kind: &'static str, value: &str, file: String| {
+        if !value.is_empty() {
+            let files = claims
+                .entry((kind, value.to_ascii_lowercase()))
+                .or_default();
+            if !files.contains(&file) {
+                files.push(file);
+            }
+        }
+    };
+    let loaded: Vec<PathBuf> = orgs.iter().map(|o| pool.root.join(&o.file.path)).collect();
+    for o in orgs {
+        if let Some(g) = &o.google {
+            let file = o.file.path.display().to_string();
+            for d in &g.domains {
+                claim("domain", d, file.clone());
+            }
+            claim("customer id", &g.customer_id, file);
+        }
+    }
+    for path in discover(pool).unwrap_or_default() {
+        if loaded.iter().any(|l| l == &path) {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let Ok(root) = yaml::parse(&text) else {
+            continue;
+        };
+        let Some(g) = root.get("google") else {
+            continue;
+        };
+        let file = pool.display_path(&path).display().to_string();
+        let domains = g
+            .get("domain")
+            .into_iter()
+            .chain(g.get("domains").and_then(Node::items).into_iter().flatten());
+        for d in domains.filter_map(Node::as_str) {
+            claim("domain", d, file.clone());
+        }
+        if let Some(c) = g.get("customer_id").and_then(Node::as_str) {
+            claim("customer id", c, file.clone());
+        }
+    }
+    for o in orgs {
+        let Some(g) = &o.google else { continue };
+        let here = o.file.path.display().to_string();
+        let values = g
+            .domains
+            .iter()
+            .map(|d| ("domain", d.as_str(), "google.domain"))
+            .chain(std::iter::once((
+                "customer id",
+                g.customer_id.as_str(),
+                "google.customer_id",
+            )));
+        for (kind, value, path) in values {
+            let Some(files) = claims.get(&(kind, value.to_ascii_lowercase())) else {
+                continue;
+            };
+            let others: Vec<&String> = files.iter().filter(|f| **f != here).collect();
+            if others.is_empty() {
+                continue;
+            }
+            let span = o
+                .root
+                .at_path(path)
+                .or_else(|| o.root.at_path("google.domains"))
+                .map_or_else(|| o.span_of("google"), |n| n.span);
+            problems.push(
+                Problem::at(
+                    "org_overlap",
+                    &o.file,
+                    span,
+                    format!(
+                        "{kind} `{value}` is claimed by {here} and {}",
+                        others.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", ")
+                    ),
+                    "claimed by another org file too",
+                )
+                .with_help("each Google domain and customer id belongs to exactly one org file: remove it from all but one"),
+            );
+        }
+    }
+    problems
 }

@@ -112,6 +112,10 @@ pub struct SecretsConfig {
     pub dir: PathBuf,
     #[serde(default = "default_env_prefix")]
     pub env_prefix: String,
+    /// Pool-level secrets every org file may use (e.g. a shared Wi-Fi for a building).
+    /// Anything else an org file names must be its own: `secret:<org-id>/...`.
+    #[serde(default)]
+    pub shared: Vec<String>,
 }
 
 impl Default for SecretsConfig {
@@ -119,6 +123,7 @@ impl Default for SecretsConfig {
         SecretsConfig {
             dir: default_secrets_dir(),
             env_prefix: default_env_prefix(),
+            shared: Vec::new(),
         }
     }
 }

@@ -91,6 +91,57 @@ pub struct Schema {
     pub min: Option<i64>,
     #[serde(default)]
     pub max: Option<i64>,
+    /// What the consumer of the value accepts, beyond its type.
+    #[serde(default)]
+    pub format: Option<Format>,
+}
+
+/// Formats a value's consumer requires (checked on a secret's value for secrets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    /// A WPA passphrase: 8 to 63 printable ASCII characters, or 64 hex digits.
+    WpaPassphrase,
+    /// A Wi-Fi network name: 1 to 32 bytes.
+    Ssid,
+    /// One line: no control characters (a password written to a file).
+    Line,
+}
+
+impl Format {
+    /// Why `v` is not in this format, if it is not.
+    fn check(self, v: &str) -> Option<String> {
+        match self {
+            Format::WpaPassphrase => {
+                let hex64 = v.len() == 64 && v.chars().all(|c| c.is_ascii_hexdigit());
+                let printable = v.chars().all(|c| (' '..='~').contains(&c));
+                let n = v.chars().count();
+                if hex64 || (printable && (8..=63).contains(&n)) {
+                    None
+                } else if !printable {
+                    Some("a WPA passphrase has only printable ASCII characters (no newlines, tabs or accents)".into())
+                } else {
+                    Some(format!(
+                        "a WPA passphrase has 8 to 63 characters (or 64 hex digits); this one has {n}"
+                    ))
+                }
+            }
+            Format::Ssid => {
+                if v.is_empty() || v.len() > 32 {
+                    Some(format!(
+                        "a network name has 1 to 32 bytes; this one has {}",
+                        v.len()
+                    ))
+                } else {
+                    None
+                }
+            }
+            Format::Line => v
+                .chars()
+                .find(|c| c.is_control())
+                .map(|c| format!("it contains the control character {c:?}; one line is expected")),
+        }
+    }
 }
 
 /// What a check needs to know about its surroundings.
@@ -100,6 +151,8 @@ pub struct Ctx<'a> {
     /// The org's host names, for `host` values.
     pub hosts: &'a [String],
     pub secrets: &'a Secrets,
+    /// Which secrets this org file may name.
+    pub scope: &'a secrets::SecretScope,
     pub problems: &'a mut Problems,
 }
 
@@ -311,6 +364,39 @@ impl Schema {
         }
         // Everything else is text: numbers and booleans written plain are taken as text.
         let text = value.as_str();
+        // Values end up in config files, commands and API calls: a newline or another
+        // control character would add lines or arguments there.
+        if self.ty != Type::Text
+            && let Some(c) = text.chars().find(|c| c.is_control())
+        {
+            ctx.error(
+                "control_character",
+                node.span,
+                format!("this value contains the control character {c:?}"),
+                "one line of plain text expected",
+            );
+            return Value::String(text.to_string());
+        }
+        if self.ty != Type::Secret
+            && let Some(why) = self.format.and_then(|f| f.check(text))
+        {
+            ctx.error("bad_format", node.span, why, "not accepted where it goes");
+        }
+        // Only a module's `secret` helper may put a secret into a file: text that looks
+        // like its placeholder is refused rather than ever filled.
+        if text.contains("((secret:") {
+            ctx.problems.push(
+                Problem::at(
+                    "placeholder_in_value",
+                    ctx.file,
+                    node.span,
+                    "this value looks like a secret placeholder, `((secret:...))`",
+                    "not a place for a secret",
+                )
+                .with_help("a secret goes in a field that takes one, written `secret:NAME`"),
+            );
+            return Value::String(text.to_string());
+        }
         if let Some(allowed) = &self.one_of
             && !allowed.iter().any(|a| a == text)
         {
@@ -441,20 +527,42 @@ impl Schema {
                     )
                     .with_help("write `secret:NAME` and keep the value in the secrets folder or the environment"),
                 ),
-                Some(name) => {
-                    if let Err(e) = ctx.secrets.exists(name) {
-                        ctx.problems.push(
-                            Problem::at(
-                                "missing_secret",
-                                ctx.file,
+                Some(name) if !ctx.scope.allows(name) => ctx.problems.push(
+                    Problem::at(
+                        "secret_out_of_scope",
+                        ctx.file,
+                        node.span,
+                        format!("secret `{name}` is not this org's to use"),
+                        "another org's or the pool's secret",
+                    )
+                    .with_help(format!(
+                        "an org file uses its own secrets, `secret:{}/NAME`, and those steward.yaml lists under `secrets.shared`",
+                        ctx.scope.org
+                    )),
+                ),
+                Some(name) => match ctx.secrets.resolve(name) {
+                    Err(e) => ctx.problems.push(
+                        Problem::at(
+                            "missing_secret",
+                            ctx.file,
+                            node.span,
+                            format!("missing secret `{name}`"),
+                            "cannot be resolved",
+                        )
+                        .with_help(e.to_string()),
+                    ),
+                    // The value is checked where it goes, and never shown.
+                    Ok(value) => {
+                        if let Some(why) = self.format.and_then(|f| f.check(value.expose())) {
+                            ctx.error(
+                                "bad_secret_value",
                                 node.span,
-                                format!("missing secret `{name}`"),
-                                "cannot be resolved",
-                            )
-                            .with_help(e.to_string()),
-                        );
+                                format!("the value of secret `{name}` is not accepted here: {why}"),
+                                "this secret's value",
+                            );
+                        }
                     }
-                }
+                },
             },
             _ => {}
         }

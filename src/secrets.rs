@@ -136,6 +136,24 @@ impl Secrets {
     }
 }
 
+/// Which secrets one org file may use: its own (`<org-id>/...`) and the pool-level ones
+/// `steward.yaml` shares with every org. The pool's own (SMTP, SSH) are never among them.
+#[derive(Debug, Clone, Default)]
+pub struct SecretScope {
+    pub org: String,
+    pub shared: Vec<String>,
+}
+
+impl SecretScope {
+    pub fn allows(&self, name: &str) -> bool {
+        (!self.org.is_empty()
+            && name
+                .strip_prefix(self.org.as_str())
+                .is_some_and(|rest| rest.starts_with('/')))
+            || self.shared.iter().any(|s| s == name)
+    }
+}
+
 /// The name in a `secret:NAME` reference, if the value is one.
 pub fn reference(value: &str) -> Option<&str> {
     value.strip_prefix(PREFIX)
@@ -165,9 +183,14 @@ pub fn placeholders(text: &str) -> Vec<&str> {
 }
 
 /// The secret values a text's placeholders stand for.
-pub fn values_for(text: &str, secrets: &Secrets) -> Result<Vec<(String, Secret)>, SecretError> {
+pub fn values_for(
+    text: &str,
+    secrets: &Secrets,
+    allowed: impl Fn(&str) -> bool,
+) -> Result<Vec<(String, Secret)>, SecretError> {
     placeholders(text)
         .into_iter()
+        .filter(|n| allowed(n))
         .map(|n| Ok((n.to_string(), secrets.resolve(n)?)))
         .collect()
 }

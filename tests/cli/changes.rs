@@ -250,7 +250,7 @@ fn shards_cover_every_org_exactly_once() {
         let id = format!("org{i:02}");
         env.write(
             &format!("orgs/{id}.yaml"),
-            &org_file(&id, &format!("{id}.org"), "C0", "users: []\n"),
+            &org_file(&id, &format!("{id}.org"), &format!("C{id}"), "users: []\n"),
         );
     }
     let (all, _, _) = selected(&env, &["--all"]);
@@ -342,7 +342,10 @@ fn apply_changed_since_touches_only_the_changed_orgs() {
 #[test]
 fn markdown_plan_for_reviews() {
     let mut env = Env::examples();
-    env.write("secrets/hillside/first-password", "Do-Not-Show-This-1");
+    env.write(
+        "secrets/hillside-youth-club/first-password",
+        "Do-Not-Show-This-1",
+    );
     env.start_lab(&[]);
     assert_eq!(env.run(&["apply", "--yes"]).code, 0);
     // A leaver, a group renamed to something that tries to break the page (group names
@@ -355,7 +358,7 @@ fn markdown_plan_for_reviews() {
     env.write("orgs/riverside-food-bank.yaml", &text);
     let text = env.read("orgs/hillside-youth-club.yaml").replace(
         "    leavers:",
-        "      - {email: new@hillsideyouth.org, name: New Person, org_unit: /Staff, password: secret:hillside/first-password}\n    leavers:",
+        "      - {email: new@hillsideyouth.org, name: New Person, org_unit: /Staff, password: secret:hillside-youth-club/first-password}\n    leavers:",
     );
     env.write("orgs/hillside-youth-club.yaml", &text);
 

@@ -229,12 +229,12 @@ fn pool() -> (Env, BTreeMap<String, String>) {
     let mut store = BTreeMap::new();
     for (name, file) in [
         (
-            "STEWARD_SECRET_RIVERSIDE_GOOGLE_SERVICE_ACCOUNT",
-            "secrets/riverside/google-service-account",
+            "STEWARD_SECRET_RIVERSIDE_FOOD_BANK_GOOGLE_SERVICE_ACCOUNT",
+            "secrets/riverside-food-bank/google-service-account",
         ),
         (
-            "STEWARD_SECRET_HILLSIDE_GOOGLE_SERVICE_ACCOUNT",
-            "secrets/hillside/google-service-account",
+            "STEWARD_SECRET_HILLSIDE_YOUTH_CLUB_GOOGLE_SERVICE_ACCOUNT",
+            "secrets/hillside-youth-club/google-service-account",
         ),
     ] {
         store.insert(name.to_string(), env.read(file));

@@ -183,7 +183,7 @@ fn the_lab_enforces_jwt_page_caps_pagination_and_etags() {
     let mut env = Env::examples();
     env.start_lab(&[]);
     let url = env.lab_url.clone().expect("lab");
-    let key = "secrets/riverside/google-service-account";
+    let key = "secrets/riverside-food-bank/google-service-account";
 
     // Token endpoint: signature, subject, time window.
     let (code, ok) = token(&env, key, "steward-admin@riversidefood.org", 0);
@@ -199,7 +199,7 @@ fn the_lab_enforces_jwt_page_caps_pagination_and_etags() {
     assert_eq!((code, e["error"].as_str()), (400, Some("invalid_grant")));
     let (code, e) = token(
         &env,
-        "secrets/hillside/google-service-account",
+        "secrets/hillside-youth-club/google-service-account",
         "steward-admin@riversidefood.org",
         0,
     );
@@ -211,7 +211,7 @@ fn the_lab_enforces_jwt_page_caps_pagination_and_etags() {
         let (_, good) = token(&env, key, "steward-admin@riversidefood.org", 0);
         assert!(good["access_token"].is_string());
         let account = ServiceAccount::from_secret(&Secret::new(
-            env.read("secrets/hillside/google-service-account"),
+            env.read("secrets/hillside-youth-club/google-service-account"),
         ))
         .expect("key");
         let a = account
@@ -416,7 +416,7 @@ fn google_api_python_client_talks_to_the_lab() {
         std::process::Command::new("python3")
             .arg(&script)
             .arg(&url)
-            .arg(env.path("secrets/riverside/google-service-account"))
+            .arg(env.path("secrets/riverside-food-bank/google-service-account"))
             .arg(&doc_path),
         "Google's Python client against the lab failed (is google-api-python-client installed? .ci/run installs it)",
     );

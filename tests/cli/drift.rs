@@ -261,9 +261,9 @@ fn an_org_that_cannot_be_checked_does_not_stop_the_others_or_resolve_its_finding
     let (_, first, _) = drift_json(&env, &[]);
     assert_eq!(first["summary"]["findings"], 5);
     // Hillside's key stops working.
-    let other = env.read("secrets/riverside/google-service-account");
+    let other = env.read("secrets/riverside-food-bank/google-service-account");
     env.write(
-        "secrets/hillside/google-service-account",
+        "secrets/hillside-youth-club/google-service-account",
         &other.replace("riverside-food-bank", "hillside-youth-club"),
     );
     let (code, report, _) = drift_json(&env, &[]);

@@ -105,7 +105,7 @@ fn the_report_is_mailed_to_the_team_and_each_org_gets_its_own_part() {
     let env = drifted();
     let smtp = Smtp::start();
     configure(&env, smtp.port);
-    let key = env.read("secrets/riverside/google-service-account");
+    let key = env.read("secrets/riverside-food-bank/google-service-account");
     let key: Value = serde_json::from_str(&key).expect("key");
     let key_line = key["private_key"]
         .as_str()

@@ -111,3 +111,116 @@ fn an_edited_saved_plan_is_refused_saying_what_differs() {
     );
     assert!(!run.all().contains("PRIVATE KEY"), "{run:?}");
 }
+
+#[test]
+fn two_org_files_claiming_one_domain_or_customer_are_refused() {
+    let env = Env::new();
+    env.write(
+        "orgs/a.yaml",
+        &org_file("a", "shared.org", "C0a", "users: []\n"),
+    );
+    env.write(
+        "orgs/b.yaml",
+        &org_file("b", "b.org", "C0a", "users: []\n")
+            .replace("  domain: b.org\n", "  domains: [b.org, Shared.org]\n"),
+    );
+    env.run(&["lab", "init"]);
+    let v = env.run(&["validate"]);
+    assert_eq!(v.code, 1, "{v:?}");
+    for expected in [
+        "domain `shared.org` is claimed by orgs/a.yaml and orgs/b.yaml",
+        "customer id `C0a` is claimed by orgs/a.yaml and orgs/b.yaml",
+        "customer id `C0a` is claimed by orgs/b.yaml and orgs/a.yaml",
+    ] {
+        assert!(v.stderr.contains(expected), "{expected}\n{v:?}");
+    }
+    // Selecting one of them still sees the other.
+    let one = env.run(&["validate", "orgs/a.yaml"]);
+    assert_eq!(one.code, 1, "{one:?}");
+    assert!(
+        one.stderr
+            .contains("is claimed by orgs/a.yaml and orgs/b.yaml"),
+        "{one:?}"
+    );
+}
+
+/// An org with a Wi-Fi network on a (never contacted) access point.
+fn wifi_org(id: &str, network: &str) -> String {
+    format!(
+        "org: {id}\nname: {id}\nhosts:\n  ap: {{address: 192.0.2.1}}\nmodules:\n  base: {{}}\n  wifi:\n    driver: none\n    access_points: [ap]\n    networks:\n      - {network}\n"
+    )
+}
+
+#[test]
+fn secrets_stay_in_their_org_and_placeholders_are_never_filled() {
+    let env = Env::new();
+    env.write("secrets/other-org/wifi", "the-other-orgs-passphrase");
+    env.write("secrets/a/wifi", "a-good-passphrase");
+    for (id, network, expected) in [
+        (
+            "a",
+            "{ssid: Hall, passphrase: secret:other-org/wifi}",
+            "secret `other-org/wifi` is not this org's to use",
+        ),
+        (
+            "b",
+            "{ssid: \"((secret:other-org/wifi))\", passphrase: secret:b/wifi}",
+            "this value looks like a secret placeholder",
+        ),
+    ] {
+        env.write(&format!("orgs/{id}.yaml"), &wifi_org(id, network));
+        env.write("secrets/b/wifi", "b-good-passphrase");
+        let v = env.run(&["validate", &format!("orgs/{id}.yaml")]);
+        assert_eq!(v.code, 1, "{v:?}");
+        assert!(v.stderr.contains(expected), "{expected}\n{v:?}");
+        assert!(!v.all().contains("the-other-orgs-passphrase"), "{v:?}");
+        std::fs::remove_file(env.path(&format!("orgs/{id}.yaml"))).expect("rm");
+    }
+    // A pool-level secret shared in steward.yaml is usable by every org.
+    env.write(
+        "steward.yaml",
+        &format!("{}", crate::support::POOL).replace(
+            "secrets: {dir: secrets}",
+            "secrets: {dir: secrets, shared: [building/wifi]}",
+        ),
+    );
+    env.write("secrets/building/wifi", "the-buildings-passphrase");
+    env.write(
+        "orgs/a.yaml",
+        &wifi_org("a", "{ssid: Hall, passphrase: secret:building/wifi}"),
+    );
+    let v = env.run(&["validate"]);
+    assert_eq!(v.code, 0, "{v:?}");
+}
+
+#[test]
+fn values_that_reach_config_files_are_checked_for_what_their_consumer_accepts() {
+    let env = Env::new();
+    env.write("secrets/a/short", "12345");
+    env.write("secrets/a/newline", "good-passphrase\nextra_line=1");
+    env.write("secrets/a/hex", &"ab".repeat(32));
+    env.write(
+        "orgs/a.yaml",
+        &format!(
+            "org: a\nname: a\nhosts:\n  ap: {{address: 192.0.2.1}}\nmodules:\n  base: {{}}\n  wifi:\n    access_points: [ap]\n    networks:\n      - {{ssid: One, passphrase: secret:a/short}}\n      - {{ssid: Two, passphrase: secret:a/newline}}\n      - {{ssid: \"{}\", passphrase: secret:a/hex}}\n      - {{ssid: \"Four\\nwpa_passphrase=x\", passphrase: secret:a/hex}}\n",
+            "x".repeat(33)
+        ),
+    );
+    let v = env.run(&["validate"]);
+    assert_eq!(v.code, 1, "{v:?}");
+    for expected in [
+        "the value of secret `a/short` is not accepted here",
+        "a WPA passphrase has 8 to 63 characters (or 64 hex",
+        "the value of secret `a/newline` is not accepted here",
+        "a WPA passphrase has only printable ASCII",
+        "a network name has 1 to 32 bytes; this one has 33",
+        "control character",
+    ] {
+        assert!(v.stderr.contains(expected), "{expected}\n{v:?}");
+    }
+    assert!(
+        !v.stderr.contains("secret `a/hex`"),
+        "64 hex digits are a key: {v:?}"
+    );
+    assert!(!v.all().contains("good-passphrase"), "{v:?}");
+}

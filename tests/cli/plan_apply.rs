@@ -304,9 +304,9 @@ fn one_org_failing_does_not_stop_the_others() {
     let mut env = Env::examples();
     env.start_lab(&[]);
     // Replace hillside's key after the lab loaded it: its token requests now fail.
-    let other = env.read("secrets/riverside/google-service-account");
+    let other = env.read("secrets/riverside-food-bank/google-service-account");
     env.write(
-        "secrets/hillside/google-service-account",
+        "secrets/hillside-youth-club/google-service-account",
         &other.replace("riverside-food-bank", "hillside-youth-club"),
     );
     let plan = env.run(&["plan"]);

@@ -106,12 +106,12 @@ fn scheduled_github_workflow_mails_the_report_and_keeps_history() {
     let mut store: BTreeMap<String, String> = BTreeMap::new();
     for (var, file) in [
         (
-            "STEWARD_SECRET_RIVERSIDE_GOOGLE_SERVICE_ACCOUNT",
-            "secrets/riverside/google-service-account",
+            "STEWARD_SECRET_RIVERSIDE_FOOD_BANK_GOOGLE_SERVICE_ACCOUNT",
+            "secrets/riverside-food-bank/google-service-account",
         ),
         (
-            "STEWARD_SECRET_HILLSIDE_GOOGLE_SERVICE_ACCOUNT",
-            "secrets/hillside/google-service-account",
+            "STEWARD_SECRET_HILLSIDE_YOUTH_CLUB_GOOGLE_SERVICE_ACCOUNT",
+            "secrets/hillside-youth-club/google-service-account",
         ),
         ("STEWARD_SECRET_SMTP_PASSWORD", "secrets/smtp-password"),
     ] {

@@ -99,11 +99,12 @@ fn wifi_is_applied_read_back_from_hostapd_and_checked_before_replacing() {
             .contains(&format!("sae_password={PASSPHRASE}\n"))
     );
 
-    // An SSID longer than 32 bytes: hostapd rejects the file, the running config and
-    // the file on disk stay as they were, and the restart is skipped.
+    // What validate cannot know, hostapd still checks: a lower-case country code is
+    // rejected, the running config and the file on disk stay as they were, and the
+    // restart is skipped. (An SSID over 32 bytes no longer gets this far: validate.)
     env.write(
         "orgs/riverside.yaml",
-        &org(&lab, "Riverside-Staff-and-a-name-far-too-long"),
+        &org(&lab, "Riverside-Staff-2").replace("country: GB", "country: gb"),
     );
     let bad = env.run(&["apply", "--yes"]);
     assert_eq!(bad.code, 1, "{bad:?}");
@@ -111,7 +112,7 @@ fn wifi_is_applied_read_back_from_hostapd_and_checked_before_replacing() {
         bad.all().contains("hostapd rejected the new configuration"),
         "{bad:?}"
     );
-    assert!(bad.all().contains("invalid SSID"), "{bad:?}");
+    assert!(bad.all().contains("Invalid country_code 'gb'"), "{bad:?}");
     assert!(!bad.all().contains(PASSPHRASE), "{bad:?}");
     assert!(
         bad.all()

@@ -272,7 +272,7 @@ pub fn read_facts(
         // Secret values in the live file become placeholders before anything else
         // sees the content: plans, JSON and fingerprints never hold them.
         let desired = r.attrs.str("content");
-        let values = secret_values(host, desired, secrets)?;
+        let values = secret_values(host, desired, secrets, &org.secret_scope)?;
         let live = secrets::redact(&String::from_utf8_lossy(&bytes), desired, &values);
         let mut a = Attrs::default();
         a.insert("host", json!(host));
@@ -371,13 +371,15 @@ pub fn read_facts(
     Ok(facts)
 }
 
-/// The values of the secrets a file's content names.
+/// The values of the secrets a file's content names, only those the org may use:
+/// anything else stays the text it is.
 fn secret_values(
     host: &str,
     content: &str,
     secrets: &Secrets,
+    scope: &secrets::SecretScope,
 ) -> Result<Vec<(String, Secret)>, SshError> {
-    secrets::values_for(content, secrets).map_err(|e| SshError::Failed {
+    secrets::values_for(content, secrets, |name| scope.allows(name)).map_err(|e| SshError::Failed {
         host: host.to_string(),
         message: e.to_string(),
     })
@@ -622,7 +624,7 @@ pub fn apply(conn: &Conn, secrets: &Secrets, org: &Org, change: &Change) -> Resu
             let mode = u32::from_str_radix(want.str("mode"), 8)
                 .map_err(|_| failed(conn, format!("bad mode `{}`", want.str("mode"))))?;
             let desired = want.str("content");
-            let values = secret_values(&conn.host.name, desired, secrets)?;
+            let values = secret_values(&conn.host.name, desired, secrets, &org.secret_scope)?;
             let content = secrets::fill(desired, &values);
             let check = (r.address.kind == Kind::HostapdConfig).then_some(hostapd::CHECK_SCRIPT);
             conn.put_file(
