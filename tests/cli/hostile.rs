@@ -179,7 +179,7 @@ fn secrets_stay_in_their_org_and_placeholders_are_never_filled() {
     // A pool-level secret shared in steward.yaml is usable by every org.
     env.write(
         "steward.yaml",
-        &format!("{}", crate::support::POOL).replace(
+        &crate::support::POOL.replace(
             "secrets: {dir: secrets}",
             "secrets: {dir: secrets, shared: [building/wifi]}",
         ),
