@@ -496,6 +496,7 @@ pub fn failed_plan(org: &Org, error: String) -> OrgPlan {
 /// before deletes of the users and groups they join.
 pub fn change_graph(changes: &[Change]) -> DepGraph<usize> {
     let mut g = DepGraph::new();
+    let mut edges = crate::graph::EdgeSet::default();
     let nodes: Vec<NodeIndex> = (0..changes.len()).map(|i| g.add_node(i)).collect();
     let index: HashMap<&Address, usize> = changes
         .iter()
@@ -508,7 +509,7 @@ pub fn change_graph(changes: &[Change]) -> DepGraph<usize> {
                 .get(dep)
                 .filter(|j| changes[**j].action != Action::Delete)
             {
-                g.update_edge(nodes[*j], nodes[i], ());
+                edges.add(&mut g, nodes[*j], nodes[i]);
             }
         }
         if c.action == Action::Delete && c.address.kind == Kind::GoogleMember {
@@ -526,7 +527,7 @@ pub fn change_graph(changes: &[Change]) -> DepGraph<usize> {
                     .get(&a)
                     .filter(|j| changes[**j].action == Action::Delete)
                 {
-                    g.update_edge(nodes[i], nodes[*j], ());
+                    edges.add(&mut g, nodes[i], nodes[*j]);
                 }
             }
         }

@@ -14,6 +14,19 @@ use tokio::task::JoinSet;
 /// A graph whose edges run from a dependency to what depends on it.
 pub type DepGraph<N> = DiGraph<N, ()>;
 
+/// Adds edges once each in constant time. petgraph's `update_edge` scans the source's
+/// edges on every call, which is quadratic for a group with thousands of members.
+#[derive(Default)]
+pub struct EdgeSet(std::collections::HashSet<(NodeIndex, NodeIndex)>);
+
+impl EdgeSet {
+    pub fn add<N>(&mut self, g: &mut DepGraph<N>, from: NodeIndex, to: NodeIndex) {
+        if self.0.insert((from, to)) {
+            g.add_edge(from, to, ());
+        }
+    }
+}
+
 /// One cycle, as the nodes in order (the last leads back to the first), if there is one.
 /// Self-loops count.
 pub fn find_cycle<N>(g: &DepGraph<N>) -> Option<Vec<NodeIndex>> {

@@ -250,13 +250,12 @@ impl Catalogue {
             else {
                 continue;
             };
-            let text = match std::fs::read_to_string(&spec_path) {
+            // A module's files stay in its folder: a template may not be /etc/passwd
+            // or a secret, nor a link to one.
+            let text = match crate::util::read_inside(&spec_path, &path, &spec_path) {
                 Ok(t) => t,
                 Err(e) => {
-                    problems.push(Problem::new(
-                        "module_file",
-                        format!("cannot read {}: {e}", spec_path.display()),
-                    ));
+                    problems.push(Problem::new("module_file", e.to_string()));
                     continue;
                 }
             };
@@ -268,7 +267,7 @@ impl Catalogue {
                 }
             };
             let template_path = path.join(&spec.template);
-            match std::fs::read_to_string(&template_path) {
+            match crate::util::read_inside(&template_path, &path, &template_path) {
                 Ok(t) => {
                     if let Err(e) = registry.register_template_string(&name, t) {
                         problems.push(Problem::new(
@@ -279,10 +278,7 @@ impl Catalogue {
                     }
                 }
                 Err(e) => {
-                    problems.push(Problem::new(
-                        "module_template",
-                        format!("cannot read {}: {e}", template_path.display()),
-                    ));
+                    problems.push(Problem::new("module_template", e.to_string()));
                     continue;
                 }
             }

@@ -148,13 +148,24 @@ pub fn load(
 ) -> Result<Org, Problems> {
     let mut problems = Problems::default();
     let shown = pool.display_path(path);
-    let text = match std::fs::read_to_string(path) {
+    let text = match crate::util::read_inside(path, &pool.orgs_dir(), &shown) {
         Ok(t) => t,
+        // Bad bytes are shown where they are, in the file's own (lossy) text.
+        Err(e @ crate::util::ReadError::NotUtf8 { .. }) => {
+            // Before the bad byte the lossy text is the file's own, byte for byte.
+            let (lossy, at) = match &e {
+                crate::util::ReadError::NotUtf8 { lossy, offset, .. } => (lossy.clone(), *offset),
+                _ => (String::new(), 0),
+            };
+            let file = SourceFile::new(&shown, lossy);
+            problems.push(
+                Problem::at("encoding", &file, Span::new(at, 1), e.to_string(), "here")
+                    .with_help("save the file as UTF-8"),
+            );
+            return Err(problems);
+        }
         Err(e) => {
-            problems.push(Problem::new(
-                "org_file",
-                format!("cannot read {}: {e}", shown.display()),
-            ));
+            problems.push(Problem::new("org_file", e.to_string()));
             return Err(problems);
         }
     };
@@ -582,6 +593,7 @@ fn link(mut org: Org, catalogue: &Catalogue) -> Result<Org, Problems> {
         }
     }
     let mut graph: DepGraph<usize> = DepGraph::new();
+    let mut edges = crate::graph::EdgeSet::default();
     let nodes: Vec<NodeIndex> = (0..org.resources.len())
         .map(|i| graph.add_node(i))
         .collect();
@@ -595,7 +607,7 @@ fn link(mut org: Org, catalogue: &Catalogue) -> Result<Org, Problems> {
             });
             match target {
                 Some(t) => {
-                    graph.update_edge(nodes[*t], nodes[i], ());
+                    edges.add(&mut graph, nodes[*t], nodes[i]);
                 }
                 None => {
                     let path = format!("{}.{}", r.source, reference.attribute);
@@ -653,7 +665,7 @@ fn link(mut org: Org, catalogue: &Catalogue) -> Result<Org, Problems> {
         };
         for (j, other) in org.resources.iter().enumerate() {
             if m.spec.requires.contains(&other.module) {
-                graph.update_edge(nodes[j], nodes[i], ());
+                edges.add(&mut graph, nodes[j], nodes[i]);
             }
         }
     }
@@ -787,7 +799,8 @@ fn overlaps(pool: &Pool, orgs: &[Arc<Org>]) -> Problems {
         if loaded.iter().any(|l| l == &path) {
             continue;
         }
-        let Ok(text) = std::fs::read_to_string(&path) else {
+        let shown = pool.display_path(&path);
+        let Ok(text) = crate::util::read_inside(&path, &pool.orgs_dir(), &shown) else {
             continue;
         };
         let Ok(root) = yaml::parse(&text) else {

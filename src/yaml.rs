@@ -7,6 +7,14 @@
 
 use std::collections::HashMap;
 
+/// Limits that keep a hostile file from stalling or crashing Steward, each far above
+/// what a real pool writes. Aliases may add at most this many nodes to a document...
+pub const MAX_ALIAS_NODES: usize = 100_000;
+/// ...mappings and lists may nest this deep...
+pub const MAX_DEPTH: usize = 64;
+/// ...and a file may be this large.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
 use serde_json::Value;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
@@ -209,10 +217,38 @@ enum Frame {
 struct Builder<'a> {
     offsets: Offsets<'a>,
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Node>,
+    /// Anchored nodes with their size in nodes.
+    anchors: HashMap<usize, (Node, usize)>,
     root: Option<Node>,
     error: Option<SyntaxError>,
-    documents: usize,
+    /// Nodes added by aliases so far.
+    expanded: usize,
+}
+
+/// How many nodes a subtree holds.
+fn size(n: &Node) -> usize {
+    1 + match &n.kind {
+        NodeKind::Scalar { .. } => 0,
+        NodeKind::Seq(items) => items.iter().map(size).sum(),
+        NodeKind::Map(entries) => entries.iter().map(|(_, v)| 1 + size(v)).sum(),
+    }
+}
+
+fn json_size(v: &Value) -> usize {
+    1 + match v {
+        Value::Array(items) => items.iter().map(json_size).sum(),
+        Value::Object(map) => map.values().map(|v| 1 + json_size(v)).sum(),
+        _ => 0,
+    }
+}
+
+fn alias_error(span: Span) -> SyntaxError {
+    SyntaxError {
+        message: format!(
+            "aliases expand this document beyond {MAX_ALIAS_NODES} values; write the values out, or use fewer aliases"
+        ),
+        span,
+    }
 }
 
 impl Builder<'_> {
@@ -308,15 +344,6 @@ impl MarkedEventReceiver for Builder<'_> {
         }
         let start = self.offsets.byte(mark.index());
         match ev {
-            Event::DocumentStart => {
-                self.documents += 1;
-                if self.documents > 1 {
-                    self.error = Some(SyntaxError {
-                        message: "a file holds exactly one YAML document".into(),
-                        span: Span::new(start, 3),
-                    });
-                }
-            }
             Event::Scalar(value, style, anchor, _) => {
                 let span = self.scalar_span(start, &value, style);
                 let node = Node {
@@ -327,12 +354,17 @@ impl MarkedEventReceiver for Builder<'_> {
                     span,
                 };
                 if anchor > 0 {
-                    self.anchors.insert(anchor, node.clone());
+                    self.anchors.insert(anchor, (node.clone(), 1));
                 }
                 self.push(node);
             }
             Event::Alias(id) => match self.anchors.get(&id) {
-                Some(node) => {
+                Some((node, n)) => {
+                    self.expanded += n;
+                    if self.expanded > MAX_ALIAS_NODES {
+                        self.error = Some(alias_error(Span::new(start, 1)));
+                        return;
+                    }
                     let mut node = node.clone();
                     node.span = Span::new(start, 1);
                     self.push(node);
@@ -395,33 +427,102 @@ impl MarkedEventReceiver for Builder<'_> {
                     }
                 };
                 if anchor > 0 {
-                    self.anchors.insert(anchor, node.clone());
+                    let n = size(&node);
+                    self.anchors.insert(anchor, (node.clone(), n));
                 }
                 self.push(node);
             }
-            Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => {}
+            Event::Nothing
+            | Event::StreamStart
+            | Event::StreamEnd
+            | Event::DocumentStart
+            | Event::DocumentEnd => {}
         }
     }
 }
 
-/// Parses one YAML document. An empty file is an empty mapping.
+/// Feeds one document's events to `receiver`, pulling them one at a time (yaml-rust2's
+/// own `load` recurses once per nesting level, so a deep file would overflow the
+/// stack before any limit could be checked). Refuses a second document and nesting
+/// beyond [`MAX_DEPTH`].
+fn drive(
+    src: &str,
+    offsets: &Offsets<'_>,
+    receiver: &mut dyn MarkedEventReceiver,
+) -> Result<(), SyntaxError> {
+    let located = |message: String, mark: Marker, len: usize| {
+        let at = offsets.byte(mark.index());
+        SyntaxError {
+            message,
+            span: Span::new(
+                at,
+                len.min(src.len().saturating_sub(at))
+                    .max(usize::from(at < src.len())),
+            ),
+        }
+    };
+    let mut parser = Parser::new_from_str(src);
+    let mut depth = 0usize;
+    let mut documents = 0usize;
+    loop {
+        let (ev, mark) = parser
+            .next_token()
+            .map_err(|e| located(e.info().to_string(), *e.marker(), 1))?;
+        match &ev {
+            Event::StreamEnd => return Ok(()),
+            Event::DocumentStart => {
+                documents += 1;
+                if documents > 1 {
+                    return Err(located(
+                        "a second YAML document: a file holds exactly one".into(),
+                        mark,
+                        3,
+                    ));
+                }
+            }
+            Event::SequenceStart(..) | Event::MappingStart(..) => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(located(
+                        format!("nested more than {MAX_DEPTH} levels deep"),
+                        mark,
+                        1,
+                    ));
+                }
+            }
+            Event::SequenceEnd | Event::MappingEnd => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        receiver.on_event(ev, mark);
+    }
+}
+
+/// Parses one YAML document. An empty file is an empty mapping. A byte-order mark at
+/// the start is skipped (spans still count it).
 pub fn parse(src: &str) -> Result<Node, SyntaxError> {
+    const BOM: &str = "\u{feff}";
+    if let Some(rest) = src.strip_prefix(BOM) {
+        return match parse(rest) {
+            Ok(mut node) => {
+                shift(&mut node, BOM.len());
+                Ok(node)
+            }
+            Err(mut e) => {
+                e.span.start += BOM.len();
+                Err(e)
+            }
+        };
+    }
+    let offsets = Offsets::new(src);
     let mut builder = Builder {
         offsets: Offsets::new(src),
         stack: Vec::new(),
         anchors: HashMap::new(),
         root: None,
         error: None,
-        documents: 0,
+        expanded: 0,
     };
-    let mut parser = Parser::new_from_str(src);
-    if let Err(e) = parser.load(&mut builder, false) {
-        let at = builder.offsets.byte(e.marker().index());
-        return Err(SyntaxError {
-            message: e.info().to_string(),
-            span: Span::new(at, usize::from(at < src.len())),
-        });
-    }
+    drive(src, &offsets, &mut builder)?;
     if let Some(e) = builder.error {
         return Err(e);
     }
@@ -429,6 +530,21 @@ pub fn parse(src: &str) -> Result<Node, SyntaxError> {
         kind: NodeKind::Map(Vec::new()),
         span: Span::new(0, 0),
     }))
+}
+
+/// Moves every span of a tree `by` bytes later.
+fn shift(node: &mut Node, by: usize) {
+    node.span.start += by;
+    match &mut node.kind {
+        NodeKind::Scalar { .. } => {}
+        NodeKind::Seq(items) => items.iter_mut().for_each(|n| shift(n, by)),
+        NodeKind::Map(entries) => {
+            for (k, v) in entries {
+                k.span.start += by;
+                shift(v, by);
+            }
+        }
+    }
 }
 
 /// Builds JSON straight from parser events, for YAML that needs no positions (a
@@ -439,6 +555,8 @@ struct JsonBuilder {
     anchors: HashMap<usize, Value>,
     root: Option<Value>,
     error: Option<(String, Marker)>,
+    /// Values added by aliases so far.
+    expanded: usize,
 }
 
 impl JsonBuilder {
@@ -484,7 +602,14 @@ impl MarkedEventReceiver for JsonBuilder {
                 self.push(v, mark);
             }
             Event::Alias(id) => match self.anchors.get(&id).cloned() {
-                Some(v) => self.push(v, mark),
+                Some(v) => {
+                    self.expanded += json_size(&v);
+                    if self.expanded > MAX_ALIAS_NODES {
+                        self.error = Some((alias_error(Span::default()).message, mark));
+                        return;
+                    }
+                    self.push(v, mark)
+                }
                 None => self.error = Some(("unknown alias".into(), mark)),
             },
             Event::SequenceStart(anchor, _) => {
@@ -515,7 +640,6 @@ impl MarkedEventReceiver for JsonBuilder {
 pub fn parse_json(src: &str) -> Result<Value, SyntaxError> {
     let offsets = Offsets::new(src);
     let mut builder = JsonBuilder::default();
-    let mut parser = Parser::new_from_str(src);
     let located = |message: String, mark: Marker| {
         let at = offsets.byte(mark.index());
         SyntaxError {
@@ -523,9 +647,7 @@ pub fn parse_json(src: &str) -> Result<Value, SyntaxError> {
             span: Span::new(at, usize::from(at < src.len())),
         }
     };
-    if let Err(e) = parser.load(&mut builder, false) {
-        return Err(located(e.info().to_string(), *e.marker()));
-    }
+    drive(src, &offsets, &mut builder)?;
     if let Some((message, mark)) = builder.error {
         return Err(located(message, mark));
     }

@@ -224,3 +224,89 @@ fn values_that_reach_config_files_are_checked_for_what_their_consumer_accepts() 
     );
     assert!(!v.all().contains("good-passphrase"), "{v:?}");
 }
+
+#[test]
+fn files_outside_the_pool_are_refused_by_name_never_shown() {
+    let env = Env::new();
+    env.write(
+        "secrets/a/google",
+        "{\"private_key\": \"-----BEGIN PRIVATE KEY-----\\nSECRETKEYMATERIAL\\n\"}",
+    );
+    // An org file that is a link to a secret.
+    std::os::unix::fs::symlink(env.path("secrets/a/google"), env.path("orgs/x.yaml"))
+        .expect("symlink");
+    let v = env.run(&["validate"]);
+    assert_eq!(v.code, 1, "{v:?}");
+    assert!(v.stderr.contains("outside"), "{v:?}");
+    assert!(!v.all().contains("SECRETKEYMATERIAL"), "{v:?}");
+    std::fs::remove_file(env.path("orgs/x.yaml")).expect("rm");
+
+    // A module whose template is a file outside its folder: /etc/passwd, or a secret.
+    for template in ["/etc/passwd", "../../secrets/a/google"] {
+        env.write(
+            "modules/evil/module.yaml",
+            &format!("description: evil\nrequires: []\ntemplate: {template}\n"),
+        );
+        let v = env.run(&["modules"]);
+        assert_ne!(v.code, 0, "{v:?}");
+        assert!(v.all().contains("outside"), "{template}: {v:?}");
+        assert!(!v.all().contains("SECRETKEYMATERIAL"), "{v:?}");
+        assert!(!v.all().contains("root:x:0:0"), "{v:?}");
+    }
+}
+
+#[test]
+fn yaml_that_would_crash_or_stall_is_refused_at_its_line() {
+    let env = Env::new();
+    env.run(&["lab", "init"]);
+    let laughs = {
+        let mut s = String::from(
+            "org: x\nname: x\nlol0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n",
+        );
+        for i in 1..10 {
+            let prev = format!("*l{}", i - 1);
+            s.push_str(&format!(
+                "lol{i}: &l{i} [{}]\n",
+                vec![prev.as_str(); 10].join(", ")
+            ));
+        }
+        s
+    };
+    // A block sequence nested 10,000 deep, on one line: `- - - - ... x`.
+    let deep = format!("org: x\nname: x\nnested:\n{}x\n", "- ".repeat(10_000));
+    for (name, text, expected) in [
+        ("laughs", laughs, "aliases expand this document beyond"),
+        ("deep", deep, "nested more than 64 levels deep"),
+        (
+            "two",
+            "org: two\nname: two\n---\norg: other\n".to_string(),
+            "a second YAML document",
+        ),
+    ] {
+        env.write(&format!("orgs/{name}.yaml"), &text);
+        let v = env.run(&["validate", &format!("orgs/{name}.yaml")]);
+        assert_eq!(v.code, 1, "{name}: {v:?}");
+        assert!(v.stderr.contains(expected), "{name}: {v:?}");
+        assert!(!v.stderr.contains("panicked"), "{name}: {v:?}");
+        std::fs::remove_file(env.path(&format!("orgs/{name}.yaml"))).expect("rm");
+    }
+    // The second document is pointed at on its own line.
+    env.write("orgs/two.yaml", "org: two\nname: two\n---\norg: other\n");
+    let v = env.run(&["validate"]);
+    assert!(v.stderr.contains("[orgs/two.yaml:3:1]"), "{v:?}");
+    std::fs::remove_file(env.path("orgs/two.yaml")).expect("rm");
+
+    // A byte-order mark is fine; bytes that are not UTF-8 are pointed at.
+    env.write("orgs/bom.yaml", "\u{feff}org: bom\nname: With a BOM\n");
+    let v = env.run(&["validate", "orgs/bom.yaml"]);
+    assert_eq!(v.code, 0, "{v:?}");
+    std::fs::write(env.path("orgs/latin.yaml"), b"org: latin\nname: Caf\xe9\n").expect("write");
+    let v = env.run(&["validate", "orgs/latin.yaml"]);
+    assert_eq!(v.code, 1, "{v:?}");
+    assert!(
+        v.stderr
+            .contains("is not UTF-8 text: byte 0xe9 at line 2, column 10"),
+        "{v:?}"
+    );
+    assert!(v.stderr.contains("[orgs/latin.yaml:2:10]"), "{v:?}");
+}
