@@ -267,7 +267,7 @@ fn yaml_that_would_crash_or_stall_is_refused_at_its_line() {
             let prev = format!("*l{}", i - 1);
             s.push_str(&format!(
                 "lol{i}: &l{i} [{}]\n",
-                vec![prev.as_str(); 10].join(", ")
+                [prev.as_str(); 10].join(", ")
             ));
         }
         s
