@@ -765,12 +765,20 @@ pub fn load_all_shared(
     (orgs, problems)
 }
 
-/// A Google domain or customer id that more than one org file claims: each belongs to
-/// exactly one org, or one org's plan could reach another's tenant. Org files that were
-/// not selected are read for their `google:` section only.
+/// A Google domain, customer id or host address that more than one org file claims:
+/// each belongs to exactly one org, or one org's plan could reach another's tenant or
+/// machines. Org files that were not selected are read for those sections only.
+/// A host as the network knows it: address and port.
+fn host_key(h: &Host) -> String {
+    format!("{}:{}", h.address.to_ascii_lowercase(), h.port)
+}
+
 fn overlaps(pool: &Pool, orgs: &[Arc<Org>]) -> Problems {
     let mut problems = Problems::default();
-    if orgs.iter().all(|o| o.google.is_none()) {
+    if orgs
+        .iter()
+        .all(|o| o.google.is_none() && o.hosts.is_empty())
+    {
         return problems;
     }
     // (kind, value) -> the org files claiming it
@@ -787,12 +795,15 @@ fn overlaps(pool: &Pool, orgs: &[Arc<Org>]) -> Problems {
     };
     let loaded: Vec<PathBuf> = orgs.iter().map(|o| pool.root.join(&o.file.path)).collect();
     for o in orgs {
+        let file = o.file.path.display().to_string();
         if let Some(g) = &o.google {
-            let file = o.file.path.display().to_string();
             for d in &g.domains {
                 claim("domain", d, file.clone());
             }
-            claim("customer id", &g.customer_id, file);
+            claim("customer id", &g.customer_id, file.clone());
+        }
+        for h in o.hosts.values() {
+            claim("host address", &host_key(h), file.clone());
         }
     }
     for path in discover(pool).unwrap_or_default() {
@@ -806,10 +817,30 @@ fn overlaps(pool: &Pool, orgs: &[Arc<Org>]) -> Problems {
         let Ok(root) = yaml::parse(&text) else {
             continue;
         };
+        let file = pool.display_path(&path).display().to_string();
+        for (_, h) in root
+            .get("hosts")
+            .and_then(Node::entries)
+            .unwrap_or_default()
+        {
+            if let Some(address) = h.get("address").and_then(Node::as_str) {
+                let port = h
+                    .get("port")
+                    .and_then(Node::as_str)
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or(22);
+                let host = Host {
+                    name: String::new(),
+                    address: address.to_string(),
+                    user: String::new(),
+                    port,
+                };
+                claim("host address", &host_key(&host), file.clone());
+            }
+        }
         let Some(g) = root.get("google") else {
             continue;
         };
-        let file = pool.display_path(&path).display().to_string();
         let domains = g
             .get("domain")
             .into_iter()
@@ -822,18 +853,27 @@ fn overlaps(pool: &Pool, orgs: &[Arc<Org>]) -> Problems {
         }
     }
     for o in orgs {
-        let Some(g) = &o.google else { continue };
         let here = o.file.path.display().to_string();
-        let values = g
-            .domains
-            .iter()
-            .map(|d| ("domain", d.as_str(), "google.domain"))
-            .chain(std::iter::once((
+        let mut values: Vec<(&str, String, String)> = Vec::new();
+        if let Some(g) = &o.google {
+            for d in &g.domains {
+                values.push(("domain", d.clone(), "google.domain".into()));
+            }
+            values.push((
                 "customer id",
-                g.customer_id.as_str(),
-                "google.customer_id",
-            )));
+                g.customer_id.clone(),
+                "google.customer_id".into(),
+            ));
+        }
+        for h in o.hosts.values() {
+            values.push((
+                "host address",
+                host_key(h),
+                format!("hosts.{}.address", h.name),
+            ));
+        }
         for (kind, value, path) in values {
+            let (value, path) = (value.as_str(), path.as_str());
             let Some(files) = claims.get(&(kind, value.to_ascii_lowercase())) else {
                 continue;
             };
@@ -857,7 +897,7 @@ fn overlaps(pool: &Pool, orgs: &[Arc<Org>]) -> Problems {
                     ),
                     "claimed by another org file too",
                 )
-                .with_help("each Google domain and customer id belongs to exactly one org file: remove it from all but one"),
+                .with_help("each Google domain, customer id and on-site host belongs to exactly one org file: remove it from all but one"),
             );
         }
     }

@@ -142,6 +142,24 @@ fn two_org_files_claiming_one_domain_or_customer_are_refused() {
             .contains("is claimed by orgs/a.yaml and orgs/b.yaml"),
         "{one:?}"
     );
+    // One machine, one org: another org file naming the same host is refused too.
+    std::fs::remove_file(env.path("orgs/a.yaml")).expect("rm");
+    std::fs::remove_file(env.path("orgs/b.yaml")).expect("rm");
+    for id in ["c", "d"] {
+        env.write(
+            &format!("orgs/{id}.yaml"),
+            &format!(
+                "org: {id}\nname: {id}\nhosts:\n  pc-{id}: {{address: 192.0.2.7}}\nmodules:\n  base: {{}}\n"
+            ),
+        );
+    }
+    let v = env.run(&["validate", "orgs/d.yaml"]);
+    assert_eq!(v.code, 1, "{v:?}");
+    assert!(
+        v.stderr
+            .contains("host address `192.0.2.7:22` is claimed by orgs/d.yaml and orgs/c.yaml"),
+        "{v:?}"
+    );
 }
 
 /// An org with a Wi-Fi network on a (never contacted) access point.
