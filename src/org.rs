@@ -591,6 +591,24 @@ fn link(mut org: Org, catalogue: &Catalogue) -> Result<Org, Problems> {
         } else {
             by_address.insert(r.address.clone(), i);
         }
+        if r.address.kind.has_file_content()
+            && let Err(rule) = r.address.kind.path_rule(r.attrs.str("path"))
+        {
+            problems.push(
+                Problem::at(
+                    "file_path",
+                    &org.file,
+                    org.span_of(&r.source),
+                    format!(
+                        "{} `{}` is not a path Steward manages",
+                        r.address.kind.noun(),
+                        r.attrs.str("path")
+                    ),
+                    "rendered from here",
+                )
+                .with_help(format!("{rule} (a fault in modules/{}/)", r.module)),
+            );
+        }
     }
     let mut graph: DepGraph<usize> = DepGraph::new();
     let mut edges = crate::graph::EdgeSet::default();

@@ -210,6 +210,32 @@ impl Kind {
         }
     }
 
+    /// Where on a host a file of this kind may be. Steward's files live in places of
+    /// its own, so no module can make a plan read (and show) any other file.
+    pub fn path_rule(self, path: &str) -> Result<(), &'static str> {
+        let clean = path.starts_with('/') && !path.split('/').any(|seg| seg == ".." || seg == ".");
+        let allowed = match self {
+            Kind::File => {
+                path.starts_with("/etc/steward/")
+                    || path
+                        .strip_prefix("/etc/systemd/system/steward-")
+                        .is_some_and(|rest| !rest.contains('/'))
+            }
+            Kind::HostapdConfig => path.starts_with("/etc/hostapd/"),
+            _ => true,
+        };
+        if clean && allowed {
+            Ok(())
+        } else {
+            Err(match self {
+                Kind::HostapdConfig => "a hostapd configuration lives under /etc/hostapd/",
+                _ => {
+                    "Steward's files live under /etc/steward/, and its units are /etc/systemd/system/steward-*"
+                }
+            })
+        }
+    }
+
     /// The host an on-site resource lives on.
     pub fn host_of(self, attrs: &Attrs) -> Option<&str> {
         (self.provider() == ProviderKind::Ssh).then(|| attrs.str("host"))

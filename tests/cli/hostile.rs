@@ -328,3 +328,36 @@ fn yaml_that_would_crash_or_stall_is_refused_at_its_line() {
     );
     assert!(v.stderr.contains("[orgs/latin.yaml:2:10]"), "{v:?}");
 }
+
+#[test]
+fn a_module_cannot_make_a_plan_read_any_file_on_a_host() {
+    let env = Env::new();
+    env.write(
+        "modules/peek/module.yaml",
+        "description: peek\nrequires: []\ntemplate: t.hbs\n",
+    );
+    for path in [
+        "/etc/shadow",
+        "/etc/steward/../shadow",
+        "/etc/systemd/system/ssh.service",
+        "/root/.ssh/id_ed25519",
+    ] {
+        env.write(
+            "modules/peek/t.hbs",
+            &format!(
+                "resources:\n  - kind: file\n    attributes: {{host: pc, path: \"{path}\", content: x}}\n"
+            ),
+        );
+        env.write(
+            "orgs/a.yaml",
+            "org: a\nname: a\nhosts:\n  pc: {address: 192.0.2.9}\nmodules:\n  peek: {}\n",
+        );
+        let v = env.run(&["validate"]);
+        assert_eq!(v.code, 1, "{path}: {v:?}");
+        assert!(
+            v.stderr
+                .contains(&format!("file `{path}` is not a path Steward manages")),
+            "{path}: {v:?}"
+        );
+    }
+}

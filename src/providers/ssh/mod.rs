@@ -247,6 +247,18 @@ pub fn read_facts(
             }
         }
     }
+    let mut org_values: Vec<(String, Secret)> = Vec::new();
+    for r in org
+        .resources
+        .iter()
+        .filter(|r| r.address.kind.has_file_content())
+    {
+        for v in secret_values(host, r.attrs.str("content"), secrets, &org.secret_scope)? {
+            if !org_values.iter().any(|(n, _)| *n == v.0) {
+                org_values.push(v);
+            }
+        }
+    }
     for r in resources
         .iter()
         .filter(|r| r.address.kind.has_file_content())
@@ -270,10 +282,11 @@ pub fn read_facts(
                 message: format!("reading {path}: {e}"),
             })?;
         // Secret values in the live file become placeholders before anything else
-        // sees the content: plans, JSON and fingerprints never hold them.
+        // sees the content: plans, JSON and fingerprints never hold them. Every secret
+        // the org's files use is hidden, not only this file's: a module cannot show one
+        // file's secret by declaring another content for its path.
         let desired = r.attrs.str("content");
-        let values = secret_values(host, desired, secrets, &org.secret_scope)?;
-        let live = secrets::redact(&String::from_utf8_lossy(&bytes), desired, &values);
+        let live = secrets::redact(&String::from_utf8_lossy(&bytes), desired, &org_values);
         let mut a = Attrs::default();
         a.insert("host", json!(host));
         a.insert("path", json!(path));
