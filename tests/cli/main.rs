@@ -10,6 +10,7 @@ mod commands;
 mod contract;
 pub mod drift;
 pub mod email;
+mod fuzz;
 mod google_safety;
 mod hostile;
 mod hosts;
