@@ -303,18 +303,20 @@ impl Catalogue {
     pub fn render(
         &self,
         module: &Module,
-        org: &Value,
+        org: Value,
         inputs: &Value,
     ) -> Result<(Map<String, Value>, Vec<Resource>), ModuleError> {
         let mut ctx = match inputs {
             Value::Object(m) => m.clone(),
             _ => Map::new(),
         };
-        ctx.insert("org".into(), org.clone());
+        ctx.insert("org".into(), org);
         ctx.insert("inputs".into(), inputs.clone());
+        // An owned context: `render` would serialize it into a copy first.
+        let ctx = handlebars::Context::from(Value::Object(ctx));
         let text = self
             .registry
-            .render(&module.name, &Value::Object(ctx))
+            .render_with_context(&module.name, &ctx)
             .map_err(|e| ModuleError::Template {
                 module: module.name.clone(),
                 message: e.to_string(),

@@ -436,19 +436,28 @@ pub fn load(
     let had_problems = !problems.is_empty();
 
     // Render every module into resources.
-    let org_ctx = serde_json::json!({
+    let org_base = serde_json::json!({
         "id": id,
         "name": value["name"],
         "domain": domains.first(),
         "domains": domains,
         "google": value["google"],
         "hosts": value["hosts"],
-        // Every enabled module's checked inputs: `base` installs what the others use.
-        "modules": enabled
-            .iter()
-            .map(|(n, _, v)| (n.clone(), v.clone()))
-            .collect::<Map<String, Value>>(),
     });
+    // `org.modules`: every other enabled module's checked inputs (`base` installs what
+    // the others use). A module's own are its `inputs`: not copied again, which for an
+    // org of thousands of people is most of the memory a load takes.
+    let org_ctx = |own: &str| {
+        let mut org = org_base.clone();
+        org["modules"] = Value::Object(
+            enabled
+                .iter()
+                .filter(|(n, _, _)| n != own)
+                .map(|(n, _, v)| (n.clone(), v.clone()))
+                .collect::<Map<String, Value>>(),
+        );
+        org
+    };
     let mut settings = BTreeMap::new();
     let mut resources = Vec::new();
     for name in &modules {
@@ -459,7 +468,7 @@ pub fn load(
         let Some(module) = catalogue.get(name) else {
             continue;
         };
-        match catalogue.render(module, &org_ctx, inputs) {
+        match catalogue.render(module, org_ctx(name), inputs) {
             Ok((s, r)) => {
                 settings.insert(name.clone(), s);
                 resources.extend(r);

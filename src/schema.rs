@@ -256,9 +256,11 @@ impl Schema {
                             "letters, digits, `-`, `_` and `.` only",
                         );
                     }
+                    // Without a schema for the values they are checked elsewhere (the
+                    // org file's `modules:`, against each module's inputs): not copied.
                     let v = match &self.values {
                         Some(s) => s.check(value, &join(path, &key.text), ctx),
-                        None => value.to_json(),
+                        None => Value::Null,
                     };
                     out.insert(key.text.clone(), v);
                 }
