@@ -465,6 +465,33 @@ fn no_secret_value_appears_in_any_output() {
     let out = verbose.output().expect("trace run");
     outputs.push(String::from_utf8_lossy(&out.stderr).into_owned());
 
+    // Diagnostics of the hostile kind: an org file that links to the key, another org
+    // naming this org's secret, a passphrase that is not one, an edited saved plan.
+    let mut plan: Value = serde_json::from_str(&env.read("saved.json")).expect("plan");
+    if let Some(changes) = plan["orgs"][0]["changes"].as_array_mut() {
+        changes.push(serde_json::json!({"address": {"kind": "google_user", "id": "a@o.org"}, "module": "accounts", "action": "delete", "fields": []}));
+    }
+    env.write("edited.json", &plan.to_string());
+    outputs.push(env.run(&["apply", "edited.json"]).all());
+    std::os::unix::fs::symlink(env.path("secrets/o/google"), env.path("orgs/link.yaml"))
+        .expect("symlink");
+    env.write(
+        "orgs/p.yaml",
+        &org_file(
+            "p",
+            "p.org",
+            "C0p",
+            "users:\n  - {email: a@p.org, name: Alice Ay, password: secret:o/initial}\n",
+        ),
+    );
+    env.write(
+        "orgs/w.yaml",
+        "org: w\nname: w\nhosts:\n  ap: {address: 192.0.2.8}\nmodules:\n  base: {}\n  wifi:\n    access_points: [ap]\n    networks:\n      - {ssid: W, passphrase: secret:w/pass}\n",
+    );
+    env.write("secrets/w/pass", &format!("{initial}\nwith a second line"));
+    outputs.push(env.run(&["validate"]).all());
+    outputs.push(env.run(&["plan"]).all());
+
     let pw_file = env.path(".steward/passwords/o.tsv");
     let mode = std::fs::metadata(&pw_file)
         .expect("password file")
