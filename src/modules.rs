@@ -42,6 +42,20 @@ pub struct Module {
     pub spec: ModuleSpec,
     /// The inputs as one object schema, built once.
     pub input_schema: Schema,
+    /// Whether the template names `inputs` in an expression: only then is a second
+    /// copy of the inputs put in its context under that name.
+    pub uses_inputs: bool,
+}
+
+/// Whether any `{{...}}` expression of a template (comments aside) names `inputs`.
+fn names_inputs(template: &str) -> bool {
+    template.split("{{").skip(1).any(|rest| {
+        let expr = rest.split("}}").next().unwrap_or("");
+        !expr.starts_with('!')
+            && expr
+                .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .any(|word| word == "inputs")
+    })
 }
 
 impl ModuleSpec {
@@ -67,6 +81,9 @@ impl ModuleSpec {
         }
     }
 }
+
+/// A module's settings and resources, or why it could not be rendered.
+pub type RenderResult = Result<(Map<String, Value>, Vec<Resource>), ModuleError>;
 
 /// What a module's template produces for one org.
 #[derive(Debug, Default, Deserialize)]
@@ -267,8 +284,10 @@ impl Catalogue {
                 }
             };
             let template_path = path.join(&spec.template);
+            let uses_inputs;
             match crate::util::read_inside(&template_path, &path, &template_path) {
                 Ok(t) => {
+                    uses_inputs = names_inputs(&t);
                     if let Err(e) = registry.register_template_string(&name, t) {
                         problems.push(Problem::new(
                             "module_template",
@@ -287,6 +306,7 @@ impl Catalogue {
                 Module {
                     name,
                     input_schema: spec.input_schema(),
+                    uses_inputs,
                     spec,
                 },
             );
@@ -300,52 +320,104 @@ impl Catalogue {
 
     /// Renders one module for one org. `context` holds `org`, and the module's checked
     /// inputs under `inputs` (also spread at the top level for short templates).
-    pub fn render(
-        &self,
-        module: &Module,
-        org: Value,
-        inputs: &Value,
-    ) -> Result<(Map<String, Value>, Vec<Resource>), ModuleError> {
+    /// The inputs are lent: they come back with the result, whatever it is.
+    pub fn render(&self, module: &Module, org: Value, inputs: Value) -> (RenderResult, Value) {
+        // An object's fields are spread at the top level, and copied under `inputs`
+        // only for a template that names it; a list is `inputs` itself.
+        let object = inputs.is_object();
+        // `org` and `inputs` are the context's own names: an input may not take them.
+        if inputs
+            .as_object()
+            .is_some_and(|m| m.contains_key("org") || m.contains_key("inputs"))
+        {
+            return (
+                Err(ModuleError::Template {
+                    module: module.name.clone(),
+                    message: "module inputs may not be named `org` or `inputs`".into(),
+                }),
+                inputs,
+            );
+        }
         let mut ctx = match inputs {
-            Value::Object(m) => m.clone(),
-            _ => Map::new(),
+            Value::Object(m) => {
+                let copy = module.uses_inputs.then(|| Value::Object(m.clone()));
+                let mut ctx = m;
+                if let Some(copy) = copy {
+                    ctx.insert("inputs".into(), copy);
+                }
+                ctx
+            }
+            other => {
+                let mut ctx = Map::new();
+                ctx.insert("inputs".into(), other);
+                ctx
+            }
         };
         ctx.insert("org".into(), org);
-        ctx.insert("inputs".into(), inputs.clone());
         // An owned context: `render` would serialize it into a copy first.
-        let ctx = handlebars::Context::from(Value::Object(ctx));
-        let text = self
-            .registry
-            .render_with_context(&module.name, &ctx)
-            .map_err(|e| ModuleError::Template {
-                module: module.name.clone(),
-                message: e.to_string(),
-            })?;
+        let mut ctx = handlebars::Context::from(Value::Object(ctx));
+        let text = self.registry.render_with_context(&module.name, &ctx);
+        // Give the inputs back as they were lent.
+        let inputs = match std::mem::take(ctx.data_mut()) {
+            Value::Object(mut m) => {
+                m.remove("org");
+                let list = m.remove("inputs");
+                match list {
+                    Some(list) if !object => list,
+                    _ => Value::Object(m),
+                }
+            }
+            other => other,
+        };
+        let text = match text {
+            Ok(t) => t,
+            Err(e) => {
+                return (
+                    Err(ModuleError::Template {
+                        module: module.name.clone(),
+                        message: e.to_string(),
+                    }),
+                    inputs,
+                );
+            }
+        };
+        (self.finish(module, text), inputs)
+    }
+
+    /// Parses a module's rendered text into its settings and resources.
+    fn finish(&self, module: &Module, text: String) -> RenderResult {
         // The rendered YAML goes through the same parser as org files (several times
         // faster than serde_yaml here, which matters at 200 orgs), then serde.
         let output_error = |message: String| ModuleError::Output {
             module: module.name.clone(),
             message,
         };
-        let tree = crate::yaml::parse_json(&text).map_err(|e| {
-            let (line, col) = crate::yaml::line_col(&text, e.span.start);
-            output_error(format!(
-                "{} at line {line} column {col} of the rendered output",
-                e.message
-            ))
-        })?;
+        // Resources are converted one by one as the parser completes them: the whole
+        // rendered list never exists as one JSON tree.
+        let prefix = format!("modules.{}", module.name);
+        let mut resources = Vec::new();
+        let tree = {
+            let mut on_item = |item: Value| -> Result<(), String> {
+                let r: crate::resource::Rendered =
+                    serde_json::from_value(item).map_err(|e| format!("a resource: {e}"))?;
+                let r =
+                    Resource::from_rendered(&module.name, &prefix, r).map_err(|e| e.to_string())?;
+                resources.push(r);
+                Ok(())
+            };
+            crate::yaml::parse_json_streaming(&text, Some(("resources", &mut on_item))).map_err(
+                |e| {
+                    let (line, col) = crate::yaml::line_col(&text, e.span.start);
+                    output_error(format!(
+                        "{} at line {line} column {col} of the rendered output",
+                        e.message
+                    ))
+                },
+            )?
+        };
+        drop(text);
         let rendered: RenderedModule =
             serde_json::from_value(tree).map_err(|e| output_error(e.to_string()))?;
-        let prefix = format!("modules.{}", module.name);
-        let resources = rendered
-            .resources
-            .into_iter()
-            .map(|r| Resource::from_rendered(&module.name, &prefix, r))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| ModuleError::Output {
-                module: module.name.clone(),
-                message: e.to_string(),
-            })?;
         Ok((rendered.settings, resources))
     }
 }

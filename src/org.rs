@@ -447,7 +447,7 @@ pub fn load(
     // `org.modules`: every other enabled module's checked inputs (`base` installs what
     // the others use). A module's own are its `inputs`: not copied again, which for an
     // org of thousands of people is most of the memory a load takes.
-    let org_ctx = |own: &str| {
+    let org_ctx = |enabled: &[(String, Span, Value)], own: &str| {
         let mut org = org_base.clone();
         org["modules"] = Value::Object(
             enabled
@@ -461,14 +461,19 @@ pub fn load(
     let mut settings = BTreeMap::new();
     let mut resources = Vec::new();
     for name in &modules {
-        let (_, span, inputs) = enabled
-            .iter()
-            .find(|(n, _, _)| n == name)
-            .unwrap_or_else(|| unreachable!("ordered modules are enabled"));
+        let Some(i) = enabled.iter().position(|(n, _, _)| n == name) else {
+            continue;
+        };
+        let span = enabled[i].1;
         let Some(module) = catalogue.get(name) else {
             continue;
         };
-        match catalogue.render(module, org_ctx(name), inputs) {
+        let org = org_ctx(&enabled, name);
+        // Lent to the render and given back: its context is made of them, not a copy.
+        let inputs = std::mem::take(&mut enabled[i].2);
+        let (result, inputs) = catalogue.render(module, org, inputs);
+        enabled[i].2 = inputs;
+        match result {
             Ok((s, r)) => {
                 settings.insert(name.clone(), s);
                 resources.extend(r);
@@ -477,7 +482,7 @@ pub fn load(
                 Problem::at(
                     "module_render",
                     &file,
-                    *span,
+                    span,
                     e.to_string(),
                     "while rendering this module",
                 )

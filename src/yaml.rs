@@ -547,20 +547,40 @@ fn shift(node: &mut Node, by: usize) {
     }
 }
 
+/// Where items of one top-level list go as each is complete: the list's key and the
+/// function that takes them (an error stops the parse at that item).
+pub type Stream<'a> = (
+    &'a str,
+    &'a mut (dyn FnMut(Value) -> Result<(), String> + 'a),
+);
+
 /// Builds JSON straight from parser events, for YAML that needs no positions (a
 /// module's rendered output): no intermediate tree to build, convert and drop.
 #[derive(Default)]
-struct JsonBuilder {
+struct JsonBuilder<'a> {
     stack: Vec<(Value, Option<String>)>,
     anchors: HashMap<usize, Value>,
     root: Option<Value>,
     error: Option<(String, Marker)>,
     /// Values added by aliases so far.
     expanded: usize,
+    /// Items of the top-level list under this key go to `on_item` as each is complete,
+    /// instead of into the tree: a large list never exists whole.
+    stream: Option<Stream<'a>>,
 }
 
-impl JsonBuilder {
+impl JsonBuilder<'_> {
     fn push(&mut self, value: Value, mark: Marker) {
+        if let Some((key, on_item)) = self.stream.as_mut()
+            && let [(Value::Object(_), Some(pending)), (Value::Array(_), None)] =
+                self.stack.as_slice()
+            && pending == key
+        {
+            if let Err(e) = on_item(value) {
+                self.error = Some((e, mark));
+            }
+            return;
+        }
         match self.stack.last_mut() {
             None => {
                 if self.root.is_none() {
@@ -584,7 +604,7 @@ impl JsonBuilder {
     }
 }
 
-impl MarkedEventReceiver for JsonBuilder {
+impl MarkedEventReceiver for JsonBuilder<'_> {
     fn on_event(&mut self, ev: Event, mark: Marker) {
         if self.error.is_some() {
             return;
@@ -638,8 +658,20 @@ impl MarkedEventReceiver for JsonBuilder {
 /// Parses one YAML document into JSON (YAML 1.2 core schema for plain scalars).
 /// Errors carry a byte span.
 pub fn parse_json(src: &str) -> Result<Value, SyntaxError> {
+    parse_json_streaming(src, None)
+}
+
+/// As [`parse_json`]; with `stream = (key, on_item)`, each item of the top-level list
+/// under `key` is handed to `on_item` when complete and left out of the result.
+pub fn parse_json_streaming<'a>(
+    src: &str,
+    stream: Option<Stream<'a>>,
+) -> Result<Value, SyntaxError> {
     let offsets = Offsets::new(src);
-    let mut builder = JsonBuilder::default();
+    let mut builder = JsonBuilder {
+        stream,
+        ..JsonBuilder::default()
+    };
     let located = |message: String, mark: Marker| {
         let at = offsets.byte(mark.index());
         SyntaxError {
