@@ -421,3 +421,17 @@ impl Catalogue {
         Ok((rendered.settings, resources))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_expressions_that_name_inputs_count() {
+        assert!(super::names_inputs("{{#each inputs}}x{{/each}}"));
+        assert!(super::names_inputs("{{json inputs.a}}"));
+        assert!(!super::names_inputs(
+            "{{!-- renders the inputs --}}{{json users}}"
+        ));
+        assert!(!super::names_inputs("inputs outside any expression {{x}}"));
+        assert!(!super::names_inputs("{{my_inputs}}"));
+    }
+}
