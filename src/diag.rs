@@ -13,7 +13,7 @@ use crate::yaml::Span;
 #[derive(Debug)]
 pub struct SourceFile {
     pub path: PathBuf,
-    pub text: String,
+    /// The text, once: diagnostics quote it from here too.
     named: NamedSource<String>,
     /// Byte offset where each line starts, for line numbers without rescanning.
     line_starts: Vec<usize>,
@@ -21,28 +21,28 @@ pub struct SourceFile {
 
 impl SourceFile {
     pub fn new(path: &Path, text: String) -> Arc<Self> {
-        let named =
-            NamedSource::new(path.display().to_string(), text.clone()).with_language("yaml");
         let line_starts = std::iter::once(0)
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
             .collect();
+        let named = NamedSource::new(path.display().to_string(), text).with_language("yaml");
         Arc::new(SourceFile {
             path: path.to_path_buf(),
-            text,
             named,
             line_starts,
         })
     }
 
+    pub fn text(&self) -> &str {
+        self.named.inner()
+    }
+
     /// 1-based line and column (in characters) of a span's start.
     pub fn line_col(&self, span: Span) -> (usize, usize) {
-        let offset = span.start.min(self.text.len());
+        let text = self.text();
+        let offset = span.start.min(text.len());
         let line = self.line_starts.partition_point(|s| *s <= offset).max(1);
         let start = self.line_starts[line - 1];
-        let col = self
-            .text
-            .get(start..offset)
-            .map_or(1, |t| t.chars().count() + 1);
+        let col = text.get(start..offset).map_or(1, |t| t.chars().count() + 1);
         (line, col)
     }
 }

@@ -171,7 +171,7 @@ pub fn load(
     };
     let sha256 = crate::util::sha256_hex(text.as_bytes());
     let file = SourceFile::new(&shown, text);
-    let root = match yaml::parse(&file.text) {
+    let root = match yaml::parse(file.text()) {
         Ok(r) => r,
         Err(e) => {
             problems.push(Problem::at(
@@ -493,6 +493,8 @@ pub fn load(
             Err(_) => {}
         }
     }
+    // The checked inputs are in the resources now; linking a large org needs the room.
+    drop(enabled);
     let org = Org {
         id,
         name: value["name"].as_str().unwrap_or_default().to_string(),

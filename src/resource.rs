@@ -548,6 +548,8 @@ impl Resource {
                 return Err(RenderError::MissingAttribute { kind, attr });
             }
         }
+        // Kept for the whole run, tens of thousands of them in a large org: no slack.
+        attrs.0.shrink_to_fit();
         let id = kind.id_of(&attrs);
         let source = crate::schema::join(source_prefix, &r.source);
         Ok(Resource {
