@@ -150,22 +150,21 @@ pub fn load(
     let shown = pool.display_path(path);
     let text = match crate::util::read_inside(path, &pool.orgs_dir(), &shown) {
         Ok(t) => t,
-        // Bad bytes are shown where they are, in the file's own (lossy) text.
-        Err(e @ crate::util::ReadError::NotUtf8 { .. }) => {
-            // Before the bad byte the lossy text is the file's own, byte for byte.
-            let (lossy, at) = match &e {
-                crate::util::ReadError::NotUtf8 { lossy, offset, .. } => (lossy.clone(), *offset),
-                _ => (String::new(), 0),
-            };
-            let file = SourceFile::new(&shown, lossy);
-            problems.push(
-                Problem::at("encoding", &file, Span::new(at, 1), e.to_string(), "here")
-                    .with_help("save the file as UTF-8"),
-            );
-            return Err(problems);
-        }
         Err(e) => {
-            problems.push(Problem::new("org_file", e.to_string()));
+            let message = e.to_string();
+            problems.push(match e {
+                // Bad bytes are shown where they are: before them the lossy text is the
+                // file's own, byte for byte.
+                crate::util::ReadError::NotUtf8 { lossy, offset, .. } => Problem::at(
+                    "encoding",
+                    &SourceFile::new(&shown, lossy),
+                    Span::new(offset, 1),
+                    message,
+                    "here",
+                )
+                .with_help("save the file as UTF-8"),
+                _ => Problem::new("org_file", message),
+            });
             return Err(problems);
         }
     };
@@ -799,14 +798,54 @@ pub fn load_all_shared(
     (orgs, problems)
 }
 
+/// What an org file claims for itself alone, read from its YAML: (what, the value as
+/// shown, where in the file). Works for loaded and unselected org files alike.
+fn claims_in(root: &Node) -> Vec<(&'static str, String, String)> {
+    let mut out = Vec::new();
+    if let Some(g) = root.get("google") {
+        if let Some(d) = g.get("domain").and_then(Node::as_str) {
+            out.push(("domain", d.to_ascii_lowercase(), "google.domain".into()));
+        }
+        for (i, d) in g
+            .get("domains")
+            .and_then(Node::items)
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
+            if let Some(d) = d.as_str() {
+                out.push((
+                    "domain",
+                    d.to_ascii_lowercase(),
+                    format!("google.domains.{i}"),
+                ));
+            }
+        }
+        if let Some(c) = g.get("customer_id").and_then(Node::as_str) {
+            out.push(("customer id", c.to_string(), "google.customer_id".into()));
+        }
+    }
+    for (name, h) in root
+        .get("hosts")
+        .and_then(Node::entries)
+        .unwrap_or_default()
+    {
+        if let Some(address) = h.get("address").and_then(Node::as_str) {
+            // A host as the network knows it: address and port.
+            let port = h.get("port").and_then(Node::as_str).unwrap_or("22");
+            out.push((
+                "host address",
+                format!("{}:{port}", address.to_ascii_lowercase()),
+                format!("hosts.{}.address", name.text),
+            ));
+        }
+    }
+    out
+}
+
 /// A Google domain, customer id or host address that more than one org file claims:
 /// each belongs to exactly one org, or one org's plan could reach another's tenant or
 /// machines. Org files that were not selected are read for those sections only.
-/// A host as the network knows it: address and port.
-fn host_key(h: &Host) -> String {
-    format!("{}:{}", h.address.to_ascii_lowercase(), h.port)
-}
-
 fn overlaps(pool: &Pool, orgs: &[Arc<Org>]) -> Problems {
     let mut problems = Problems::default();
     if orgs
@@ -815,120 +854,60 @@ fn overlaps(pool: &Pool, orgs: &[Arc<Org>]) -> Problems {
     {
         return problems;
     }
-    // (kind, value) -> the org files claiming it
+    // (what, value) -> the org files claiming it
     let mut claims: BTreeMap<(&'static str, String), Vec<String>> = BTreeMap::new();
-    let mut claim = |kind: &'static str, value: &str, file: String| {
-        if !value.is_empty() {
+    let mut claim = |file: &str, found: &[(&'static str, String, String)]| {
+        for (kind, value, _) in found {
+            if value.is_empty() {
+                continue;
+            }
             let files = claims
                 .entry((kind, value.to_ascii_lowercase()))
                 .or_default();
-            if !files.contains(&file) {
-                files.push(file);
+            if !files.iter().any(|f| f == file) {
+                files.push(file.to_string());
             }
         }
     };
-    let loaded: Vec<PathBuf> = orgs.iter().map(|o| pool.root.join(&o.file.path)).collect();
-    for o in orgs {
-        let file = o.file.path.display().to_string();
-        if let Some(g) = &o.google {
-            for d in &g.domains {
-                claim("domain", d, file.clone());
-            }
-            claim("customer id", &g.customer_id, file.clone());
-        }
-        for h in o.hosts.values() {
-            claim("host address", &host_key(h), file.clone());
-        }
+    let loaded: Vec<(String, Vec<_>)> = orgs
+        .iter()
+        .map(|o| (o.file.path.display().to_string(), claims_in(&o.root)))
+        .collect();
+    for (file, found) in &loaded {
+        claim(file, found);
     }
+    let loaded_paths: Vec<PathBuf> = orgs.iter().map(|o| pool.root.join(&o.file.path)).collect();
     for path in discover(pool).unwrap_or_default() {
-        if loaded.iter().any(|l| l == &path) {
+        if loaded_paths.contains(&path) {
             continue;
         }
         let shown = pool.display_path(&path);
         let Ok(text) = crate::util::read_inside(&path, &pool.orgs_dir(), &shown) else {
             continue;
         };
-        let Ok(root) = yaml::parse(&text) else {
-            continue;
-        };
-        let file = pool.display_path(&path).display().to_string();
-        for (_, h) in root
-            .get("hosts")
-            .and_then(Node::entries)
-            .unwrap_or_default()
-        {
-            if let Some(address) = h.get("address").and_then(Node::as_str) {
-                let port = h
-                    .get("port")
-                    .and_then(Node::as_str)
-                    .and_then(|p| p.parse().ok())
-                    .unwrap_or(22);
-                let host = Host {
-                    name: String::new(),
-                    address: address.to_string(),
-                    user: String::new(),
-                    port,
-                };
-                claim("host address", &host_key(&host), file.clone());
-            }
-        }
-        let Some(g) = root.get("google") else {
-            continue;
-        };
-        let domains = g
-            .get("domain")
-            .into_iter()
-            .chain(g.get("domains").and_then(Node::items).into_iter().flatten());
-        for d in domains.filter_map(Node::as_str) {
-            claim("domain", d, file.clone());
-        }
-        if let Some(c) = g.get("customer_id").and_then(Node::as_str) {
-            claim("customer id", c, file.clone());
+        if let Ok(root) = yaml::parse(&text) {
+            claim(&shown.display().to_string(), &claims_in(&root));
         }
     }
-    for o in orgs {
-        let here = o.file.path.display().to_string();
-        let mut values: Vec<(&str, String, String)> = Vec::new();
-        if let Some(g) = &o.google {
-            for d in &g.domains {
-                values.push(("domain", d.clone(), "google.domain".into()));
-            }
-            values.push((
-                "customer id",
-                g.customer_id.clone(),
-                "google.customer_id".into(),
-            ));
-        }
-        for h in o.hosts.values() {
-            values.push((
-                "host address",
-                host_key(h),
-                format!("hosts.{}.address", h.name),
-            ));
-        }
-        for (kind, value, path) in values {
-            let (value, path) = (value.as_str(), path.as_str());
-            let Some(files) = claims.get(&(kind, value.to_ascii_lowercase())) else {
+    for (o, (here, found)) in orgs.iter().zip(&loaded) {
+        for (kind, value, path) in found {
+            let Some(files) = claims.get(&(*kind, value.to_ascii_lowercase())) else {
                 continue;
             };
-            let others: Vec<&String> = files.iter().filter(|f| **f != here).collect();
+            let others: Vec<&str> = files
+                .iter()
+                .map(String::as_str)
+                .filter(|f| f != here)
+                .collect();
             if others.is_empty() {
                 continue;
             }
-            let span = o
-                .root
-                .at_path(path)
-                .or_else(|| o.root.at_path("google.domains"))
-                .map_or_else(|| o.span_of("google"), |n| n.span);
             problems.push(
                 Problem::at(
                     "org_overlap",
                     &o.file,
-                    span,
-                    format!(
-                        "{kind} `{value}` is claimed by {here} and {}",
-                        others.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", ")
-                    ),
+                    o.span_of(path),
+                    format!("{kind} `{value}` is claimed by {here} and {}", others.join(", ")),
                     "claimed by another org file too",
                 )
                 .with_help("each Google domain, customer id and on-site host belongs to exactly one org file: remove it from all but one"),

@@ -242,13 +242,10 @@ fn json_size(v: &Value) -> usize {
     }
 }
 
-fn alias_error(span: Span) -> SyntaxError {
-    SyntaxError {
-        message: format!(
-            "aliases expand this document beyond {MAX_ALIAS_NODES} values; write the values out, or use fewer aliases"
-        ),
-        span,
-    }
+fn too_many_aliases() -> String {
+    format!(
+        "aliases expand this document beyond {MAX_ALIAS_NODES} values; write the values out, or use fewer aliases"
+    )
 }
 
 impl Builder<'_> {
@@ -362,7 +359,10 @@ impl MarkedEventReceiver for Builder<'_> {
                 Some((node, n)) => {
                     self.expanded += n;
                     if self.expanded > MAX_ALIAS_NODES {
-                        self.error = Some(alias_error(Span::new(start, 1)));
+                        self.error = Some(SyntaxError {
+                            message: too_many_aliases(),
+                            span: Span::new(start, 1),
+                        });
                         return;
                     }
                     let mut node = node.clone();
@@ -625,7 +625,7 @@ impl MarkedEventReceiver for JsonBuilder<'_> {
                 Some(v) => {
                     self.expanded += json_size(&v);
                     if self.expanded > MAX_ALIAS_NODES {
-                        self.error = Some((alias_error(Span::default()).message, mark));
+                        self.error = Some((too_many_aliases(), mark));
                         return;
                     }
                     self.push(v, mark)

@@ -64,10 +64,7 @@ fn read_saved_plan(path: &Path) -> Option<Result<Plan, String>> {
     let mut total = crate::plan::Summary::default();
     for o in &mut plan.orgs {
         o.summary = crate::plan::Summary::of(&o.changes);
-        total.add += o.summary.add;
-        total.adopt += o.summary.adopt;
-        total.change += o.summary.change;
-        total.remove += o.summary.remove;
+        total.absorb(&o.summary);
         // An org is named by its id; its file can only be the pool's own.
         let plain = !o.org.is_empty()
             && o.org

@@ -385,11 +385,7 @@ impl Lab {
                 .is_some_and(|u| u.data["isAdmin"] == true && u.data["suspended"] != true)
         });
         if !is_admin {
-            return Outcome::Reply(error(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "Not Authorized to access this resource/api",
-            ));
+            return Outcome::Reply(not_authorized().reply());
         }
         // A bad `fields` mask is refused before anything is written.
         let mask = match query.get("fields").map(String::as_str) {
@@ -954,17 +950,9 @@ fn list_reply(kind: &str, key: &str, items: Vec<Value>, next: Option<String>) ->
 fn check_customer(t: &Tenant, q: &HashMap<String, String>) -> Result<(), ApiError> {
     match (q.get("customer"), q.get("domain")) {
         (Some(c), _) if c == "my_customer" || *c == t.spec.customer_id => Ok(()),
-        (Some(_), _) => Err(api_error(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "Not Authorized to access this resource/api",
-        )),
+        (Some(_), _) => Err(not_authorized()),
         (None, Some(d)) if t.spec.domains.iter().any(|x| x.eq_ignore_ascii_case(d)) => Ok(()),
-        (None, Some(_)) => Err(api_error(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "Not Authorized to access this resource/api",
-        )),
+        (None, Some(_)) => Err(not_authorized()),
         (None, None) => Err(bad_request("Bad Request")),
     }
 }
@@ -1006,6 +994,16 @@ impl Tenant {
         map.iter()
             .find(|(_, o)| o.data["id"] == key.as_str() || has_alias(&o.data, &key))
             .map(|(k, _)| k.clone())
+    }
+
+    /// A new address from a request body, lower-cased, in one of the tenant's domains.
+    fn address_in_domain(&self, v: &Value) -> Result<String, ApiError> {
+        let address = v.as_str().unwrap_or_default().to_ascii_lowercase();
+        if self.owns_domain(&address) {
+            Ok(address)
+        } else {
+            Err(bad_request("Invalid Input: domain not found"))
+        }
     }
 
     /// Which user or group holds an address, as its primary address or an alias.
@@ -1054,6 +1052,15 @@ impl Tenant {
         }
         false
     }
+}
+
+/// Google's answer to a caller who may not do this: a non-admin, another customer.
+fn not_authorized() -> ApiError {
+    api_error(
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        "Not Authorized to access this resource/api",
+    )
 }
 
 fn conflict() -> ApiError {
@@ -1114,11 +1121,7 @@ fn api_call(t: &mut Tenant, req: &ApiRequest<'_>) -> ApiResult {
         }
         ["customer", cid, "orgunits", rest @ ..] => {
             if *cid != "my_customer" && *cid != t.spec.customer_id {
-                return Err(api_error(
-                    StatusCode::FORBIDDEN,
-                    "forbidden",
-                    "Not Authorized to access this resource/api",
-                ));
+                return Err(not_authorized());
             }
             if rest.is_empty() {
                 orgunits(t, req)
@@ -1158,16 +1161,10 @@ fn users(t: &mut Tenant, req: &ApiRequest<'_>) -> ApiResult {
         }
         Method::POST => {
             let body = req.body.clone().ok_or_else(|| bad_request("Bad Request"))?;
-            let email = body["primaryEmail"]
-                .as_str()
-                .unwrap_or_default()
-                .to_ascii_lowercase();
-            if email.is_empty() {
+            if body["primaryEmail"].as_str().is_none_or(str::is_empty) {
                 return Err(bad_request("Invalid Input: primary_user_email"));
             }
-            if !t.owns_domain(&email) {
-                return Err(bad_request("Invalid Input: domain not found"));
-            }
+            let email = t.address_in_domain(&body["primaryEmail"])?;
             check_name_part(&body["name"]["givenName"], "GivenName")?;
             check_name_part(&body["name"]["familyName"], "FamilyName")?;
             check_password(&body["password"])?;
@@ -1382,18 +1379,11 @@ fn aliases(t: &mut Tenant, req: &ApiRequest<'_>, ty: Ty, key: &str, rest: &[&str
             Ok((StatusCode::OK, v))
         }
         (&Method::POST, []) => {
-            let alias = req
-                .body
-                .as_ref()
-                .and_then(|b| b["alias"].as_str())
-                .unwrap_or_default()
-                .to_ascii_lowercase();
-            if alias.is_empty() {
+            let given = req.body.as_ref().map_or(&Value::Null, |b| &b["alias"]);
+            if given.as_str().is_none_or(str::is_empty) {
                 return Err(bad_request("Invalid Input: alias"));
             }
-            if !t.owns_domain(&alias) {
-                return Err(bad_request("Invalid Input: domain not found"));
-            }
+            let alias = t.address_in_domain(given)?;
             if t.owner_of(&alias).is_some() {
                 return Err(conflict());
             }
@@ -1470,13 +1460,7 @@ fn groups(t: &mut Tenant, req: &ApiRequest<'_>) -> ApiResult {
         }
         Method::POST => {
             let body = req.body.clone().ok_or_else(|| bad_request("Bad Request"))?;
-            let email = body["email"]
-                .as_str()
-                .unwrap_or_default()
-                .to_ascii_lowercase();
-            if !t.owns_domain(&email) {
-                return Err(bad_request("Invalid Input: domain not found"));
-            }
+            let email = t.address_in_domain(&body["email"])?;
             if t.owner_of(&email).is_some() {
                 return Err(conflict());
             }

@@ -156,7 +156,8 @@ impl Summary {
         )
     }
 
-    fn absorb(&mut self, o: &Summary) {
+    /// Adds another summary's counts to this one.
+    pub fn absorb(&mut self, o: &Summary) {
         self.add += o.add;
         self.change += o.change;
         self.remove += o.remove;

@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 
 use super::client::{CallOpts, GoogleError, Session, http_error, message};
 use super::passwords::{PasswordBook, Status};
-use super::{API, MARKER_TYPE, desired_attrs, encode_path, managed_by, name_parts};
+use super::{API, MARKER_TYPE, desired_attrs, encode_path, managed_by, name_parts, s};
 use crate::org::Org;
 use crate::plan::{Action, Change};
 use crate::resource::{Attrs, Kind, Resource};
@@ -26,13 +26,35 @@ pub struct ApplyCtx<'a> {
     pub password_file: PathBuf,
 }
 
-fn s(v: &Value) -> String {
-    v.as_str().unwrap_or_default().to_string()
-}
-
 const RETRY: CallOpts = CallOpts {
     retry_not_found: true,
 };
+
+fn user_path(id: &str) -> String {
+    format!("{API}/users/{}", encode_path(id))
+}
+
+fn group_path(id: &str) -> String {
+    format!("{API}/groups/{}", encode_path(id))
+}
+
+/// A membership's path from its id, `group/member`.
+fn member_path(id: &str) -> String {
+    let (group, email) = id.split_once('/').unwrap_or((id, id));
+    format!(
+        "{API}/groups/{}/members/{}",
+        encode_path(group),
+        encode_path(email)
+    )
+}
+
+/// PATCH that must succeed, retried while a new object is not visible yet.
+async fn patch(session: &Session, path: &str, body: &Value) -> Result<(), GoogleError> {
+    session
+        .ok(Method::PATCH, path, &[], Some(body), RETRY)
+        .await
+        .map(drop)
+}
 
 /// Carries out one change.
 pub async fn apply(
@@ -85,17 +107,11 @@ pub async fn apply(
                 } else {
                     session.retry_for().min(Duration::from_secs(10))
                 };
-                if let Some(live) = read_soon(session, &ou_path(&path), window).await? {
+                let at = ou_path(&path);
+                let found = poll(window, || get_opt(session, &at, &[])).await?;
+                if let Some(live) = found {
                     if live["description"] != description {
-                        session
-                            .ok(
-                                Method::PATCH,
-                                &ou_path(&path),
-                                &[],
-                                Some(&json!({"description": description})),
-                                RETRY,
-                            )
-                            .await?;
+                        patch(session, &at, &json!({"description": description})).await?;
                     }
                     return Ok(());
                 }
@@ -105,10 +121,7 @@ pub async fn apply(
         (Kind::GoogleOrgUnit, Action::Update) => {
             let body =
                 json!({"description": want.get("description").cloned().unwrap_or(json!(""))});
-            session
-                .ok(Method::PATCH, &ou_path(id), &[], Some(&body), RETRY)
-                .await
-                .map(drop)
+            patch(session, &ou_path(id), &body).await
         }
         (Kind::GoogleOrgUnit, Action::Delete) => delete(session, &ou_path(id)).await,
         (Kind::GoogleUser, Action::Create) => create_user(session, ctx, resource, &want, id).await,
@@ -118,25 +131,14 @@ pub async fn apply(
         }
         (Kind::GoogleUser, Action::Update) => {
             let names: Vec<&str> = change.fields.iter().map(|f| f.name.as_str()).collect();
-            if resource.is_none() {
+            let body = match resource {
                 // A leaver: only `suspended` changes.
-                let p = format!("{API}/users/{}", encode_path(id));
-                let body = json!({"suspended": true});
-                return session
-                    .ok(Method::PATCH, &p, &[], Some(&body), RETRY)
-                    .await
-                    .map(drop);
-            }
-            let body = user_body(&want, &names);
-            let p = format!("{API}/users/{}", encode_path(id));
-            session
-                .ok(Method::PATCH, &p, &[], Some(&Value::Object(body)), RETRY)
-                .await
-                .map(drop)
+                None => json!({"suspended": true}),
+                Some(_) => Value::Object(user_body(&want, &names)),
+            };
+            patch(session, &user_path(id), &body).await
         }
-        (Kind::GoogleUser, Action::Delete) => {
-            delete(session, &format!("{API}/users/{}", encode_path(id))).await
-        }
+        (Kind::GoogleUser, Action::Delete) => delete(session, &user_path(id)).await,
         (Kind::GoogleGroup, Action::Create) => {
             let body = json!({
                 "email": want.get("email").cloned().unwrap_or(json!(id)),
@@ -151,12 +153,8 @@ pub async fn apply(
             // else's address. Only the group whose own address this is is taken on.
             match owner(session, id).await? {
                 Owner::Group { primary, .. } if primary.eq_ignore_ascii_case(id) => {
-                    let p = format!("{API}/groups/{}", encode_path(id));
-                    let patch = json!({"name": body["name"], "description": body["description"]});
-                    session
-                        .ok(Method::PATCH, &p, &[], Some(&patch), RETRY)
-                        .await
-                        .map(drop)
+                    let fields = json!({"name": body["name"], "description": body["description"]});
+                    patch(session, &group_path(id), &fields).await
                 }
                 other => Err(GoogleError::Refused(other.refusal("group", id))),
             }
@@ -168,15 +166,9 @@ pub async fn apply(
                     body.insert(f.name.clone(), v.clone());
                 }
             }
-            let p = format!("{API}/groups/{}", encode_path(id));
-            session
-                .ok(Method::PATCH, &p, &[], Some(&Value::Object(body)), RETRY)
-                .await
-                .map(drop)
+            patch(session, &group_path(id), &Value::Object(body)).await
         }
-        (Kind::GoogleGroup, Action::Delete) => {
-            delete(session, &format!("{API}/groups/{}", encode_path(id))).await
-        }
+        (Kind::GoogleGroup, Action::Delete) => delete(session, &group_path(id)).await,
         (Kind::GoogleMember, Action::Create) => {
             let group = get("group");
             let p = format!("{API}/groups/{}/members", encode_path(&group));
@@ -185,30 +177,9 @@ pub async fn apply(
             insert(session, &p, &body, RETRY).await.map(drop)
         }
         (Kind::GoogleMember, Action::Update) => {
-            let (group, email) = id.split_once('/').unwrap_or((id, id));
-            let p = format!(
-                "{API}/groups/{}/members/{}",
-                encode_path(group),
-                encode_path(email)
-            );
-            let body = json!({"role": get("role")});
-            session
-                .ok(Method::PATCH, &p, &[], Some(&body), RETRY)
-                .await
-                .map(drop)
+            patch(session, &member_path(id), &json!({"role": get("role")})).await
         }
-        (Kind::GoogleMember, Action::Delete) => {
-            let (group, email) = id.split_once('/').unwrap_or((id, id));
-            delete(
-                session,
-                &format!(
-                    "{API}/groups/{}/members/{}",
-                    encode_path(group),
-                    encode_path(email)
-                ),
-            )
-            .await
-        }
+        (Kind::GoogleMember, Action::Delete) => delete(session, &member_path(id)).await,
         (kind, action) => Err(GoogleError::Refused(format!(
             "{kind}: Steward has no way to {action:?} it (a bug: please report it)"
         ))),
@@ -279,14 +250,10 @@ async fn create_user(
         "externalIds": marker(org, &Value::Null),
     });
     let p = format!("{API}/users");
-    let reply = match session
+    // On an error here the outcome is unknown: the record stays pending.
+    let reply = session
         .call(Method::POST, &p, &[], Some(&body), CallOpts::default())
-        .await
-    {
-        Ok(r) => r,
-        // The outcome is unknown: the record stays pending.
-        Err(e) => return Err(e),
-    };
+        .await?;
     if reply.status.is_success() {
         return settle(Status::Created);
     }
@@ -329,7 +296,7 @@ async fn adopt_user(
     want: &Attrs,
     fields: &[&str],
 ) -> Result<(), GoogleError> {
-    let p = format!("{API}/users/{}", encode_path(id));
+    let p = user_path(id);
     let query = [(
         "fields",
         "etag,primaryEmail,externalIds,suspended,suspensionReason".to_string(),
@@ -460,26 +427,38 @@ impl Owner {
     }
 }
 
-/// GETs an object that should exist, asking again with backoff while Google answers
-/// 404 (it shows new objects late), for at most `window`. `None`: still not found.
-async fn read_soon(
+/// A GET answered 404 is `None`; any other failure is an error.
+async fn get_opt(
     session: &Session,
     path: &str,
-    window: Duration,
+    query: &[(&str, String)],
 ) -> Result<Option<Value>, GoogleError> {
+    let reply = session
+        .call(Method::GET, path, query, None, CallOpts::default())
+        .await?;
+    if reply.status.is_success() {
+        Ok(Some(
+            serde_json::from_str(&reply.text).unwrap_or(Value::Null),
+        ))
+    } else if reply.status == StatusCode::NOT_FOUND {
+        Ok(None)
+    } else {
+        Err(http_error(&Method::GET, path, &reply))
+    }
+}
+
+/// Asks `find` again with backoff while it finds nothing, for at most `window`: Google
+/// shows a new object late, and a create whose reply was lost has just made one.
+async fn poll<T, F, Fut>(window: Duration, mut find: F) -> Result<Option<T>, GoogleError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>, GoogleError>>,
+{
     let deadline = Instant::now() + window;
     let mut wait = Duration::from_millis(100);
     loop {
-        let reply = session
-            .call(Method::GET, path, &[], None, CallOpts::default())
-            .await?;
-        if reply.status.is_success() {
-            return Ok(Some(
-                serde_json::from_str(&reply.text).unwrap_or(Value::Null),
-            ));
-        }
-        if reply.status != StatusCode::NOT_FOUND {
-            return Err(http_error(&Method::GET, path, &reply));
+        if let Some(found) = find().await? {
+            return Ok(Some(found));
         }
         if Instant::now() + wait > deadline {
             return Ok(None);
@@ -489,54 +468,26 @@ async fn read_soon(
     }
 }
 
-/// Who holds an address that a create was just refused for. Right after a create (a
-/// lost reply's) Google may not show the object yet: both kinds are asked again, with
-/// backoff, until one answers or the retry time runs out.
+/// Who holds an address that a create was just refused for, as users.get and
+/// groups.get resolve it (primary address or alias).
 async fn owner(session: &Session, address: &str) -> Result<Owner, GoogleError> {
-    let deadline = Instant::now() + session.retry_for();
-    let mut wait = Duration::from_millis(100);
-    loop {
-        let found = owner_once(session, address).await?;
-        if !matches!(found, Owner::Nobody) || Instant::now() + wait > deadline {
-            return Ok(found);
+    let found = poll(session.retry_for(), || async {
+        let users = [("fields", "primaryEmail,externalIds".to_string())];
+        if let Some(data) = get_opt(session, &user_path(address), &users).await? {
+            return Ok(Some(Owner::User {
+                primary: s(&data["primaryEmail"]),
+                data,
+            }));
         }
-        tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(Duration::from_secs(5));
-    }
-}
-
-/// Reads an address as users.get and groups.get resolve it (primary address or alias).
-async fn owner_once(session: &Session, address: &str) -> Result<Owner, GoogleError> {
-    let p = format!("{API}/users/{}", encode_path(address));
-    let q = [("fields", "primaryEmail,externalIds".to_string())];
-    let reply = session
-        .call(Method::GET, &p, &q, None, CallOpts::default())
-        .await?;
-    if reply.status.is_success() {
-        let data: Value = serde_json::from_str(&reply.text).unwrap_or(Value::Null);
-        return Ok(Owner::User {
-            primary: s(&data["primaryEmail"]),
-            data,
-        });
-    }
-    if reply.status != StatusCode::NOT_FOUND {
-        return Err(http_error(&Method::GET, &p, &reply));
-    }
-    let p = format!("{API}/groups/{}", encode_path(address));
-    let q = [("fields", "email".to_string())];
-    let reply = session
-        .call(Method::GET, &p, &q, None, CallOpts::default())
-        .await?;
-    if reply.status.is_success() {
-        let data: Value = serde_json::from_str(&reply.text).unwrap_or(Value::Null);
-        return Ok(Owner::Group {
-            primary: s(&data["email"]),
-        });
-    }
-    if reply.status == StatusCode::NOT_FOUND {
-        return Ok(Owner::Nobody);
-    }
-    Err(http_error(&Method::GET, &p, &reply))
+        let groups = [("fields", "email".to_string())];
+        Ok(get_opt(session, &group_path(address), &groups)
+            .await?
+            .map(|data| Owner::Group {
+                primary: s(&data["email"]),
+            }))
+    })
+    .await?;
+    Ok(found.unwrap_or(Owner::Nobody))
 }
 
 /// POST that creates; `Ok(false)` when the address is taken (409). What holds it is

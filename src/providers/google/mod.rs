@@ -67,6 +67,7 @@ fn encode_path(p: &str) -> String {
         .join("/")
 }
 
+/// A JSON string's text, or empty.
 fn s(v: &Value) -> String {
     v.as_str().unwrap_or_default().to_string()
 }
@@ -158,10 +159,10 @@ fn all_aliases(a: Vec<String>, b: Vec<String>) -> Value {
 
 /// The masks refresh reads with: everything plan needs, aliases included, in the list
 /// calls it makes anyway.
-pub const USER_FIELDS: &str = "nextPageToken,users(primaryEmail,aliases,nonEditableAliases,name(givenName,familyName,fullName),orgUnitPath,suspended,suspensionReason,externalIds)";
-pub const GROUP_FIELDS: &str =
+const USER_FIELDS: &str = "nextPageToken,users(primaryEmail,aliases,nonEditableAliases,name(givenName,familyName,fullName),orgUnitPath,suspended,suspensionReason,externalIds)";
+const GROUP_FIELDS: &str =
     "nextPageToken,groups(email,aliases,nonEditableAliases,name,description)";
-pub const MEMBER_FIELDS: &str = "nextPageToken,members(email,role,type,id)";
+const MEMBER_FIELDS: &str = "nextPageToken,members(email,role,type,id)";
 
 /// Reads the org's live state in as few calls as the API allows.
 pub async fn refresh(session: &Session, org: &Org) -> Result<LiveState, GoogleError> {

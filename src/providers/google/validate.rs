@@ -1,9 +1,12 @@
 //! What Google would refuse at apply time, found by `validate` at the line that says it:
 //! names, initial passwords, usernames, an address used twice, group cycles.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
+
+use petgraph::graph::NodeIndex;
 
 use crate::diag::{Problem, Problems};
+use crate::graph::{DepGraph, EdgeSet, find_cycle};
 use crate::org::Org;
 use crate::resource::{Kind, Resource};
 use crate::secrets::Secrets;
@@ -225,14 +228,16 @@ fn check_local_part(org: &Org, r: &Resource, problems: &mut Problems) {
 
 /// Google answers a membership that makes a group contain itself with 412.
 fn check_group_cycles(org: &Org, problems: &mut Problems) {
-    let groups: std::collections::BTreeSet<&str> = org
-        .resources
-        .iter()
-        .filter(|r| r.address.kind == Kind::GoogleGroup)
-        .map(|r| r.address.id.as_str())
-        .collect();
-    // group -> (member group, the membership's resource)
-    let mut edges: BTreeMap<&str, Vec<(&str, &Resource)>> = BTreeMap::new();
+    let mut graph: DepGraph<&str> = DepGraph::new();
+    let mut groups: HashMap<&str, NodeIndex> = HashMap::new();
+    for r in &org.resources {
+        if r.address.kind == Kind::GoogleGroup {
+            groups.insert(&r.address.id, graph.add_node(&r.address.id));
+        }
+    }
+    // group -> member group, and the membership that says so
+    let mut edges = EdgeSet::default();
+    let mut via: HashMap<(NodeIndex, NodeIndex), &Resource> = HashMap::new();
     for r in &org.resources {
         if r.address.kind != Kind::GoogleMember {
             continue;
@@ -240,40 +245,33 @@ fn check_group_cycles(org: &Org, problems: &mut Problems) {
         let Some((group, member)) = r.address.id.split_once('/') else {
             continue;
         };
-        if let Some(m) = groups.get(member) {
-            edges.entry(group).or_default().push((m, r));
+        if let (Some(&g), Some(&m)) = (groups.get(group), groups.get(member)) {
+            edges.add(&mut graph, g, m);
+            via.entry((g, m)).or_insert(r);
         }
     }
-    let mut reported = std::collections::BTreeSet::new();
-    for start in &groups {
-        // Depth-first from each group, looking for a way back to it.
-        let mut stack: Vec<(&str, Vec<&str>, Option<&Resource>)> = vec![(start, vec![start], None)];
-        let mut seen = std::collections::BTreeSet::new();
-        while let Some((g, path, _)) = stack.pop() {
-            for (m, r) in edges.get(g).into_iter().flatten() {
-                if m == start {
-                    let mut cycle = path.clone();
-                    cycle.push(m);
-                    let mut key: Vec<&str> = cycle[..cycle.len() - 1].to_vec();
-                    key.sort_unstable();
-                    if reported.insert(key) {
-                        problems.push(
-                            Problem::at(
-                                "group_cycle",
-                                &org.file,
-                                org.span_of(&r.source),
-                                format!("group membership cycle: {}", cycle.join(" → ")),
-                                "closes the cycle",
-                            )
-                            .with_help("Google refuses a group that contains itself (412 conditionNotMet): remove one of these memberships"),
-                        );
-                    }
-                } else if seen.insert(*m) {
-                    let mut p = path.clone();
-                    p.push(m);
-                    stack.push((m, p, Some(r)));
-                }
-            }
-        }
+    let Some(mut cycle) = find_cycle(&graph) else {
+        return;
+    };
+    // From the first name, so the message reads the same on every run.
+    if let Some(start) = (0..cycle.len()).min_by_key(|i| graph[cycle[*i]]) {
+        cycle.rotate_left(start);
     }
+    let names: Vec<&str> = cycle.iter().map(|n| graph[*n]).collect();
+    let (Some(&first), Some(&last)) = (cycle.first(), cycle.last()) else {
+        return;
+    };
+    let Some(closing) = via.get(&(last, first)) else {
+        return;
+    };
+    problems.push(
+        Problem::at(
+            "group_cycle",
+            &org.file,
+            org.span_of(&closing.source),
+            format!("group membership cycle: {} → {}", names.join(" → "), names[0]),
+            "closes the cycle",
+        )
+        .with_help("Google refuses a group that contains itself (412 conditionNotMet): remove one of these memberships"),
+    );
 }

@@ -72,6 +72,10 @@ pub fn by_host(org: &Org) -> BTreeMap<&str, Vec<&Resource>> {
 /// open sessions.
 pub fn refresh(settings: &Settings, secrets: &Secrets, org: &Org, conns: &Conns) -> Refresh {
     let hosts = by_host(org);
+    // Every secret the org's files use, once for all its hosts: each host's live files
+    // are read back with all of them hidden.
+    let org_values = org_secret_values(secrets, org);
+    let org_values = &org_values;
     type HostResult = Result<(Arc<Mutex<Conn>>, HostFacts), SshError>;
     let results: Vec<(String, HostResult)> = std::thread::scope(|scope| {
         let handles: Vec<_> = hosts
@@ -96,7 +100,11 @@ pub fn refresh(settings: &Settings, secrets: &Secrets, org: &Org, conns: &Conns)
                                 host: name.to_string(),
                                 message: "an earlier operation on this host panicked".into(),
                             })?;
-                            read_facts(&guard, secrets, org, resources)?
+                            let values = org_values.as_ref().map_err(|e| SshError::Failed {
+                                host: name.to_string(),
+                                message: e.to_string(),
+                            })?;
+                            read_facts(&guard, values, org, resources)?
                         };
                         Ok((conn, facts))
                     })();
@@ -215,7 +223,7 @@ fn sections(text: &str) -> Option<BTreeMap<String, String>> {
 /// Runs the fact script (one round trip) and reads the host's live objects.
 pub fn read_facts(
     conn: &Conn,
-    secrets: &Secrets,
+    org_values: &[(String, Secret)],
     org: &Org,
     resources: &[&Resource],
 ) -> Result<HostFacts, SshError> {
@@ -247,18 +255,6 @@ pub fn read_facts(
             }
         }
     }
-    let mut org_values: Vec<(String, Secret)> = Vec::new();
-    for r in org
-        .resources
-        .iter()
-        .filter(|r| r.address.kind.has_file_content())
-    {
-        for v in secret_values(host, r.attrs.str("content"), secrets, &org.secret_scope)? {
-            if !org_values.iter().any(|(n, _)| *n == v.0) {
-                org_values.push(v);
-            }
-        }
-    }
     for r in resources
         .iter()
         .filter(|r| r.address.kind.has_file_content())
@@ -286,7 +282,7 @@ pub fn read_facts(
         // the org's files use is hidden, not only this file's: a module cannot show one
         // file's secret by declaring another content for its path.
         let desired = r.attrs.str("content");
-        let live = secrets::redact(&String::from_utf8_lossy(&bytes), desired, &org_values);
+        let live = secrets::redact(&String::from_utf8_lossy(&bytes), desired, org_values);
         let mut a = Attrs::default();
         a.insert("host", json!(host));
         a.insert("path", json!(path));
@@ -382,6 +378,27 @@ pub fn read_facts(
         }
     }
     Ok(facts)
+}
+
+/// The values of every secret the org's file contents name, each once.
+fn org_secret_values(
+    secrets: &Secrets,
+    org: &Org,
+) -> Result<Vec<(String, Secret)>, secrets::SecretError> {
+    let mut values: Vec<(String, Secret)> = Vec::new();
+    for r in org
+        .resources
+        .iter()
+        .filter(|r| r.address.kind.has_file_content())
+    {
+        let content = r.attrs.str("content");
+        for v in secrets::values_for(content, secrets, |n| org.secret_scope.allows(n))? {
+            if !values.iter().any(|(n, _)| *n == v.0) {
+                values.push(v);
+            }
+        }
+    }
+    Ok(values)
 }
 
 /// The values of the secrets a file's content names, only those the org may use:
