@@ -356,7 +356,17 @@ impl Catalogue {
         ctx.insert("org".into(), org);
         // An owned context: `render` would serialize it into a copy first.
         let mut ctx = handlebars::Context::from(Value::Object(ctx));
-        let text = self.registry.render_with_context(&module.name, &ctx);
+        let result = if many_items(ctx.data()) {
+            self.render_beside_parser(module, &ctx)
+        } else {
+            match self.registry.render_with_context(&module.name, &ctx) {
+                Ok(text) => self.finish(module, text.chars()),
+                Err(e) => Err(ModuleError::Template {
+                    module: module.name.clone(),
+                    message: e.to_string(),
+                }),
+            }
+        };
         // Give the inputs back as they were lent.
         let inputs = match std::mem::take(ctx.data_mut()) {
             Value::Object(mut m) => {
@@ -369,25 +379,46 @@ impl Catalogue {
             }
             other => other,
         };
-        let text = match text {
-            Ok(t) => t,
-            Err(e) => {
-                return (
-                    Err(ModuleError::Template {
-                        module: module.name.clone(),
-                        message: e.to_string(),
-                    }),
-                    inputs,
-                );
-            }
-        };
-        (self.finish(module, text), inputs)
+        (result, inputs)
     }
 
-    /// Parses a module's rendered text into its settings and resources.
-    fn finish(&self, module: &Module, text: String) -> RenderResult {
-        // The rendered YAML goes through the same parser as org files (several times
-        // faster than serde_yaml here, which matters at 200 orgs), then serde.
+    /// Renders while another thread parses what the template has written so far: on a
+    /// large org the two take about as long as each other, and the rendered text never
+    /// exists whole. (For a small org a second thread costs more than it saves.)
+    fn render_beside_parser(&self, module: &Module, ctx: &Context) -> RenderResult {
+        let (rendered, parsed, closed) = std::thread::scope(|s| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<char>>(4);
+            let parser = s.spawn(move || self.finish(module, rx.into_iter().flatten()));
+            let mut pipe = Pipe {
+                buf: Vec::with_capacity(PIPE_CHUNK + 1024),
+                tx,
+                closed: false,
+            };
+            let rendered = self
+                .registry
+                .render_with_context_to_write(&module.name, ctx, &mut pipe)
+                .map_err(|e| e.to_string())
+                .and_then(|()| pipe.finish().map_err(|e| e.to_string()));
+            let closed = pipe.closed;
+            drop(pipe);
+            let parsed = parser
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (rendered, parsed, closed)
+        });
+        match rendered {
+            Ok(()) => parsed,
+            // The parser stopped reading at a mistake in the output: that is the error.
+            Err(_) if closed && parsed.is_err() => parsed,
+            Err(message) => Err(ModuleError::Template {
+                module: module.name.clone(),
+                message,
+            }),
+        }
+    }
+
+    /// Parses a module's rendered text, as it arrives, into its settings and resources.
+    fn finish(&self, module: &Module, text: impl Iterator<Item = char>) -> RenderResult {
         let output_error = |message: String| ModuleError::Output {
             module: module.name.clone(),
             message,
@@ -405,20 +436,83 @@ impl Catalogue {
                 resources.push(r);
                 Ok(())
             };
-            crate::yaml::parse_json_streaming(&text, Some(("resources", &mut on_item))).map_err(
-                |e| {
-                    let (line, col) = crate::yaml::line_col(&text, e.span.start);
-                    output_error(format!(
-                        "{} at line {line} column {col} of the rendered output",
-                        e.message
-                    ))
-                },
-            )?
+            crate::yaml::parse_json_chars(text, Some(("resources", &mut on_item))).map_err(|e| {
+                output_error(format!(
+                    "{} at line {} column {} of the rendered output",
+                    e.message, e.line, e.column
+                ))
+            })?
         };
-        drop(text);
         let rendered: RenderedModule =
             serde_json::from_value(tree).map_err(|e| output_error(e.to_string()))?;
         Ok((rendered.settings, resources))
+    }
+}
+
+/// Whether a render context holds lists long enough to be worth a parser thread.
+fn many_items(context: &Value) -> bool {
+    const MANY: usize = 2_000;
+    let len = |v: &Value| v.as_array().map_or(0, Vec::len);
+    match context {
+        Value::Object(m) => m.values().map(len).sum::<usize>() >= MANY,
+        other => len(other) >= MANY,
+    }
+}
+
+/// How much rendered text goes to the parser at a time.
+const PIPE_CHUNK: usize = 64 * 1024;
+
+/// Carries a template's output to the parser thread in chunks of whole characters.
+struct Pipe {
+    buf: Vec<u8>,
+    tx: std::sync::mpsc::SyncSender<Vec<char>>,
+    /// The parser stopped reading (it found a mistake).
+    closed: bool,
+}
+
+impl Pipe {
+    /// Sends every whole character buffered so far.
+    fn send(&mut self) -> std::io::Result<()> {
+        let whole = match std::str::from_utf8(&self.buf) {
+            Ok(text) => text.len(),
+            Err(e) => e.valid_up_to(),
+        };
+        let chars: Vec<char> = String::from_utf8_lossy(&self.buf[..whole])
+            .chars()
+            .collect();
+        self.buf.drain(..whole);
+        if self.tx.send(chars).is_err() {
+            self.closed = true;
+            return Err(std::io::ErrorKind::BrokenPipe.into());
+        }
+        Ok(())
+    }
+
+    /// Sends the rest; the output must end on a whole character.
+    fn finish(&mut self) -> std::io::Result<()> {
+        self.send()?;
+        if self.buf.is_empty() {
+            Ok(())
+        } else {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "the rendered output ends inside a UTF-8 character",
+            ))
+        }
+    }
+}
+
+impl std::io::Write for Pipe {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(bytes);
+        if self.buf.len() >= PIPE_CHUNK {
+            self.send()?;
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

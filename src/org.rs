@@ -1,7 +1,7 @@
 //! Org files: loading, checking every value against its schema, rendering modules into
 //! resources, and checking the references and graph those resources form.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock};
 
@@ -689,17 +689,31 @@ fn link(mut org: Org, catalogue: &Catalogue) -> Result<Org, Problems> {
         }
     }
     // Modules order resources: everything in a module comes after what it requires.
-    for (i, r) in org.resources.iter().enumerate() {
-        let Some(m) = catalogue
-            .get(&r.module)
-            .filter(|m| !m.spec.requires.is_empty())
-        else {
+    // That order is not spelt out as resource edges (one per pair would be quadratic
+    // in a large org); a reference against it is a cycle of its own.
+    let requires = transitive_requires(catalogue, &org.modules);
+    let mut reported = HashSet::new();
+    for e in graph.edge_indices() {
+        let Some((dep, user)) = graph.edge_endpoints(e) else {
             continue;
         };
-        for (j, other) in org.resources.iter().enumerate() {
-            if m.spec.requires.contains(&other.module) {
-                edges.add(&mut graph, nodes[j], nodes[i]);
-            }
+        let (needed, needs) = (&org.resources[graph[dep]], &org.resources[graph[user]]);
+        if needed.module != needs.module
+            && requires
+                .get(needed.module.as_str())
+                .is_some_and(|r| r.contains(needs.module.as_str()))
+            && reported.insert((needed.module.as_str(), needs.module.as_str()))
+        {
+            problems.push(Problem::at(
+                "cycle",
+                &org.file,
+                org.span_of(&needs.source),
+                format!(
+                    "resource dependency cycle: {} (module {}) needs {} (module {}), but module {} requires module {}",
+                    needs.address, needs.module, needed.address, needed.module, needed.module, needs.module
+                ),
+                "part of a cycle",
+            ));
         }
     }
     if let Some(cycle) = find_cycle(&graph) {
@@ -722,6 +736,30 @@ fn link(mut org: Org, catalogue: &Catalogue) -> Result<Org, Problems> {
     org.graph = graph;
     org.index = by_address;
     Ok(org)
+}
+
+/// Each enabled module's requirements, direct and indirect.
+fn transitive_requires<'a>(
+    catalogue: &'a Catalogue,
+    modules: &'a [String],
+) -> HashMap<&'a str, HashSet<&'a str>> {
+    let mut all: HashMap<&str, HashSet<&str>> = HashMap::new();
+    for m in modules {
+        let mut seen = HashSet::new();
+        let mut todo: Vec<&str> = vec![m.as_str()];
+        while let Some(next) = todo.pop() {
+            for r in catalogue
+                .get(next)
+                .map_or(&[][..], |x| &x.spec.requires[..])
+            {
+                if seen.insert(r.as_str()) {
+                    todo.push(r.as_str());
+                }
+            }
+        }
+        all.insert(m.as_str(), seen);
+    }
+    all
 }
 
 /// Loads many org files on all cores; each org's problems are kept apart so one bad

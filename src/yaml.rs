@@ -395,8 +395,10 @@ impl MarkedEventReceiver for Builder<'_> {
                     Frame::Seq {
                         start,
                         anchor,
-                        items,
+                        mut items,
                     } => {
+                        // The tree is kept for diagnostics: no spare capacity in it.
+                        items.shrink_to_fit();
                         let end = items
                             .last()
                             .map_or(start + 1, |n| n.span.start + n.span.len);
@@ -411,9 +413,10 @@ impl MarkedEventReceiver for Builder<'_> {
                     Frame::Map {
                         start,
                         anchor,
-                        entries,
+                        mut entries,
                         ..
                     } => {
+                        entries.shrink_to_fit();
                         let end = entries
                             .last()
                             .map_or(start + 1, |(_, n)| n.span.start + n.span.len);
@@ -441,39 +444,34 @@ impl MarkedEventReceiver for Builder<'_> {
     }
 }
 
+/// A parse failure at a parser marker, before it is placed in any source text.
+struct Failure {
+    message: String,
+    mark: Marker,
+    len: usize,
+}
+
 /// Feeds one document's events to `receiver`, pulling them one at a time (yaml-rust2's
 /// own `load` recurses once per nesting level, so a deep file would overflow the
 /// stack before any limit could be checked). Refuses a second document and nesting
 /// beyond [`MAX_DEPTH`].
-fn drive(
-    src: &str,
-    offsets: &Offsets<'_>,
+fn drive<T: Iterator<Item = char>>(
+    mut parser: Parser<T>,
     receiver: &mut dyn MarkedEventReceiver,
-) -> Result<(), SyntaxError> {
-    let located = |message: String, mark: Marker, len: usize| {
-        let at = offsets.byte(mark.index());
-        SyntaxError {
-            message,
-            span: Span::new(
-                at,
-                len.min(src.len().saturating_sub(at))
-                    .max(usize::from(at < src.len())),
-            ),
-        }
-    };
-    let mut parser = Parser::new_from_str(src);
+) -> Result<(), Failure> {
+    let fail = |message: String, mark: Marker, len: usize| Failure { message, mark, len };
     let mut depth = 0usize;
     let mut documents = 0usize;
     loop {
         let (ev, mark) = parser
             .next_token()
-            .map_err(|e| located(e.info().to_string(), *e.marker(), 1))?;
+            .map_err(|e| fail(e.info().to_string(), *e.marker(), 1))?;
         match &ev {
             Event::StreamEnd => return Ok(()),
             Event::DocumentStart => {
                 documents += 1;
                 if documents > 1 {
-                    return Err(located(
+                    return Err(fail(
                         "a second YAML document: a file holds exactly one".into(),
                         mark,
                         3,
@@ -483,7 +481,7 @@ fn drive(
             Event::SequenceStart(..) | Event::MappingStart(..) => {
                 depth += 1;
                 if depth > MAX_DEPTH {
-                    return Err(located(
+                    return Err(fail(
                         format!("nested more than {MAX_DEPTH} levels deep"),
                         mark,
                         1,
@@ -495,6 +493,26 @@ fn drive(
         }
         receiver.on_event(ev, mark);
     }
+}
+
+/// [`drive`] over a string, with failures placed as byte spans in it.
+fn drive_str(
+    src: &str,
+    offsets: &Offsets<'_>,
+    receiver: &mut dyn MarkedEventReceiver,
+) -> Result<(), SyntaxError> {
+    drive(Parser::new_from_str(src), receiver).map_err(|f| {
+        let at = offsets.byte(f.mark.index());
+        SyntaxError {
+            message: f.message,
+            span: Span::new(
+                at,
+                f.len
+                    .min(src.len().saturating_sub(at))
+                    .max(usize::from(at < src.len())),
+            ),
+        }
+    })
 }
 
 /// Parses one YAML document. An empty file is an empty mapping. A byte-order mark at
@@ -522,7 +540,7 @@ pub fn parse(src: &str) -> Result<Node, SyntaxError> {
         error: None,
         expanded: 0,
     };
-    drive(src, &offsets, &mut builder)?;
+    drive_str(src, &offsets, &mut builder)?;
     if let Some(e) = builder.error {
         return Err(e);
     }
@@ -672,16 +690,46 @@ pub fn parse_json_streaming<'a>(
         stream,
         ..JsonBuilder::default()
     };
-    let located = |message: String, mark: Marker| {
+    drive_str(src, &offsets, &mut builder)?;
+    if let Some((message, mark)) = builder.error {
         let at = offsets.byte(mark.index());
-        SyntaxError {
+        return Err(SyntaxError {
             message,
             span: Span::new(at, usize::from(at < src.len())),
-        }
+        });
+    }
+    Ok(builder
+        .root
+        .unwrap_or(Value::Object(serde_json::Map::new())))
+}
+
+/// A parse failure in text that was never held whole: where it is, by line and column
+/// (both 1-based, columns in characters).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineError {
+    pub message: String,
+    pub line: usize,
+    pub column: usize,
+}
+
+/// As [`parse_json_streaming`], reading the text as it arrives (from a renderer on
+/// another thread), so the whole text need never exist at once.
+pub fn parse_json_chars<'a>(
+    chars: impl Iterator<Item = char>,
+    stream: Option<Stream<'a>>,
+) -> Result<Value, LineError> {
+    let mut builder = JsonBuilder {
+        stream,
+        ..JsonBuilder::default()
     };
-    drive(src, &offsets, &mut builder)?;
+    let at = |message: String, mark: Marker| LineError {
+        message,
+        line: mark.line(),
+        column: mark.col() + 1,
+    };
+    drive(Parser::new(chars), &mut builder).map_err(|f| at(f.message, f.mark))?;
     if let Some((message, mark)) = builder.error {
-        return Err(located(message, mark));
+        return Err(at(message, mark));
     }
     Ok(builder
         .root

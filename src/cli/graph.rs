@@ -37,7 +37,7 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: GraphArgs) -> CmdResult {
     let g = &org.graph;
     if args.dot {
         println!("digraph \"{}\" {{", org.id);
-        println!("  rankdir=LR;");
+        println!("  rankdir=LR;\n  compound=true;");
         for module in &org.modules {
             println!("  subgraph \"cluster_{module}\" {{ label=\"module {module}\";");
             for n in g.node_indices() {
@@ -47,6 +47,25 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: GraphArgs) -> CmdResult {
                 }
             }
             println!("  }}");
+        }
+        // A module's order after what it requires, drawn once between the clusters.
+        let first = |module: &str| {
+            org.resources
+                .iter()
+                .find(|r| r.module == module)
+                .map(|r| r.address.to_string())
+        };
+        for module in &org.modules {
+            let Some(m) = ws.catalogue.get(module) else {
+                continue;
+            };
+            for req in &m.spec.requires {
+                if let (Some(a), Some(b)) = (first(module), first(req)) {
+                    println!(
+                        "  \"{a}\" -> \"{b}\" [ltail=\"cluster_{module}\", lhead=\"cluster_{req}\", style=dashed];"
+                    );
+                }
+            }
         }
         for e in g.edge_indices() {
             if let Some((a, b)) = g.edge_endpoints(e) {

@@ -361,3 +361,44 @@ fn a_module_cannot_make_a_plan_read_any_file_on_a_host() {
         );
     }
 }
+
+#[test]
+fn module_order_costs_no_edge_per_pair_of_resources() {
+    // Printers require base: every queue comes after every base package. Spelt out as
+    // one edge per pair, 1,000 packages and 1,000 queues were a million edges (and a
+    // hostile file of 5 MB could ask for billions).
+    let env = Env::new();
+    let packages: Vec<String> = (0..1000).map(|i| format!("pkg{i}")).collect();
+    let queues: String = (0..1000)
+        .map(|i| format!("      - {{name: q{i}, uri: \"ipp://192.0.2.9/ipp/print\"}}\n"))
+        .collect();
+    env.write(
+        "orgs/big.yaml",
+        &format!(
+            "org: big\nname: Big\nhosts:\n  srv: {{address: 192.0.2.1}}\nmodules:\n  base:\n    packages: [{}]\n  printers:\n    server: srv\n    queues:\n{queues}",
+            packages.join(", ")
+        ),
+    );
+    let g = env.run(&["graph", "big"]);
+    assert_eq!(g.code, 0, "{g:?}");
+    assert!(
+        g.stdout.contains("module printers (requires base)"),
+        "{g:?}"
+    );
+    assert!(
+        g.stdout
+            .contains("  cups_queue[srv:q7] <- apt_package[srv:cups]\n"),
+        "{}",
+        &g.stdout[..g.stdout.len().min(3000)]
+    );
+    assert!(g.stdout.len() < 500_000, "{} bytes", g.stdout.len());
+    let dot = env.run(&["graph", "big", "--dot"]);
+    assert_eq!(dot.code, 0, "{dot:?}");
+    assert!(
+        dot.stdout
+            .contains("[ltail=\"cluster_printers\", lhead=\"cluster_base\", style=dashed];"),
+        "{}",
+        &dot.stdout[..dot.stdout.len().min(3000)]
+    );
+    assert!(dot.stdout.len() < 500_000, "{} bytes", dot.stdout.len());
+}

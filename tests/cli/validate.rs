@@ -368,3 +368,75 @@ fn two_jobs_sharing_a_repository_are_told_what_to_do() {
         "{list:#?}"
     );
 }
+
+#[test]
+fn a_reference_against_the_module_order_is_a_cycle() {
+    // beta requires alpha, so alpha's resources come first; a queue in alpha that needs
+    // a package from beta can never be applied.
+    let env = Env::new();
+    write_module(&env, "alpha", &[]);
+    write_module(&env, "beta", &["alpha"]);
+    env.write(
+        "modules/alpha/t.hbs",
+        "resources:\n  - kind: cups_queue\n    attributes: {host: h, name: q, uri: \"ipp://192.0.2.9/ipp/print\", shared: false, enabled: true, accepting: true}\n",
+    );
+    env.write(
+        "modules/beta/t.hbs",
+        "resources:\n  - kind: apt_package\n    attributes: {host: h, name: cups}\n",
+    );
+    env.write(
+        "orgs/o.yaml",
+        "org: o\nname: O\nhosts:\n  h: {address: 192.0.2.1}\nmodules:\n  alpha: {}\n  beta: {}\n",
+    );
+    let (code, list) = problems(&env, &[]);
+    assert_eq!(code, 1, "{list:#?}");
+    let cycle = list
+        .iter()
+        .find(|p| p["code"] == "cycle")
+        .unwrap_or_else(|| panic!("{list:#?}"));
+    let msg = cycle["message"].as_str().unwrap_or_default();
+    assert!(
+        msg.contains("cups_queue[h:q] (module alpha) needs apt_package[h:cups] (module beta)"),
+        "{msg}"
+    );
+    assert!(msg.contains("module beta requires module alpha"), "{msg}");
+}
+
+#[test]
+fn broken_module_output_is_reported_at_its_line_large_or_small() {
+    // A large org's output goes to the parser in chunks as it renders; a mistake far
+    // into it stops the render and is reported where it is, not as a template failure.
+    for items in [0usize, 3000] {
+        let env = Env::new();
+        env.write(
+            "modules/alpha/module.yaml",
+            "description: test\ntemplate: t.hbs\ninput: {type: list, items: {type: name}}\n",
+        );
+        let mut template = String::from("resources:\n{{#each inputs}}\n");
+        template
+            .push_str("  - kind: apt_package\n    attributes: {host: h, name: {{json this}}}\n");
+        template.push_str("{{/each}}\n  - kind: apt_package\n    attributes: {host: h, name: [}\n");
+        template.push_str(&"  # padding after the mistake\n".repeat(5000));
+        env.write("modules/alpha/t.hbs", &template);
+        let names: Vec<String> = (0..items).map(|i| format!("p{i}")).collect();
+        env.write(
+            "orgs/o.yaml",
+            &format!(
+                "org: o\nname: O\nhosts:\n  h: {{address: 192.0.2.1}}\nmodules:\n  alpha: [{}]\n",
+                names.join(", ")
+            ),
+        );
+        let (code, list) = problems(&env, &[]);
+        assert_eq!(code, 1, "{list:#?}");
+        let msg = list
+            .iter()
+            .filter_map(|p| p["message"].as_str())
+            .find(|m| m.contains("template output is not valid"))
+            .unwrap_or_else(|| panic!("{list:#?}"));
+        let line = 2 * items + 3;
+        assert!(
+            msg.contains(&format!("at line {line} column ")),
+            "{items}: {msg}"
+        );
+    }
+}
