@@ -12,28 +12,24 @@ use crate::graph::{DepGraph, Outcome, walk};
 use crate::org::Org;
 use crate::plan::{self, Action, Change, OrgPlan, Plan, Summary};
 use crate::pool::Pool;
-use crate::providers::LiveState;
-use crate::providers::google::{self, ApplyCtx, client::Http, client::Session};
-use crate::providers::ssh;
-use crate::resource::{Address, Kind, ProviderKind};
+use crate::providers::{self, ApplyCtx, LiveState, Provider, ProviderError};
+use crate::resource::Address;
 use crate::secrets::Secrets;
 
 pub struct Engine {
     pub pool: Pool,
     pub secrets: Secrets,
-    pub http: Arc<Http>,
-    pub ssh: Arc<ssh::Settings>,
+    /// Every provider, started for this run, in registry order.
+    pub providers: Vec<Arc<dyn Provider>>,
     pub parallelism: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error(transparent)]
-    Google(#[from] google::client::GoogleError),
+    Provider(#[from] ProviderError),
     #[error(transparent)]
     Lock(#[from] crate::lock::LockError),
-    #[error("cannot read the known_hosts file {path}: {message}")]
-    KnownHosts { path: String, message: String },
     #[error("saved plan is stale for org `{org}`: {why}")]
     Stale { org: String, why: String },
 }
@@ -41,15 +37,12 @@ pub enum EngineError {
 /// Loaded orgs, their plan, and the sessions apply can reuse.
 pub type PlanResult = (Vec<Arc<Org>>, Plan, Sessions);
 
-/// Each planned org's sessions, by org id: apply reuses the Google token and the
-/// hosts' SSH logins.
+/// Each planned org's sessions, by org id: apply reuses what planning connected
+/// (a token, the hosts' logins).
 pub type Sessions = HashMap<String, OrgSessions>;
 
-#[derive(Default)]
-pub struct OrgSessions {
-    pub google: Option<Arc<Session>>,
-    pub ssh: ssh::Conns,
-}
+/// One org's sessions, by provider name.
+pub type OrgSessions = HashMap<&'static str, providers::Session>;
 
 #[derive(Debug, Clone)]
 pub struct ChangeResult {
@@ -85,20 +78,12 @@ impl OrgApply {
 impl Engine {
     pub fn new(pool: Pool, parallelism: Option<usize>) -> Result<Engine, EngineError> {
         let secrets = Secrets::new(&pool.secrets_dir(), &pool.config.secrets.env_prefix);
-        let http = Http::new(&pool.config.google)?;
-        let ssh = ssh::Settings::from_pool(&pool).map_err(|e| EngineError::KnownHosts {
-            path: pool
-                .display_path(&pool.path(&pool.config.ssh.known_hosts))
-                .display()
-                .to_string(),
-            message: e.to_string(),
-        })?;
+        let providers = providers::start(&pool, &secrets)?;
         let parallelism = parallelism.unwrap_or(pool.config.parallelism).max(1);
         Ok(Engine {
             pool,
             secrets,
-            http,
-            ssh: Arc::new(ssh),
+            providers,
             parallelism,
         })
     }
@@ -111,11 +96,11 @@ impl Engine {
     ) -> (Plan, Sessions) {
         let mut tasks = tokio::task::JoinSet::new();
         while let Some(org) = orgs.recv().await {
-            let (http, secrets, ssh) = (self.http.clone(), self.secrets.clone(), self.ssh.clone());
+            let providers = self.providers.clone();
             tasks.spawn(async move {
                 // The live state is done with once planned; the sessions are kept.
-                match refresh_org(&http, &ssh, &secrets, &org, OrgSessions::default()).await {
-                    Ok(r) => (plan_org(&org, &r), Some(r.sessions)),
+                match refresh_org(&providers, &org, OrgSessions::default()).await {
+                    Ok(r) => (plan_org(&providers, &org, &r), Some(r.sessions)),
                     Err(e) => (failed_plan(&org, e.to_string()), None),
                 }
             });
@@ -248,15 +233,7 @@ impl Engine {
             return stale(format!("{} changed since the plan was made", op.file));
         }
         // Reuse the planning sessions (the token, the SSH logins) when there are some.
-        let refreshed = match refresh_org(
-            &self.http,
-            &self.ssh,
-            &self.secrets,
-            org,
-            session.unwrap_or_default(),
-        )
-        .await
-        {
+        let refreshed = match refresh_org(&self.providers, org, session.unwrap_or_default()).await {
             Ok(r) => r,
             Err(e) => return fail(e.to_string()),
         };
@@ -265,21 +242,17 @@ impl Engine {
         }
         // The plan shown (or saved, and perhaps edited since) must be the plan the files
         // and the live state give now, change for change: only that is run.
-        let recomputed = plan_org(org, &refreshed);
+        let recomputed = plan_org(&self.providers, org, &refreshed);
         if let Some(why) = plan::difference(&op.changes, &recomputed.changes) {
             return fail(format!(
                 "refused: the plan's changes are not the ones the org file and the live state give ({why}); nothing was applied. Plan again"
             ));
         }
         let sessions = Arc::new(refreshed.sessions);
-        let ctx = Arc::new(OwnedCtx {
+        let ctx = Arc::new(ApplyCtx {
             org: org.clone(),
             secrets: self.secrets.clone(),
-            password_file: self
-                .pool
-                .state_dir()
-                .join("passwords")
-                .join(format!("{}.tsv", org.id)),
+            state_dir: self.pool.state_dir(),
         });
         let graph = change_graph(&op.changes);
         let changes: Arc<Vec<Change>> = Arc::new(op.changes.clone());
@@ -288,26 +261,20 @@ impl Engine {
             let ctx = ctx.clone();
             let changes = changes.clone();
             let bar = bar.clone();
+            let providers = self.providers.clone();
             async move {
                 let change = &changes[node.index()];
                 bar.set_message(format!("{} {}", change.action.symbol(), change.address));
-                let r = match change.address.kind.provider() {
-                    ProviderKind::Google => match &sessions.google {
-                        Some(session) => {
-                            let actx = ApplyCtx {
-                                org: &ctx.org,
-                                secrets: &ctx.secrets,
-                                password_file: ctx.password_file.clone(),
-                            };
-                            google::apply(session, &actx, change)
-                                .await
-                                .map_err(|e| e.to_string())
-                        }
-                        None => Err("org has no Google tenant".to_string()),
-                    },
-                    ProviderKind::Ssh => {
-                        apply_ssh(&sessions.ssh, &ctx.secrets, &ctx.org, change).await
-                    }
+                let name = change.address.kind.provider();
+                let r = match (
+                    providers.iter().find(|p| p.name() == name),
+                    sessions.get(name),
+                ) {
+                    (Some(p), Some(session)) => p
+                        .apply(session, &ctx, change)
+                        .await
+                        .map_err(|e| e.to_string()),
+                    _ => Err(format!("the org has nothing connected for {name}")),
                 };
                 bar.inc(1);
                 r
@@ -335,120 +302,73 @@ impl Engine {
     }
 }
 
-struct OwnedCtx {
-    org: Arc<Org>,
-    secrets: Secrets,
-    password_file: std::path::PathBuf,
-}
-
-/// Runs one on-site change on its host's session, off the async threads (ssh2 blocks).
-async fn apply_ssh(
-    conns: &ssh::Conns,
-    secrets: &Secrets,
-    org: &Arc<Org>,
-    change: &Change,
-) -> Result<(), String> {
-    let r = org.resource(&change.address);
-    let host = r
-        .and_then(|r| r.address.kind.host_of(&r.attrs))
-        .unwrap_or_default()
-        .to_string();
-    let Some(conn) = conns.get(&host).cloned() else {
-        return Err(format!("host {host} is not connected"));
-    };
-    let (org, change, secrets) = (org.clone(), change.clone(), secrets.clone());
-    tokio::task::spawn_blocking(move || {
-        // One change at a time per host: they share the host's one session.
-        let conn = conn
-            .lock()
-            .map_err(|_| "an earlier change on this host panicked".to_string())?;
-        ssh::apply(&conn, &secrets, &org, &change).map_err(|e| e.to_string())
-    })
-    .await
-    .map_err(|e| format!("internal error: {e}"))?
-}
-
 /// What refreshing an org found, and the sessions that read it.
 pub struct Refreshed {
     pub live: LiveState,
-    /// On-site objects no org file declares.
-    pub unmanaged: Vec<Address>,
-    /// Hosts that could not be read, with why: only their resources fail.
-    pub host_errors: std::collections::BTreeMap<String, String>,
+    /// Each provider's refresh, by provider name (live objects moved to `live`).
+    pub parts: Vec<(&'static str, providers::Refresh)>,
     pub sessions: OrgSessions,
 }
 
-/// An org's live state from every provider it uses, Google and its hosts at once.
+/// An org's live state from every provider it uses, all at once. One provider's error
+/// fails the org; places a provider could not read fail only their own resources.
 async fn refresh_org(
-    http: &Arc<Http>,
-    ssh_settings: &Arc<ssh::Settings>,
-    secrets: &Secrets,
+    providers: &[Arc<dyn Provider>],
     org: &Arc<Org>,
-    sessions: OrgSessions,
+    mut sessions: OrgSessions,
 ) -> Result<Refreshed, EngineError> {
-    let OrgSessions {
-        google: session,
-        ssh: conns,
-    } = sessions;
-    let google_part = async {
-        let Some(tenant) = &org.google else {
-            return Ok((None, LiveState::default()));
-        };
-        let session = match session {
-            Some(s) => s,
-            None => Arc::new(google::connect(http, tenant, secrets)?),
-        };
-        let live = google::refresh(&session, org).await?;
-        Ok::<_, EngineError>((Some(session), live))
-    };
-    let ssh_part = async {
-        // Orgs with no on-site resources skip the trip to the blocking pool.
-        if !org
-            .resources
-            .iter()
-            .any(|r| r.address.kind.provider() == ProviderKind::Ssh)
-        {
-            return ssh::Refresh::default();
-        }
-        let (settings, org, secrets) = (ssh_settings.clone(), org.clone(), secrets.clone());
-        tokio::task::spawn_blocking(move || ssh::refresh(&settings, &secrets, &org, &conns))
-            .await
-            .unwrap_or_default()
-    };
-    let (google_result, ssh_refresh) = tokio::join!(google_part, ssh_part);
-    let (session, mut live) = google_result?;
-    live.objects.extend(ssh_refresh.objects);
+    let reads = providers.iter().filter(|p| p.used_by(org)).map(|p| {
+        let session = sessions.remove(p.name());
+        async move { (p.name(), p.refresh(org, session).await) }
+    });
+    let mut live = LiveState::default();
+    let mut parts = Vec::new();
+    let mut sessions = OrgSessions::new();
+    for (name, read) in futures_util::future::join_all(reads).await {
+        let mut read = read?;
+        live.objects.append(&mut read.live.objects);
+        sessions.insert(name, read.session.clone());
+        parts.push((name, read));
+    }
     Ok(Refreshed {
         live,
-        unmanaged: ssh_refresh.unmanaged,
-        host_errors: ssh_refresh.errors,
-        sessions: OrgSessions {
-            google: session,
-            ssh: ssh_refresh.conns,
-        },
+        parts,
+        sessions,
     })
 }
 
-fn plan_org(org: &Org, refreshed: &Refreshed) -> OrgPlan {
+fn plan_org(providers: &[Arc<dyn Provider>], org: &Org, refreshed: &Refreshed) -> OrgPlan {
     let live = &refreshed.live;
-    let mut changes = plan::diff(org, live, |r| match r.address.kind.provider() {
-        ProviderKind::Google => google::desired_attrs(org, r),
-        ProviderKind::Ssh => ssh::desired_attrs(r),
+    let provider = |name: &str| providers.iter().find(|p| p.name() == name);
+    let mut changes = plan::diff(org, live, |r| match provider(r.address.kind.provider()) {
+        Some(p) => p.desired(org, r),
+        None => r.attrs.clone(),
     });
-    // A host that could not be read has no known state: nothing is planned for it.
+    // A place (host) that could not be read has no known state: nothing is planned there.
+    let unreadable = |host: &str| {
+        refreshed
+            .parts
+            .iter()
+            .any(|(_, part)| part.unreadable.contains_key(host))
+    };
     changes.retain(|c| {
         let host = org
             .resource(&c.address)
             .and_then(|r| r.address.kind.host_of(&r.attrs));
-        !host.is_some_and(|h| refreshed.host_errors.contains_key(h))
+        !host.is_some_and(unreadable)
     });
-    ssh::show_diffs(&mut changes);
-    ssh::add_restarts(org, &mut changes);
-    let (orphans, mut unmanaged) = google::orphans(org, live);
-    changes.extend(orphans);
-    let review = google::review(org, live, &mut changes);
+    let mut unmanaged = Vec::new();
+    let mut unhealthy = Vec::new();
+    let mut conflicts = Vec::new();
+    for (name, part) in &refreshed.parts {
+        if let Some(p) = provider(name) {
+            let review = p.review(org, part, live, &mut changes);
+            unmanaged.extend(review.unmanaged);
+            unhealthy.extend(review.unhealthy);
+            conflicts.extend(review.conflicts);
+        }
+    }
     plan::sort_changes(org, &mut changes);
-    unmanaged.extend(refreshed.unmanaged.iter().cloned());
     unmanaged.sort();
     OrgPlan {
         org: org.id.clone(),
@@ -459,21 +379,42 @@ fn plan_org(org: &Org, refreshed: &Refreshed) -> OrgPlan {
         changes,
         unmanaged,
         host_errors: refreshed
-            .host_errors
+            .parts
             .iter()
+            .flat_map(|(_, part)| &part.unreadable)
             .map(|(host, error)| plan::HostError {
                 host: host.clone(),
                 error: error.clone(),
             })
             .collect(),
-        unhealthy: {
-            let mut u = ssh::health(org, live, crate::util::unix_now() as i64);
-            u.extend(review.unhealthy);
-            u
-        },
-        conflicts: review.conflicts,
+        unhealthy,
+        conflicts,
         error: None,
     }
+}
+
+/// Plans an org against nothing live, as if every provider had read an empty world
+/// (the fuzzer's check that whatever loads also plans).
+pub fn plan_offline(providers: &[Arc<dyn Provider>], org: &Org) -> OrgPlan {
+    let parts = providers
+        .iter()
+        .filter(|p| p.used_by(org))
+        .map(|p| {
+            let empty = providers::Refresh {
+                live: LiveState::default(),
+                unmanaged: Vec::new(),
+                unreadable: Default::default(),
+                session: Arc::new(()),
+            };
+            (p.name(), empty)
+        })
+        .collect();
+    let refreshed = Refreshed {
+        live: LiveState::default(),
+        parts,
+        sessions: OrgSessions::new(),
+    };
+    plan_org(providers, org, &refreshed)
 }
 
 pub fn failed_plan(org: &Org, error: String) -> OrgPlan {
@@ -512,17 +453,11 @@ pub fn change_graph(changes: &[Change]) -> DepGraph<usize> {
                 edges.add(&mut g, nodes[*j], nodes[i]);
             }
         }
-        if c.action == Action::Delete && c.address.kind == Kind::GoogleMember {
-            let (group, email) = c.address.id.split_once('/').unwrap_or_default();
-            for (kind, id) in [
-                (Kind::GoogleGroup, group),
-                (Kind::GoogleUser, email),
-                (Kind::GoogleGroup, email),
-            ] {
-                let a = Address {
-                    kind,
-                    id: id.to_string(),
-                };
+        // What must go after this delete (a membership before its group and member).
+        if c.action == Action::Delete
+            && let Some(after) = c.address.kind.spec().deleted_before
+        {
+            for a in after(&c.address.id) {
                 if let Some(j) = index
                     .get(&a)
                     .filter(|j| changes[**j].action == Action::Delete)

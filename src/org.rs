@@ -513,12 +513,12 @@ pub fn load(
     };
     match link(org, catalogue) {
         Ok(org) if problems.is_empty() => {
-            // What Google would refuse at apply time, at the line that says it.
-            let google = crate::providers::google::validate::check(&org, secrets);
-            if google.is_empty() {
+            // What a service would refuse at apply time, at the line that says it.
+            let refused = crate::providers::check(&org, secrets);
+            if refused.is_empty() {
                 Ok(org)
             } else {
-                Err(google)
+                Err(refused)
             }
         }
         Ok(_) => Err(problems),

@@ -1,7 +1,8 @@
-//! The fixed set of typed resource kinds that modules render into.
+//! Resources: what modules render into, in kinds the providers declare.
 //!
 //! Modules are data, but what a resource *is* — its identity, its managed attributes and
-//! what it refers to — is decided here, in Rust, so a template cannot invent an operation.
+//! what it refers to — is decided in Rust by the provider that manages its kind
+//! ([`KindSpec`]), so a template cannot invent an operation.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -9,192 +10,146 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    GoogleOrgUnit,
-    GoogleUser,
-    GoogleGroup,
-    GoogleMember,
-    /// A file on a host: content, mode, owner and group.
-    File,
-    /// A Debian package installed on a host.
-    AptPackage,
-    /// A CUPS print queue on a print server.
-    CupsQueue,
-    /// A systemd unit: enabled, active, restarted when a file it depends on changes.
-    SystemdUnit,
-    /// A restic repository a host backs up to, initialised if missing.
-    ResticRepository,
-    /// A backup job's health: its latest snapshot. Read, never changed: the job itself
-    /// is the service and timer its module writes.
-    ResticJob,
-    /// A hostapd configuration file, checked by hostapd before it replaces the old one.
-    HostapdConfig,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::GoogleOrgUnit => "google_org_unit",
-            Kind::GoogleUser => "google_user",
-            Kind::GoogleGroup => "google_group",
-            Kind::GoogleMember => "google_member",
-            Kind::File => "file",
-            Kind::AptPackage => "apt_package",
-            Kind::CupsQueue => "cups_queue",
-            Kind::SystemdUnit => "systemd_unit",
-            Kind::ResticRepository => "restic_repository",
-            Kind::ResticJob => "restic_job",
-            Kind::HostapdConfig => "hostapd_config",
-        }
-    }
-
-    /// What one is called in messages to people.
-    pub fn noun(self) -> &'static str {
-        match self {
-            Kind::GoogleOrgUnit => "org unit",
-            Kind::GoogleUser => "user",
-            Kind::GoogleGroup => "group",
-            Kind::GoogleMember => "group member",
-            Kind::File => "file",
-            Kind::AptPackage => "package",
-            Kind::CupsQueue => "print queue",
-            Kind::SystemdUnit => "service",
-            Kind::ResticRepository => "backup repository",
-            Kind::ResticJob => "backup",
-            Kind::HostapdConfig => "Wi-Fi configuration",
-        }
-    }
-
-    pub fn provider(self) -> ProviderKind {
-        match self {
-            Kind::GoogleOrgUnit | Kind::GoogleUser | Kind::GoogleGroup | Kind::GoogleMember => {
-                ProviderKind::Google
-            }
-            Kind::File
-            | Kind::AptPackage
-            | Kind::CupsQueue
-            | Kind::SystemdUnit
-            | Kind::ResticRepository
-            | Kind::ResticJob
-            | Kind::HostapdConfig => ProviderKind::Ssh,
-        }
-    }
-
+/// What a provider declares about one kind of resource it manages: its name, its
+/// attributes, how its id and references follow from them, and the rules the engine
+/// applies to it. Each provider keeps its kinds in `providers/<name>/`.
+pub struct KindSpec {
+    /// As modules and plans write it: `google_user`.
+    pub name: &'static str,
+    /// What one is called in messages to people: `user`.
+    pub noun: &'static str,
+    /// The provider that manages it (its registry name).
+    pub provider: &'static str,
+    /// Its place among its provider's kinds: plans list kinds in this order (org units
+    /// before the users in them), providers first in name order.
+    pub rank: u8,
+    /// Attributes a resource may have, and whether each is required.
+    pub attributes: &'static [(&'static str, bool)],
+    /// Attributes that may be given as `secret:NAME`: kept apart from the others.
+    pub secret_attributes: &'static [&'static str],
+    /// The id, derived from the attributes, so two modules cannot name one object
+    /// differently.
+    pub id: fn(&Attrs) -> String,
+    /// What a resource needs to exist first.
+    pub references: fn(&Attrs) -> Vec<Reference>,
     /// Two modules may both declare the same resource with the same attributes (a
     /// package several modules need): it is then one resource.
+    pub merges_identical: bool,
+    /// Steward only reads it: plans never change it, its facts feed health.
+    pub observed_only: bool,
+    /// For a kind whose `content` is a whole file (secrets in it are redacted, changes
+    /// shown as a diff): where on a host such a file may be.
+    pub file: Option<FileRule>,
+    /// What to say about two declarations of one resource, where the cause is not
+    /// obvious from the message.
+    pub duplicate_help: Option<&'static str>,
+    /// Attributes whose values compare without regard to ASCII case (addresses).
+    pub case_insensitive: &'static [&'static str],
+    /// It lives on a host, named by its `host` attribute.
+    pub on_host: bool,
+    /// Fields a create shows beyond the attributes, always redacted (a generated
+    /// initial password).
+    pub generated_on_create: &'static [&'static str],
+    /// Resources whose deletes must wait for this one's (a membership goes before its
+    /// group and its member), from this one's id.
+    pub deleted_before: Option<fn(&str) -> Vec<Address>>,
+    /// How a delete of an object no org file lists reads in a drift report, when
+    /// "removed from the org file" would not be true.
+    pub unlisted: Option<fn(&str) -> String>,
+}
+
+/// Where on a host a file of a kind may be. Steward's files live in places of its own,
+/// so no module can make a plan read (and show) any other file.
+pub struct FileRule {
+    pub allowed: fn(&str) -> bool,
+    /// Said when a path is refused.
+    pub rule: &'static str,
+}
+
+impl KindSpec {
+    /// A spec with every rule at its default; providers fill in the rest.
+    pub const fn new(
+        name: &'static str,
+        noun: &'static str,
+        provider: &'static str,
+        rank: u8,
+        attributes: &'static [(&'static str, bool)],
+        id: fn(&Attrs) -> String,
+    ) -> KindSpec {
+        KindSpec {
+            name,
+            noun,
+            provider,
+            rank,
+            attributes,
+            secret_attributes: &[],
+            id,
+            references: no_references,
+            merges_identical: false,
+            observed_only: false,
+            file: None,
+            duplicate_help: None,
+            case_insensitive: &[],
+            on_host: false,
+            generated_on_create: &[],
+            deleted_before: None,
+            unlisted: None,
+        }
+    }
+}
+
+fn no_references(_: &Attrs) -> Vec<Reference> {
+    Vec::new()
+}
+
+/// A resource kind: a handle on its provider's [`KindSpec`].
+#[derive(Clone, Copy)]
+pub struct Kind(&'static KindSpec);
+
+impl Kind {
+    pub const fn of(spec: &'static KindSpec) -> Kind {
+        Kind(spec)
+    }
+
+    /// The kind a module or a plan names, from the providers' registry.
+    pub fn named(name: &str) -> Option<Kind> {
+        crate::providers::kind_named(name)
+    }
+
+    pub fn spec(self) -> &'static KindSpec {
+        self.0
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.0.name
+    }
+
+    pub fn noun(self) -> &'static str {
+        self.0.noun
+    }
+
+    pub fn provider(self) -> &'static str {
+        self.0.provider
+    }
+
     pub fn merges_identical(self) -> bool {
-        matches!(self, Kind::AptPackage)
+        self.0.merges_identical
     }
 
-    /// What to do about two declarations of one resource of this kind, where the
-    /// usual cause is not obvious from the message.
     pub fn duplicate_help(self) -> Option<&'static str> {
-        match self {
-            Kind::ResticRepository => Some(
-                "two backup jobs of one host use this repository (each job declares it, with its own password file): put both jobs' paths in one job, or give each job a repository of its own",
-            ),
-            _ => None,
-        }
+        self.0.duplicate_help
     }
 
-    /// Kinds Steward only reads: plans never change them, their facts feed health.
     pub fn observed_only(self) -> bool {
-        matches!(self, Kind::ResticJob)
+        self.0.observed_only
     }
 
-    /// Kinds whose `content` is a whole file (secrets in it are redacted, changes shown
-    /// as a diff).
     pub fn has_file_content(self) -> bool {
-        matches!(self, Kind::File | Kind::HostapdConfig)
+        self.0.file.is_some()
     }
 
-    /// Attributes a resource of this kind may have, and whether each is required.
-    fn attributes(self) -> &'static [(&'static str, bool)] {
-        match self {
-            Kind::GoogleOrgUnit => &[("path", true), ("description", false)],
-            // `name`, or `given_name` and `family_name`: the provider's validation
-            // says which is missing.
-            Kind::GoogleUser => &[
-                ("email", true),
-                ("name", false),
-                ("given_name", false),
-                ("family_name", false),
-                ("org_unit", true),
-            ],
-            Kind::GoogleGroup => &[("email", true), ("name", true), ("description", false)],
-            Kind::GoogleMember => &[("group", true), ("email", true), ("role", false)],
-            Kind::File => &[
-                ("host", true),
-                ("path", true),
-                ("content", true),
-                ("mode", false),
-                ("owner", false),
-                ("group", false),
-            ],
-            Kind::AptPackage => &[("host", true), ("name", true)],
-            Kind::CupsQueue => &[
-                ("host", true),
-                ("name", true),
-                ("uri", true),
-                ("description", false),
-                ("location", false),
-                ("shared", false),
-                ("enabled", false),
-                ("accepting", false),
-                ("options", false),
-            ],
-            Kind::SystemdUnit => &[
-                ("host", true),
-                ("name", true),
-                ("enabled", false),
-                ("active", false),
-                ("restart_on", false),
-            ],
-            Kind::ResticRepository => &[
-                ("host", true),
-                ("repository", true),
-                ("password_file", true),
-            ],
-            Kind::ResticJob => &[
-                ("host", true),
-                ("name", true),
-                ("repository", true),
-                ("password_file", true),
-                ("stale_after", true),
-                ("unit", false),
-            ],
-            Kind::HostapdConfig => &[("host", true), ("path", true), ("content", true)],
-        }
-    }
-
-    /// Attributes that may be given as `secret:NAME`.
-    fn secret_attributes(self) -> &'static [&'static str] {
-        match self {
-            Kind::GoogleUser => &["password"],
-            _ => &[],
-        }
-    }
-
-    /// The id of a resource is derived from its attributes, so two modules cannot name
-    /// one object differently.
     pub fn id_of(self, attrs: &Attrs) -> String {
-        let s = |k: &str| attrs.str(k);
-        match self {
-            Kind::GoogleOrgUnit => s("path").to_string(),
-            Kind::GoogleUser | Kind::GoogleGroup => s("email").to_ascii_lowercase(),
-            Kind::GoogleMember => format!(
-                "{}/{}",
-                s("group").to_ascii_lowercase(),
-                s("email").to_ascii_lowercase()
-            ),
-            Kind::File | Kind::HostapdConfig => format!("{}:{}", s("host"), s("path")),
-            Kind::AptPackage | Kind::CupsQueue | Kind::SystemdUnit | Kind::ResticJob => {
-                format!("{}:{}", s("host"), s("name"))
-            }
-            Kind::ResticRepository => format!("{}:{}", s("host"), s("repository")),
-        }
+        (self.0.id)(attrs)
     }
 
     /// Whether a desired and a live value of an attribute are the same: Google
@@ -202,7 +157,7 @@ impl Kind {
     pub fn same_value(self, attr: &str, want: &Value, live: Option<&Value>) -> bool {
         match (want, live) {
             (Value::String(a), Some(Value::String(b)))
-                if self.provider() == ProviderKind::Google && matches!(attr, "email" | "group") =>
+                if self.0.case_insensitive.contains(&attr) =>
             {
                 a.eq_ignore_ascii_case(b)
             }
@@ -210,113 +165,63 @@ impl Kind {
         }
     }
 
-    /// Where on a host a file of this kind may be. Steward's files live in places of
-    /// its own, so no module can make a plan read (and show) any other file.
+    /// Whether a file of this kind may be at `path`; the rule when not.
     pub fn path_rule(self, path: &str) -> Result<(), &'static str> {
-        let clean = path.starts_with('/') && !path.split('/').any(|seg| seg == ".." || seg == ".");
-        let allowed = match self {
-            Kind::File => {
-                path.starts_with("/etc/steward/")
-                    || path
-                        .strip_prefix("/etc/systemd/system/steward-")
-                        .is_some_and(|rest| !rest.contains('/'))
-            }
-            Kind::HostapdConfig => path.starts_with("/etc/hostapd/"),
-            _ => true,
+        let Some(rule) = &self.0.file else {
+            return Ok(());
         };
-        if clean && allowed {
+        let clean = path.starts_with('/') && !path.split('/').any(|seg| seg == ".." || seg == ".");
+        if clean && (rule.allowed)(path) {
             Ok(())
         } else {
-            Err(match self {
-                Kind::HostapdConfig => "a hostapd configuration lives under /etc/hostapd/",
-                _ => {
-                    "Steward's files live under /etc/steward/, and its units are /etc/systemd/system/steward-*"
-                }
-            })
+            Err(rule.rule)
         }
     }
 
     /// The host an on-site resource lives on.
     pub fn host_of(self, attrs: &Attrs) -> Option<&str> {
-        (self.provider() == ProviderKind::Ssh).then(|| attrs.str("host"))
+        self.0.on_host.then(|| attrs.str("host"))
     }
 
     /// What this resource needs to exist first: (attribute, kinds it may be, id).
     pub fn references(self, attrs: &Attrs) -> Vec<Reference> {
-        let s = |k: &str| attrs.str(k).to_string();
-        // The Debian package a kind needs on its host.
-        let package = |name: &str| Reference {
-            attribute: "host",
-            kinds: &[Kind::AptPackage],
-            id: format!("{}:{name}", s("host")),
-        };
-        match self {
-            Kind::GoogleOrgUnit => {
-                let path = s("path");
-                match path.rsplit_once('/') {
-                    Some((parent, _)) if !parent.is_empty() => vec![Reference {
-                        attribute: "path",
-                        kinds: &[Kind::GoogleOrgUnit],
-                        id: parent.to_string(),
-                    }],
-                    _ => Vec::new(),
-                }
-            }
-            Kind::GoogleUser => {
-                let ou = s("org_unit");
-                if ou == "/" {
-                    Vec::new()
-                } else {
-                    vec![Reference {
-                        attribute: "org_unit",
-                        kinds: &[Kind::GoogleOrgUnit],
-                        id: ou,
-                    }]
-                }
-            }
-            Kind::GoogleGroup => Vec::new(),
-            Kind::GoogleMember => vec![
-                Reference {
-                    attribute: "group",
-                    kinds: &[Kind::GoogleGroup],
-                    id: s("group").to_ascii_lowercase(),
-                },
-                Reference {
-                    attribute: "email",
-                    kinds: &[Kind::GoogleUser, Kind::GoogleGroup],
-                    id: s("email").to_ascii_lowercase(),
-                },
-            ],
-            Kind::File | Kind::AptPackage => Vec::new(),
-            Kind::CupsQueue => vec![package("cups")],
-            Kind::SystemdUnit => attrs
-                .get("restart_on")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .map(|path| Reference {
-                    attribute: "restart_on",
-                    kinds: &[Kind::File, Kind::HostapdConfig],
-                    id: format!("{}:{path}", s("host")),
-                })
-                .collect(),
-            Kind::ResticRepository => vec![
-                package("restic"),
-                Reference {
-                    attribute: "password_file",
-                    kinds: &[Kind::File],
-                    id: format!("{}:{}", s("host"), s("password_file")),
-                },
-            ],
-            // A job names its repository by the same attributes (host, repository).
-            Kind::ResticJob => vec![Reference {
-                attribute: "repository",
-                kinds: &[Kind::ResticRepository],
-                id: Kind::ResticRepository.id_of(attrs),
-            }],
-            Kind::HostapdConfig => vec![package("hostapd")],
-        }
+        (self.0.references)(attrs)
+    }
+
+    fn key(self) -> (&'static str, u8) {
+        (self.0.provider, self.0.rank)
+    }
+}
+
+impl PartialEq for Kind {
+    fn eq(&self, other: &Kind) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Kind {}
+
+impl std::hash::Hash for Kind {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.key().hash(state);
+    }
+}
+
+impl PartialOrd for Kind {
+    fn partial_cmp(&self, other: &Kind) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Kind {
+    fn cmp(&self, other: &Kind) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+impl fmt::Debug for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.name)
     }
 }
 
@@ -326,11 +231,18 @@ impl fmt::Display for Kind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProviderKind {
-    Google,
-    Ssh,
+impl Serialize for Kind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0.name)
+    }
+}
+
+impl<'de> Deserialize<'de> for Kind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Kind, D::Error> {
+        let name = String::deserialize(d)?;
+        Kind::named(&name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown resource kind `{name}`")))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -348,50 +260,6 @@ impl Reference {
             id: self.id.clone(),
         })
     }
-}
-
-/// Every attribute name any kind has: keys are these statics, so attribute maps
-/// allocate no key strings.
-const ATTRIBUTE_NAMES: &[&str] = &[
-    "path",
-    "description",
-    "email",
-    "name",
-    "org_unit",
-    "group",
-    "role",
-    "suspended",
-    "suspension_reason",
-    "managed_by",
-    "given_name",
-    "family_name",
-    "aliases",
-    "member_type",
-    "host",
-    "content",
-    "mode",
-    "owner",
-    "uri",
-    "location",
-    "shared",
-    "enabled",
-    "accepting",
-    "options",
-    "driver",
-    "active",
-    "restart_on",
-    "repository",
-    "password_file",
-    "stale_after",
-    "unit",
-    "locks",
-    "latest_snapshot",
-    "snapshots",
-    "error",
-];
-
-pub fn attribute_name(name: &str) -> Option<&'static str> {
-    ATTRIBUTE_NAMES.iter().copied().find(|n| *n == name)
 }
 
 /// A resource's attributes: a few named values, sorted by name. Far smaller than a
@@ -454,8 +322,7 @@ impl Address {
             .ok_or_else(|| {
                 format!("`{text}` is not a resource address like google_user[ann@example.org]")
             })?;
-        let kind: Kind = serde_json::from_value(Value::String(kind.to_string()))
-            .map_err(|_| format!("`{kind}` is not a resource kind"))?;
+        let kind = Kind::named(kind).ok_or_else(|| format!("`{kind}` is not a resource kind"))?;
         let id = &rest[..rest.len() - 1];
         if id.is_empty() {
             return Err(format!("`{text}` has an empty id"));
@@ -515,12 +382,11 @@ impl Resource {
         source_prefix: &str,
         r: Rendered,
     ) -> Result<Resource, RenderError> {
-        let kind: Kind = serde_json::from_value(Value::String(r.kind.clone()))
-            .map_err(|_| RenderError::UnknownKind(r.kind.clone()))?;
+        let kind = Kind::named(&r.kind).ok_or_else(|| RenderError::UnknownKind(r.kind.clone()))?;
         let mut attrs = Attrs::default();
         let mut secret_attrs = BTreeMap::new();
         for (name, value) in r.attributes {
-            if kind.secret_attributes().contains(&name.as_str()) {
+            if kind.spec().secret_attributes.contains(&name.as_str()) {
                 match value {
                     Value::Null => {}
                     Value::String(s) => {
@@ -532,10 +398,11 @@ impl Resource {
                 continue;
             }
             let Some(key) = kind
-                .attributes()
+                .spec()
+                .attributes
                 .iter()
                 .find(|(a, _)| *a == name)
-                .and_then(|(a, _)| attribute_name(a))
+                .map(|(a, _)| *a)
             else {
                 return Err(RenderError::UnknownAttribute { kind, attr: name });
             };
@@ -543,7 +410,7 @@ impl Resource {
                 attrs.insert(key, value);
             }
         }
-        for (attr, required) in kind.attributes() {
+        for (attr, required) in kind.spec().attributes {
             if *required && !attrs.contains_key(attr) {
                 return Err(RenderError::MissingAttribute { kind, attr });
             }

@@ -1,14 +1,12 @@
 //! `steward plan`: refresh, diff, show.
 
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
 
 use clap::{Args, ValueEnum};
 
 use super::{CmdResult, EngineArgs, Selection, Status, Ui, Workspace, runtime};
 use crate::diag::Problem;
 use crate::plan::{Plan, render_markdown, render_text};
-use crate::providers::google::client::Stats;
 
 #[derive(Args, Debug)]
 pub struct PlanArgs {
@@ -90,21 +88,7 @@ pub fn save(plan: &Plan, out: &std::path::Path) -> Result<(), Box<Problem>> {
 }
 
 pub fn print_stats(engine: &crate::engine::Engine) {
-    let stats: &Stats = &engine.http.stats;
-    eprintln!(
-        "API requests: {} (token {}, list {}, write {}, other {}; retries {})",
-        stats.total(),
-        stats.token.load(Ordering::Relaxed),
-        stats.list.load(Ordering::Relaxed),
-        stats.write.load(Ordering::Relaxed),
-        stats.other.load(Ordering::Relaxed),
-        stats.retries.load(Ordering::Relaxed),
-    );
-    let (hosts, trips, most) = engine.ssh.stats.summary();
-    if hosts > 0 {
-        eprintln!(
-            "SSH: {} login(s), {hosts} host(s), {trips} round trip(s), at most {most} for one host",
-            engine.ssh.stats.logins.load(Ordering::Relaxed),
-        );
+    for line in engine.providers.iter().filter_map(|p| p.stats()) {
+        eprintln!("{line}");
     }
 }

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::org::{Accepted, Org};
 use crate::plan::{Action, Change, FieldChange, OrgPlan, Plan, Source, show};
-use crate::resource::{Address, Kind};
+use crate::resource::Address;
 
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -281,14 +281,8 @@ fn from_change(c: &Change, file: &str) -> Finding {
                 None,
             )
         }
-        Action::Delete if c.address.kind == Kind::GoogleMember => {
-            let (group, member) = c.address.id.split_once('/').unwrap_or((&c.address.id, ""));
-            (
-                Category::Unmanaged,
-                format!("{member} is a member of group {group}, which the org file does not list"),
-                apply,
-                keep,
-            )
+        Action::Delete if let Some(unlisted) = c.address.kind.spec().unlisted => {
+            (Category::Unmanaged, unlisted(&c.address.id), apply, keep)
         }
         Action::Delete => (
             Category::Unmanaged,

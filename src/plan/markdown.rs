@@ -334,7 +334,7 @@ mod tests {
         use crate::resource::Address;
         let change = |i: usize| Change {
             address: Address {
-                kind: Kind::GoogleUser,
+                kind: Kind::named("google_user").expect("a kind"),
                 id: format!("user{i}@example.org"),
             },
             module: "accounts".into(),

@@ -289,9 +289,11 @@ pub fn diff(
                         diff: None,
                     })
                     .collect();
-                if r.address.kind == Kind::GoogleUser {
+                // What the provider generates on create (an initial password): shown,
+                // never with its value.
+                for name in r.address.kind.spec().generated_on_create {
                     fields.push(FieldChange {
-                        name: "password".into(),
+                        name: name.to_string(),
                         before: None,
                         after: Some(Value::String(REDACTED.into())),
                         secret: true,

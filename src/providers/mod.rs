@@ -1,13 +1,178 @@
-//! Providers read live state and carry out changes. Each sits behind the same narrow
-//! shape: refresh an org's live state (batched), plan what only it knows (leavers,
-//! unmanaged objects), apply one change.
+//! Providers read live state and carry out changes. Each sits behind the [`Provider`]
+//! trait and declares its resource kinds ([`crate::resource::KindSpec`]); the engine,
+//! the plan, drift and the CLI know providers only through [`REGISTRY`]. How to write
+//! one: `docs/providers.md`.
 
 pub mod google;
 pub mod ssh;
 
+use std::any::Any;
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::{Arc, LazyLock};
 
-use crate::resource::{Address, Attrs};
+use crate::diag::Problems;
+use crate::org::Org;
+use crate::plan::{Change, Unhealthy};
+use crate::pool::Pool;
+use crate::resource::{Address, Attrs, Kind, KindSpec, Resource};
+use crate::secrets::Secrets;
+
+/// Every provider, one line each: its name, its kinds, how it checks an org file and
+/// how it starts for a run.
+pub static REGISTRY: [&Entry; 2] = [&google::ENTRY, &ssh::ENTRY];
+
+/// A provider as the registry lists it.
+pub struct Entry {
+    pub name: &'static str,
+    /// Its kinds, in the order plans list them.
+    pub kinds: &'static [&'static KindSpec],
+    /// What only it can check in a loaded org file (no network).
+    pub check: fn(&Org, &Secrets) -> Problems,
+    /// Starts it for a run from the pool's settings.
+    pub start: fn(&Pool, &Secrets) -> Started,
+}
+
+/// Every kind of every provider, by name.
+static KINDS: LazyLock<BTreeMap<&'static str, Kind>> = LazyLock::new(|| {
+    REGISTRY
+        .iter()
+        .flat_map(|p| p.kinds)
+        .map(|spec| (spec.name, Kind::of(spec)))
+        .collect()
+});
+
+pub fn kind_named(name: &str) -> Option<Kind> {
+    KINDS.get(name).copied()
+}
+
+/// Every problem the providers find in a loaded org file.
+pub fn check(org: &Org, secrets: &Secrets) -> Problems {
+    let mut all = Problems::default();
+    for p in REGISTRY {
+        all.extend((p.check)(org, secrets));
+    }
+    all
+}
+
+/// Starts every provider for a run, in registry order.
+pub fn start(pool: &Pool, secrets: &Secrets) -> Result<Vec<Arc<dyn Provider>>, ProviderError> {
+    REGISTRY.iter().map(|p| (p.start)(pool, secrets)).collect()
+}
+
+/// A provider started for a run, or why it could not start.
+pub type Started = Result<Arc<dyn Provider>, ProviderError>;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A provider's connection for one org (a token, a host's logins), made by its refresh
+/// and kept from plan to apply; only the provider that made it looks inside.
+pub type Session = Arc<dyn Any + Send + Sync>;
+
+/// One provider, started for a run: Terraform's read / plan / apply.
+pub trait Provider: Send + Sync {
+    fn name(&self) -> &'static str;
+
+    /// Whether the org has anything for this provider to read.
+    fn used_by(&self, org: &Org) -> bool;
+
+    /// Reads the org's live state in as few round trips as it can, reusing the session
+    /// of an earlier refresh (plan, then apply) when given one. An error fails the
+    /// whole org; places that could not be read are in [`Refresh::unreadable`].
+    fn refresh<'a>(
+        &'a self,
+        org: &'a Arc<Org>,
+        session: Option<Session>,
+    ) -> BoxFuture<'a, Result<Refresh, ProviderError>>;
+
+    /// The attributes it manages on a resource, with what the file leaves implicit.
+    fn desired(&self, org: &Org, r: &Resource) -> Attrs;
+
+    /// Adds to the org's plan what only it knows: leavers, unmanaged objects, file
+    /// diffs, restarts, conflicts and health.
+    fn review(
+        &self,
+        org: &Org,
+        refresh: &Refresh,
+        live: &LiveState,
+        changes: &mut Vec<Change>,
+    ) -> Review;
+
+    /// Carries out one change with the session its refresh made.
+    fn apply<'a>(
+        &'a self,
+        session: &'a Session,
+        ctx: &'a ApplyCtx,
+        change: &'a Change,
+    ) -> BoxFuture<'a, Result<(), ProviderError>>;
+
+    /// Its request counts, for `--stats`; `None` when it did nothing worth a line.
+    fn stats(&self) -> Option<String>;
+}
+
+/// What apply needs besides the change itself.
+pub struct ApplyCtx {
+    pub org: Arc<Org>,
+    pub secrets: Secrets,
+    /// The pool's local state (locks, generated passwords).
+    pub state_dir: PathBuf,
+}
+
+/// What one provider's refresh read for one org.
+pub struct Refresh {
+    pub live: LiveState,
+    /// Live objects no org file declares, shown and left alone.
+    pub unmanaged: Vec<Address>,
+    /// Places (hosts) that could not be read, with why: nothing is planned there.
+    pub unreadable: BTreeMap<String, String>,
+    pub session: Session,
+}
+
+/// What a provider adds to an org's plan besides changes.
+#[derive(Debug, Default)]
+pub struct Review {
+    pub unmanaged: Vec<Address>,
+    pub unhealthy: Vec<Unhealthy>,
+    pub conflicts: Vec<Unhealthy>,
+}
+
+/// Who must act on a provider's error: the message says what to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Who {
+    /// The pool team: credentials, keys, known hosts, the service's own set-up.
+    Config,
+    /// A person deciding: Steward refused to touch what it does not own.
+    Decision,
+    /// Nobody yet: the service or host failed or could not be reached; try again.
+    Remote,
+    /// Steward's developers: a bug.
+    Internal,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    #[error("{0}")]
+    Config(String),
+    #[error("{0}")]
+    Refused(String),
+    #[error("{0}")]
+    Remote(String),
+    #[error("internal error: {0} (a bug in Steward: please report it)")]
+    Internal(String),
+}
+
+impl ProviderError {
+    pub fn who(&self) -> Who {
+        match self {
+            ProviderError::Config(_) => Who::Config,
+            ProviderError::Refused(_) => Who::Decision,
+            ProviderError::Remote(_) => Who::Remote,
+            ProviderError::Internal(_) => Who::Internal,
+        }
+    }
+}
 
 /// One object as it is live, in the same attribute vocabulary as the desired resource.
 #[derive(Debug, Clone, PartialEq)]

@@ -13,9 +13,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
 
 use steward::modules::Catalogue;
-use steward::org::Org;
 use steward::pool::Pool;
-use steward::providers::LiveState;
 use steward::secrets::Secrets;
 
 use crate::support::{Env, repo};
@@ -143,21 +141,6 @@ fn rss_mib() -> u64 {
         .map_or(0, |kb| kb / 1024)
 }
 
-/// Plans a loaded org against nothing live, as plan does after its refresh.
-fn plan_offline(org: &Org) {
-    let live = LiveState::default();
-    let mut changes = steward::plan::diff(org, &live, |r| match r.address.kind.provider() {
-        steward::resource::ProviderKind::Google => {
-            steward::providers::google::desired_attrs(org, r)
-        }
-        steward::resource::ProviderKind::Ssh => steward::providers::ssh::desired_attrs(r),
-    });
-    let (orphans, _) = steward::providers::google::orphans(org, &live);
-    changes.extend(orphans);
-    let _ = steward::providers::google::review(org, &live, &mut changes);
-    steward::plan::sort_changes(org, &mut changes);
-}
-
 #[test]
 fn the_org_loader_survives_mutated_files() {
     let secs: u64 = std::env::var("STEWARD_FUZZ_SECS")
@@ -185,6 +168,7 @@ fn the_org_loader_survives_mutated_files() {
     let (catalogue, problems) = Catalogue::load(&env.path("modules"));
     assert!(problems.is_empty(), "{problems:?}");
     let secrets = Secrets::new(&pool.secrets_dir(), &pool.config.secrets.env_prefix);
+    let providers = steward::providers::start(&pool, &secrets).expect("providers");
     let path = env.path("orgs/riverside.yaml");
     let failures = repo().join("target/fuzz-failures");
 
@@ -207,7 +191,7 @@ fn the_org_loader_survives_mutated_files() {
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             let r = steward::org::load(&pool, &catalogue, &secrets, &path);
             if let Ok(org) = &r {
-                plan_offline(org);
+                let _ = steward::engine::plan_offline(&providers, org);
             }
             r.is_ok()
         }));

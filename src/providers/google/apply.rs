@@ -11,11 +11,12 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 
 use super::client::{CallOpts, GoogleError, Session, http_error, message};
+use super::kinds::G;
 use super::passwords::{PasswordBook, Status};
 use super::{API, MARKER_TYPE, desired_attrs, encode_path, managed_by, name_parts, s};
 use crate::org::Org;
 use crate::plan::{Action, Change};
-use crate::resource::{Attrs, Kind, Resource};
+use crate::resource::{Attrs, Resource};
 use crate::secrets::{Secret, Secrets};
 
 /// What apply needs besides the change itself.
@@ -77,8 +78,8 @@ pub async fn apply(
             encode_path(path.trim_start_matches('/'))
         )
     };
-    match (change.address.kind, change.action) {
-        (Kind::GoogleOrgUnit, Action::Create) => {
+    match (G::of(change.address.kind), change.action) {
+        (Some(G::OrgUnit), Action::Create) => {
             let path = get("path");
             let (parent, name) = path.rsplit_once('/').unwrap_or(("", &path));
             let description = want.get("description").cloned().unwrap_or(json!(""));
@@ -118,18 +119,18 @@ pub async fn apply(
             }
             Err(http_error(&Method::POST, &p, &reply))
         }
-        (Kind::GoogleOrgUnit, Action::Update) => {
+        (Some(G::OrgUnit), Action::Update) => {
             let body =
                 json!({"description": want.get("description").cloned().unwrap_or(json!(""))});
             patch(session, &ou_path(id), &body).await
         }
-        (Kind::GoogleOrgUnit, Action::Delete) => delete(session, &ou_path(id)).await,
-        (Kind::GoogleUser, Action::Create) => create_user(session, ctx, resource, &want, id).await,
-        (Kind::GoogleUser, Action::Adopt) => {
+        (Some(G::OrgUnit), Action::Delete) => delete(session, &ou_path(id)).await,
+        (Some(G::User), Action::Create) => create_user(session, ctx, resource, &want, id).await,
+        (Some(G::User), Action::Adopt) => {
             let names: Vec<&str> = change.fields.iter().map(|f| f.name.as_str()).collect();
             adopt_user(session, org, id, &want, &names).await
         }
-        (Kind::GoogleUser, Action::Update) => {
+        (Some(G::User), Action::Update) => {
             let names: Vec<&str> = change.fields.iter().map(|f| f.name.as_str()).collect();
             let body = match resource {
                 // A leaver: only `suspended` changes.
@@ -138,8 +139,8 @@ pub async fn apply(
             };
             patch(session, &user_path(id), &body).await
         }
-        (Kind::GoogleUser, Action::Delete) => delete(session, &user_path(id)).await,
-        (Kind::GoogleGroup, Action::Create) => {
+        (Some(G::User), Action::Delete) => delete(session, &user_path(id)).await,
+        (Some(G::Group), Action::Create) => {
             let body = json!({
                 "email": want.get("email").cloned().unwrap_or(json!(id)),
                 "name": get("name"),
@@ -159,7 +160,7 @@ pub async fn apply(
                 other => Err(GoogleError::Refused(other.refusal("group", id))),
             }
         }
-        (Kind::GoogleGroup, Action::Update) => {
+        (Some(G::Group), Action::Update) => {
             let mut body = Map::new();
             for f in &change.fields {
                 if let Some(v) = &f.after {
@@ -168,20 +169,21 @@ pub async fn apply(
             }
             patch(session, &group_path(id), &Value::Object(body)).await
         }
-        (Kind::GoogleGroup, Action::Delete) => delete(session, &group_path(id)).await,
-        (Kind::GoogleMember, Action::Create) => {
+        (Some(G::Group), Action::Delete) => delete(session, &group_path(id)).await,
+        (Some(G::Member), Action::Create) => {
             let group = get("group");
             let p = format!("{API}/groups/{}/members", encode_path(&group));
             let body = json!({"email": get("email"), "role": get("role")});
             // 404 right after the user or group was created means "not visible yet".
             insert(session, &p, &body, RETRY).await.map(drop)
         }
-        (Kind::GoogleMember, Action::Update) => {
+        (Some(G::Member), Action::Update) => {
             patch(session, &member_path(id), &json!({"role": get("role")})).await
         }
-        (Kind::GoogleMember, Action::Delete) => delete(session, &member_path(id)).await,
-        (kind, action) => Err(GoogleError::Refused(format!(
-            "{kind}: Steward has no way to {action:?} it (a bug: please report it)"
+        (Some(G::Member), Action::Delete) => delete(session, &member_path(id)).await,
+        (_, action) => Err(GoogleError::Refused(format!(
+            "{}: Steward has no way to {action:?} it (a bug: please report it)",
+            change.address.kind
         ))),
     }
 }

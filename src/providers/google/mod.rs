@@ -10,13 +10,21 @@
 mod apply;
 pub mod auth;
 pub mod client;
+pub mod kinds;
 pub mod passwords;
+mod provider;
 mod review;
 mod setup;
 pub mod validate;
 
 pub use apply::{ApplyCtx, apply};
+pub use provider::ENTRY;
 pub use review::review;
+
+use self::kinds::{G, GROUP, MEMBER, ORG_UNIT, USER};
+
+/// The provider's name in the registry and in every kind it declares.
+pub const NAME: &str = "google";
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -28,7 +36,7 @@ use self::client::{GoogleError, Http, Session};
 use crate::org::{GoogleTenant, Org};
 use crate::plan::{Action, Change, FieldChange, source_of};
 use crate::providers::{LiveObject, LiveState};
-use crate::resource::{Address, Attrs, Kind, Resource};
+use crate::resource::{Address, Attrs, Resource};
 use crate::secrets::Secrets;
 
 /// `externalIds` entry type marking a user as managed by Steward for an org.
@@ -214,7 +222,7 @@ async fn read(
         attrs.insert("description", json!(ou.description));
         objects.insert(
             Address {
-                kind: Kind::GoogleOrgUnit,
+                kind: ORG_UNIT,
                 id: ou.org_unit_path,
             },
             LiveObject { attrs },
@@ -239,7 +247,7 @@ async fn read(
         attrs.insert("aliases", all_aliases(u.aliases, u.non_editable_aliases));
         objects.insert(
             Address {
-                kind: Kind::GoogleUser,
+                kind: USER,
                 id: email,
             },
             LiveObject { attrs },
@@ -254,7 +262,7 @@ async fn read(
         attrs.insert("description", json!(g.description));
         attrs.insert("aliases", all_aliases(g.aliases, g.non_editable_aliases));
         let address = Address {
-            kind: Kind::GoogleGroup,
+            kind: GROUP,
             id: email.clone(),
         };
         if org.resource(&address).is_some() {
@@ -293,7 +301,7 @@ async fn read(
             }
             objects.insert(
                 Address {
-                    kind: Kind::GoogleMember,
+                    kind: MEMBER,
                     id: format!("{group}/{email}"),
                 },
                 LiveObject { attrs },
@@ -320,15 +328,15 @@ pub fn name_parts(attrs: &Attrs) -> (String, String) {
 /// The attributes Steward manages on a resource, with what the file leaves implicit.
 pub fn desired_attrs(org: &Org, r: &Resource) -> Attrs {
     let mut attrs = r.attrs.clone();
-    match r.address.kind {
-        Kind::GoogleUser => {
+    match G::of(r.address.kind) {
+        Some(G::User) => {
             // Google derives the full name from the parts: that is what converges.
             let (given, family) = name_parts(&r.attrs);
             attrs.insert("name", json!(format!("{given} {family}")));
             attrs.insert("suspended", json!(false));
             attrs.insert("managed_by", json!(org.id));
         }
-        Kind::GoogleMember if !attrs.contains_key("role") => {
+        Some(G::Member) if !attrs.contains_key("role") => {
             attrs.insert("role", json!("MEMBER"));
         }
         _ => {}
@@ -353,7 +361,7 @@ pub fn orphans(org: &Org, live: &LiveState) -> (Vec<Change>, Vec<Address>) {
         .or_else(|| {
             org.resources
                 .iter()
-                .find(|r| r.address.kind.provider() == crate::resource::ProviderKind::Google)
+                .find(|r| r.address.kind.provider() == NAME)
                 .map(|r| r.module.clone())
         });
     let leavers = module
@@ -369,8 +377,8 @@ pub fn orphans(org: &Org, live: &LiveState) -> (Vec<Change>, Vec<Address>) {
         if org.resource(address).is_some() {
             continue;
         }
-        match address.kind {
-            Kind::GoogleUser => {
+        match G::of(address.kind) {
+            Some(G::User) => {
                 if address.id.eq_ignore_ascii_case(&tenant.admin) {
                     continue;
                 }
@@ -415,12 +423,12 @@ pub fn orphans(org: &Org, live: &LiveState) -> (Vec<Change>, Vec<Address>) {
                     });
                 }
             }
-            Kind::GoogleMember => {
+            Some(G::Member) => {
                 // Only members of managed groups are listed; membership there is
                 // authoritative.
                 let group = obj.attrs.get("group").and_then(Value::as_str).unwrap_or("");
                 let group_res = org.resource(&Address {
-                    kind: Kind::GoogleGroup,
+                    kind: GROUP,
                     id: group.to_string(),
                 });
                 let Some(group_res) = group_res else { continue };
@@ -441,8 +449,8 @@ pub fn orphans(org: &Org, live: &LiveState) -> (Vec<Change>, Vec<Address>) {
                     triggered_by: Vec::new(),
                 });
             }
-            Kind::GoogleGroup => unmanaged.push(address.clone()),
-            Kind::GoogleOrgUnit if address.id != "/" => unmanaged.push(address.clone()),
+            Some(G::Group) => unmanaged.push(address.clone()),
+            Some(G::OrgUnit) if address.id != "/" => unmanaged.push(address.clone()),
             // Other providers' objects are theirs to judge.
             _ => {}
         }

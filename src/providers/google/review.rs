@@ -6,6 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use serde_json::Value;
 
+use super::kinds::{G, GROUP, MEMBER, USER};
 use crate::org::Org;
 use crate::plan::{Action, Change, Unhealthy, source_of};
 use crate::providers::LiveState;
@@ -51,7 +52,7 @@ pub fn review(org: &Org, live: &LiveState, changes: &mut Vec<Change>) -> Review 
     let mut out = Review::default();
     let mut holders: HashMap<&str, Holder<'_>> = HashMap::new();
     for (address, obj) in &live.objects {
-        if !matches!(address.kind, Kind::GoogleUser | Kind::GoogleGroup) {
+        if !matches!(G::of(address.kind), Some(G::User | G::Group)) {
             continue;
         }
         holders.insert(
@@ -80,8 +81,8 @@ pub fn review(org: &Org, live: &LiveState, changes: &mut Vec<Change>) -> Review 
 
     let mut blocked: BTreeSet<Address> = BTreeSet::new();
     for r in &org.resources {
-        let conflict = match r.address.kind {
-            Kind::GoogleUser | Kind::GoogleGroup => match holders.get(r.address.id.as_str()) {
+        let conflict = match G::of(r.address.kind) {
+            Some(G::User | G::Group) => match holders.get(r.address.id.as_str()) {
                 None => None,
                 Some(h) if h.kind == r.address.kind && !h.alias => {
                     let other = live
@@ -104,7 +105,7 @@ pub fn review(org: &Org, live: &LiveState, changes: &mut Vec<Change>) -> Review 
                     h.kind.noun()
                 )),
             },
-            Kind::GoogleMember => {
+            Some(G::Member) => {
                 let email = r.attrs.str("email").to_ascii_lowercase();
                 holders.get(email.as_str()).filter(|h| h.alias).map(|h| {
                     format!(
@@ -133,7 +134,7 @@ pub fn review(org: &Org, live: &LiveState, changes: &mut Vec<Change>) -> Review 
             return false;
         }
         // Memberships of a blocked user or group wait with it.
-        if c.address.kind == Kind::GoogleMember
+        if c.address.kind == MEMBER
             && let Some((group, member)) = c.address.id.split_once('/')
         {
             let hit = |kind: Kind, id: &str| {
@@ -142,10 +143,7 @@ pub fn review(org: &Org, live: &LiveState, changes: &mut Vec<Change>) -> Review 
                     id: id.to_string(),
                 })
             };
-            if hit(Kind::GoogleGroup, group)
-                || hit(Kind::GoogleUser, member)
-                || hit(Kind::GoogleGroup, member)
-            {
+            if hit(GROUP, group) || hit(USER, member) || hit(GROUP, member) {
                 return false;
             }
         }
@@ -154,7 +152,7 @@ pub fn review(org: &Org, live: &LiveState, changes: &mut Vec<Change>) -> Review 
 
     let mut emptied: BTreeSet<Address> = BTreeSet::new();
     for c in changes.iter_mut() {
-        if c.address.kind != Kind::GoogleUser || c.action != Action::Update {
+        if c.address.kind != USER || c.action != Action::Update {
             continue;
         }
         let Some(r) = org.resource(&c.address) else {

@@ -5,10 +5,11 @@ use std::collections::HashMap;
 
 use petgraph::graph::NodeIndex;
 
+use super::kinds::{G, GROUP, MEMBER};
 use crate::diag::{Problem, Problems};
 use crate::graph::{DepGraph, EdgeSet, find_cycle};
 use crate::org::Org;
-use crate::resource::{Kind, Resource};
+use crate::resource::Resource;
 use crate::secrets::Secrets;
 
 /// Google's limit on each part of a person's name.
@@ -21,8 +22,8 @@ pub fn check(org: &Org, secrets: &Secrets) -> Problems {
     let at = |path: &str| org.span_of(path);
     let mut addresses: HashMap<&str, &Resource> = HashMap::new();
     for r in &org.resources {
-        match r.address.kind {
-            Kind::GoogleUser => {
+        match G::of(r.address.kind) {
+            Some(G::User) => {
                 check_names(org, r, &mut problems);
                 if let Some(name) = r.secrets.get("password")
                     && let Ok(pw) = secrets.resolve(name)
@@ -44,7 +45,7 @@ pub fn check(org: &Org, secrets: &Secrets) -> Problems {
                     }
                 }
             }
-            Kind::GoogleGroup => {}
+            Some(G::Group) => {}
             _ => continue,
         }
         check_local_part(org, r, &mut problems);
@@ -231,7 +232,7 @@ fn check_group_cycles(org: &Org, problems: &mut Problems) {
     let mut graph: DepGraph<&str> = DepGraph::new();
     let mut groups: HashMap<&str, NodeIndex> = HashMap::new();
     for r in &org.resources {
-        if r.address.kind == Kind::GoogleGroup {
+        if r.address.kind == GROUP {
             groups.insert(&r.address.id, graph.add_node(&r.address.id));
         }
     }
@@ -239,7 +240,7 @@ fn check_group_cycles(org: &Org, problems: &mut Problems) {
     let mut edges = EdgeSet::default();
     let mut via: HashMap<(NodeIndex, NodeIndex), &Resource> = HashMap::new();
     for r in &org.resources {
-        if r.address.kind != Kind::GoogleMember {
+        if r.address.kind != MEMBER {
             continue;
         }
         let Some((group, member)) = r.address.id.split_once('/') else {

@@ -6,7 +6,139 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use super::shell::quote;
-use crate::resource::Attrs;
+use super::{
+    HostFacts, HostRead, MARK, NAME, OnSite, SshError, Step, apt, conn, failed, host_name_id,
+};
+use crate::plan::Action;
+use crate::resource::{Address, Attrs, Kind, KindSpec, Resource};
+
+pub const CUPS_QUEUE: Kind = Kind::of(&SPEC);
+
+pub(super) static SPEC: KindSpec = KindSpec {
+    on_host: true,
+    references: |a| vec![apt::package(a, "cups")],
+    ..KindSpec::new(
+        "cups_queue",
+        "print queue",
+        NAME,
+        2,
+        &[
+            ("host", true),
+            ("name", true),
+            ("uri", true),
+            ("description", false),
+            ("location", false),
+            ("shared", false),
+            ("enabled", false),
+            ("accepting", false),
+            ("options", false),
+        ],
+        host_name_id,
+    )
+};
+
+pub struct Cups;
+
+impl OnSite for Cups {
+    fn kinds(&self) -> &'static [Kind] {
+        &[CUPS_QUEUE]
+    }
+
+    fn ask(&self, mine: &[&Resource], script: &mut String) {
+        script.push_str(&format!("echo '{MARK}cups'\n"));
+        script.push_str(&list_script());
+        for r in mine {
+            let q = r.attrs.str("name");
+            script.push_str(&format!(
+                "echo '{MARK}ppd {q}'\nlpoptions -p {} -l 2>/dev/null\n",
+                quote(q)
+            ));
+        }
+    }
+
+    fn read(
+        &self,
+        at: &HostRead<'_>,
+        _: &[&Resource],
+        facts: &mut HostFacts,
+    ) -> Result<(), SshError> {
+        let Some(list) = at.section("cups") else {
+            return Ok(());
+        };
+        for q in parse_list(list) {
+            let address = Address {
+                kind: CUPS_QUEUE,
+                id: format!("{}:{}", at.host, q.name),
+            };
+            // A queue made by hand: shown, never touched.
+            let Some(r) = at.org.resource(&address) else {
+                facts.unmanaged.push(address);
+                continue;
+            };
+            let wanted: Vec<String> = match r.attrs.get("options") {
+                Some(Value::Object(m)) => m.keys().cloned().collect(),
+                _ => Vec::new(),
+            };
+            let ppd = at
+                .section(&format!("ppd {}", q.name))
+                .map(parse_ppd_options)
+                .unwrap_or_default();
+            let attrs = live_attrs(at.host, &q, &ppd, &wanted);
+            facts.put(CUPS_QUEUE, address.id, attrs);
+        }
+        Ok(())
+    }
+
+    fn defaults(&self, r: &Resource, a: &mut Attrs) {
+        let defaults = [
+            ("description", json!(r.attrs.str("name"))),
+            ("shared", json!(false)),
+            ("enabled", json!(true)),
+            ("accepting", json!(true)),
+            ("options", json!({})),
+        ];
+        for (k, v) in defaults {
+            if !a.contains_key(k) {
+                a.insert(k, v);
+            }
+        }
+        a.insert("driver", json!("everywhere"));
+    }
+
+    fn apply(&self, step: &Step<'_>) -> Result<(), SshError> {
+        let (conn, want) = (step.conn, step.want);
+        let create = step.change.action == Action::Create;
+        let rebuild = create
+            || step
+                .change
+                .fields
+                .iter()
+                .any(|f| f.name == "uri" || f.name == "driver");
+        let out = conn.run("sh -s", apply_script(want, create, rebuild).as_bytes())?;
+        match out.status {
+            0 => Ok(()),
+            RAW_EXIT => Err(failed(
+                conn,
+                format!(
+                    "the printer at {} did not answer, so CUPS made a raw queue with no driver (lpadmin -m everywhere exits 0 when that happens); {}. Check that the printer is on and reachable from {}, then apply again",
+                    want.str("uri"),
+                    if create {
+                        "the half-made queue was removed"
+                    } else {
+                        "the queue was left as it was"
+                    },
+                    conn.host.name
+                ),
+            )),
+            status => Err(SshError::Command {
+                host: conn.host.name.clone(),
+                what: format!("lpadmin -p {}", want.str("name")),
+                status,
+                output: conn::tail(&out.text),
+            }),
+        }
+    }
+}
 
 /// What CUPS calls a queue whose printer did not answer when it was made: lpadmin
 /// then quietly makes a raw queue (no driver) and exits 0.

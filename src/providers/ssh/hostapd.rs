@@ -3,6 +3,63 @@
 //! throw-away copy with the `none` driver (which touches no radio) and no control
 //! socket; errors in the file are reported by hostapd before it needs a radio.
 
+use serde_json::json;
+
+use super::{HostFacts, HostRead, NAME, OnSite, SshError, Step, apt, file};
+use crate::resource::{Attrs, FileRule, Kind, KindSpec, Resource};
+
+pub const HOSTAPD_CONFIG: Kind = Kind::of(&SPEC);
+
+pub(super) static SPEC: KindSpec = KindSpec {
+    on_host: true,
+    references: |a| vec![apt::package(a, "hostapd")],
+    file: Some(FileRule {
+        allowed: |path| path.starts_with("/etc/hostapd/"),
+        rule: "a hostapd configuration lives under /etc/hostapd/",
+    }),
+    ..KindSpec::new(
+        "hostapd_config",
+        "Wi-Fi configuration",
+        NAME,
+        6,
+        &[("host", true), ("path", true), ("content", true)],
+        file::host_path_id,
+    )
+};
+
+/// A file like any other, checked by hostapd before it replaces the running one.
+pub struct Hostapd;
+
+impl OnSite for Hostapd {
+    fn kinds(&self) -> &'static [Kind] {
+        &[HOSTAPD_CONFIG]
+    }
+
+    fn ask(&self, mine: &[&Resource], script: &mut String) {
+        file::ask(mine, script);
+    }
+
+    fn read(
+        &self,
+        at: &HostRead<'_>,
+        mine: &[&Resource],
+        facts: &mut HostFacts,
+    ) -> Result<(), SshError> {
+        file::read(at, mine, facts)
+    }
+
+    fn defaults(&self, _: &Resource, a: &mut Attrs) {
+        // It holds passphrases.
+        a.insert("mode", json!("0600"));
+        a.insert("owner", json!("root"));
+        a.insert("group", json!("root"));
+    }
+
+    fn apply(&self, step: &Step<'_>) -> Result<(), SshError> {
+        file::put(step, Some(CHECK_SCRIPT))
+    }
+}
+
 /// Shell lines checking the configuration file at `$1`: exit 0 when hostapd parses
 /// it, else exit 1 with hostapd's complaints (`Line N: ...`).
 pub const CHECK_SCRIPT: &str = r#"c=$(mktemp -d) || exit 1

@@ -6,10 +6,13 @@
 //! back in sections. Hosts are read in parallel, each on its own thread (ssh2 is
 //! blocking); a host that cannot be reached fails only its own resources.
 
+pub mod apt;
 pub mod conn;
 pub mod cups;
+pub mod file;
 pub mod hostapd;
 pub mod known_hosts;
+mod provider;
 pub mod restic;
 pub mod shell;
 pub mod systemd;
@@ -18,17 +21,104 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use base64::Engine as _;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 pub use self::conn::{Conn, Settings, SshError};
-use self::shell::quote;
+pub use self::provider::ENTRY;
 use crate::org::Org;
 use crate::plan::{Action, Change, Unhealthy};
 use crate::pool::Pool;
 use crate::providers::LiveObject;
-use crate::resource::{Address, Attrs, Kind, ProviderKind, Resource};
+use crate::resource::{Address, Attrs, Kind, KindSpec, Resource};
 use crate::secrets::{self, Secret, Secrets};
+
+/// The provider's name in the registry and in every kind it declares.
+pub const NAME: &str = "ssh";
+
+/// Every on-site kind, in the order plans list them.
+pub static KINDS: [&KindSpec; 7] = [
+    &file::SPEC,
+    &apt::SPEC,
+    &cups::SPEC,
+    &systemd::SPEC,
+    &restic::REPOSITORY_SPEC,
+    &restic::JOB_SPEC,
+    &hostapd::SPEC,
+];
+
+/// The on-site kinds, a file each: what they ask of a host in the fact script, how
+/// they read the answer, the defaults they add, how they change a host, and their
+/// health. This file only batches them: one script, one round trip a host.
+pub trait OnSite: Sync {
+    fn kinds(&self) -> &'static [Kind];
+    /// Adds to the host's fact script what its resources there need to be known.
+    fn ask(&self, mine: &[&Resource], script: &mut String);
+    /// Reads their live objects from the script's answer.
+    fn read(
+        &self,
+        at: &HostRead<'_>,
+        mine: &[&Resource],
+        facts: &mut HostFacts,
+    ) -> Result<(), SshError>;
+    /// Adds what the file leaves implicit to a resource's desired attributes.
+    fn defaults(&self, _r: &Resource, _attrs: &mut Attrs) {}
+    /// Makes one change on the host.
+    fn apply(&self, step: &Step<'_>) -> Result<(), SshError>;
+    /// What the live object says is wrong beyond a difference: (code, message).
+    fn health(
+        &self,
+        _r: &Resource,
+        _live: &Attrs,
+        _now: i64,
+        _out: &mut Vec<(&'static str, String)>,
+    ) {
+    }
+}
+
+/// In the order the fact script asks them.
+static ON_SITE: [&dyn OnSite; 6] = [
+    &apt::Apt,
+    &file::Files,
+    &hostapd::Hostapd,
+    &systemd::Systemd,
+    &restic::Restic,
+    &cups::Cups,
+];
+
+fn on_site(kind: Kind) -> Option<&'static dyn OnSite> {
+    ON_SITE.iter().copied().find(|f| f.kinds().contains(&kind))
+}
+
+/// The answer of one host's fact script, for the kinds to read.
+pub struct HostRead<'a> {
+    pub host: &'a str,
+    pub org: &'a Org,
+    sections: BTreeMap<String, String>,
+    /// Every secret the org's files use, to hide in what is read back.
+    pub org_values: &'a [(String, Secret)],
+}
+
+impl HostRead<'_> {
+    pub fn section(&self, label: &str) -> Option<&str> {
+        self.sections.get(label).map(String::as_str)
+    }
+}
+
+/// One change to make on a host.
+pub struct Step<'a> {
+    pub conn: &'a Conn,
+    pub secrets: &'a Secrets,
+    pub org: &'a Org,
+    pub resource: &'a Resource,
+    /// The resource's desired attributes, defaults included.
+    pub want: &'a Attrs,
+    pub change: &'a Change,
+}
+
+/// `host:name`, the id of most on-site kinds.
+pub fn host_name_id(a: &Attrs) -> String {
+    format!("{}:{}", a.str("host"), a.str("name"))
+}
 
 /// Open sessions by host name, kept from plan to apply.
 pub type Conns = BTreeMap<String, Arc<Mutex<Conn>>>;
@@ -137,64 +227,34 @@ pub struct HostFacts {
     pub unmanaged: Vec<Address>,
 }
 
+impl HostFacts {
+    pub fn put(&mut self, kind: Kind, id: String, attrs: Attrs) {
+        self.objects
+            .insert(Address { kind, id }, LiveObject { attrs });
+    }
+}
+
 const MARK: &str = "@@steward ";
 
 /// The one script that reads everything the host's resources need.
 pub fn fact_script(resources: &[&Resource]) -> String {
-    let names = |kind: Kind| -> Vec<&str> {
-        resources
-            .iter()
-            .filter(|r| r.address.kind == kind)
-            .map(|r| r.attrs.str("name"))
-            .collect()
-    };
     let mut s = String::from("export LC_ALL=C\n");
-    let packages = names(Kind::AptPackage);
-    if !packages.is_empty() {
-        let packages: Vec<String> = packages.into_iter().map(quote).collect();
-        s.push_str(&format!(
-            "echo '{MARK}apt'\ndpkg-query -W -f '${{Package}}\\t${{db:Status-Status}}\\n' {} 2>/dev/null\n",
-            packages.join(" ")
-        ));
-    }
-    for r in resources
-        .iter()
-        .filter(|r| r.address.kind.has_file_content())
-    {
-        let path = r.attrs.str("path");
-        let p = quote(path);
-        s.push_str(&format!(
-            "echo '{MARK}file {path}'\nif [ -f {p} ]; then stat -c '%a %U %G' {p}; base64 -w0 {p}; echo; fi\n"
-        ));
-    }
-    let units = names(Kind::SystemdUnit);
-    if !units.is_empty() {
-        s.push_str(&format!("echo '{MARK}systemd'\n"));
-        s.push_str(&systemd::show_script(&units));
-    }
-    for r in resources
-        .iter()
-        .filter(|r| r.address.kind == Kind::ResticRepository)
-    {
-        s.push_str(&format!("echo '{MARK}restic-repo {}'\n", r.address.id));
-        s.push_str(&restic::repository_script(
-            r.attrs.str("repository"),
-            r.attrs.str("password_file"),
-        ));
-    }
-    let queues = names(Kind::CupsQueue);
-    if !queues.is_empty() {
-        s.push_str(&format!("echo '{MARK}cups'\n"));
-        s.push_str(&cups::list_script());
-        for q in &queues {
-            s.push_str(&format!(
-                "echo '{MARK}ppd {q}'\nlpoptions -p {} -l 2>/dev/null\n",
-                quote(q)
-            ));
+    for family in ON_SITE {
+        let mine = of_family(family, resources);
+        if !mine.is_empty() {
+            family.ask(&mine, &mut s);
         }
     }
     s.push_str(&format!("echo '{MARK}end'\n"));
     s
+}
+
+fn of_family<'r>(family: &dyn OnSite, resources: &[&'r Resource]) -> Vec<&'r Resource> {
+    resources
+        .iter()
+        .copied()
+        .filter(|r| family.kinds().contains(&r.address.kind))
+        .collect()
 }
 
 /// Splits the script's output into its sections.
@@ -239,143 +299,15 @@ pub fn read_facts(
             ),
         });
     };
-    let mut facts = HostFacts::default();
-    let mut put = |kind: Kind, id: String, attrs: Attrs| {
-        facts
-            .objects
-            .insert(Address { kind, id }, LiveObject { attrs });
+    let at = HostRead {
+        host,
+        org,
+        sections,
+        org_values,
     };
-    if let Some(apt) = sections.get("apt") {
-        for line in apt.lines() {
-            if let Some((name, "installed")) = line.split_once('\t') {
-                let mut a = Attrs::default();
-                a.insert("host", json!(host));
-                a.insert("name", json!(name));
-                put(Kind::AptPackage, format!("{host}:{name}"), a);
-            }
-        }
-    }
-    for r in resources
-        .iter()
-        .filter(|r| r.address.kind.has_file_content())
-    {
-        let path = r.attrs.str("path");
-        let Some(text) = sections.get(&format!("file {path}")) else {
-            continue;
-        };
-        let mut lines = text.lines();
-        let (Some(meta), content) = (lines.next(), lines.next().unwrap_or("")) else {
-            continue;
-        };
-        let mut meta = meta.split_whitespace();
-        let (Some(mode), Some(owner), Some(group)) = (meta.next(), meta.next(), meta.next()) else {
-            continue;
-        };
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(content.trim())
-            .map_err(|e| SshError::Failed {
-                host: host.to_string(),
-                message: format!("reading {path}: {e}"),
-            })?;
-        // Secret values in the live file become placeholders before anything else
-        // sees the content: plans, JSON and fingerprints never hold them. Every secret
-        // the org's files use is hidden, not only this file's: a module cannot show one
-        // file's secret by declaring another content for its path.
-        let desired = r.attrs.str("content");
-        let live = secrets::redact(&String::from_utf8_lossy(&bytes), desired, org_values);
-        let mut a = Attrs::default();
-        a.insert("host", json!(host));
-        a.insert("path", json!(path));
-        a.insert("content", json!(live));
-        a.insert("mode", json!(format!("{mode:0>4}")));
-        a.insert("owner", json!(owner));
-        a.insert("group", json!(group));
-        put(r.address.kind, r.address.id.clone(), a);
-    }
-    if let Some(text) = sections.get("systemd") {
-        let states = systemd::parse_show(text);
-        for r in resources
-            .iter()
-            .filter(|r| r.address.kind == Kind::SystemdUnit)
-        {
-            let name = r.attrs.str("name");
-            if let Some(state) = states.get(name).filter(|s| s.exists()) {
-                put(
-                    Kind::SystemdUnit,
-                    r.address.id.clone(),
-                    state.attrs(host, name),
-                );
-            }
-        }
-    }
-    // Snapshots by repository id, for its jobs.
-    let mut snapshots: BTreeMap<&str, Vec<restic::Snapshot>> = BTreeMap::new();
-    for r in resources
-        .iter()
-        .filter(|r| r.address.kind == Kind::ResticRepository)
-    {
-        let Some(text) = sections.get(&format!("restic-repo {}", r.address.id)) else {
-            continue;
-        };
-        match restic::parse_repository(text) {
-            // Not known yet, or not there: apply initialises it.
-            restic::RepoFacts::NoPasswordFile | restic::RepoFacts::Missing => {}
-            restic::RepoFacts::Open {
-                locks,
-                snapshots: s,
-            } => {
-                put(
-                    Kind::ResticRepository,
-                    r.address.id.clone(),
-                    restic::repository_attrs(&r.attrs, &locks),
-                );
-                snapshots.insert(r.address.id.as_str(), s);
-            }
-            // Something is there that cannot be read: nothing is planned for it (an
-            // init would fail or, worse, hide the problem); health reports it.
-            restic::RepoFacts::Unreadable(why) => {
-                let mut a = restic::repository_attrs(&r.attrs, &[]);
-                a.insert("error", json!(why));
-                put(Kind::ResticRepository, r.address.id.clone(), a);
-            }
-        }
-    }
-    for r in resources
-        .iter()
-        .filter(|r| r.address.kind == Kind::ResticJob)
-    {
-        let repo = Kind::ResticRepository.id_of(&r.attrs);
-        if let Some(s) = snapshots.get(repo.as_str()) {
-            let (count, latest) = restic::job_snapshots(s, r.attrs.str("name"));
-            let mut a = Attrs::default();
-            a.insert("host", json!(host));
-            a.insert("name", json!(r.attrs.str("name")));
-            a.insert("snapshots", json!(count));
-            a.insert("latest_snapshot", json!(latest));
-            put(Kind::ResticJob, r.address.id.clone(), a);
-        }
-    }
-    if let Some(list) = sections.get("cups") {
-        for q in cups::parse_list(list) {
-            let address = Address {
-                kind: Kind::CupsQueue,
-                id: format!("{host}:{}", q.name),
-            };
-            let Some(r) = org.resource(&address) else {
-                facts.unmanaged.push(address);
-                continue;
-            };
-            let wanted: Vec<String> = match r.attrs.get("options") {
-                Some(Value::Object(m)) => m.keys().cloned().collect(),
-                _ => Vec::new(),
-            };
-            let ppd = sections
-                .get(&format!("ppd {}", q.name))
-                .map(|t| cups::parse_ppd_options(t))
-                .unwrap_or_default();
-            let attrs = cups::live_attrs(host, &q, &ppd, &wanted);
-            put(Kind::CupsQueue, address.id, attrs);
-        }
+    let mut facts = HostFacts::default();
+    for family in ON_SITE {
+        family.read(&at, &of_family(family, resources), &mut facts)?;
     }
     Ok(facts)
 }
@@ -401,53 +333,11 @@ fn org_secret_values(
     Ok(values)
 }
 
-/// The values of the secrets a file's content names, only those the org may use:
-/// anything else stays the text it is.
-fn secret_values(
-    host: &str,
-    content: &str,
-    secrets: &Secrets,
-    scope: &secrets::SecretScope,
-) -> Result<Vec<(String, Secret)>, SshError> {
-    secrets::values_for(content, secrets, |name| scope.allows(name)).map_err(|e| SshError::Failed {
-        host: host.to_string(),
-        message: e.to_string(),
-    })
-}
-
 /// The attributes Steward manages, with the defaults the file leaves implicit.
 pub fn desired_attrs(r: &Resource) -> Attrs {
     let mut a = r.attrs.clone();
-    let mut default = |k: &'static str, v: Value| {
-        if !a.contains_key(k) {
-            a.insert(k, v);
-        }
-    };
-    match r.address.kind {
-        Kind::File => {
-            default("mode", json!("0644"));
-            default("owner", json!("root"));
-            default("group", json!("root"));
-        }
-        Kind::HostapdConfig => {
-            // It holds passphrases.
-            a.insert("mode", json!("0600"));
-            a.insert("owner", json!("root"));
-            a.insert("group", json!("root"));
-        }
-        Kind::SystemdUnit => {
-            default("enabled", json!(true));
-            default("active", json!(true));
-        }
-        Kind::CupsQueue => {
-            default("description", json!(r.attrs.str("name")));
-            default("shared", json!(false));
-            default("enabled", json!(true));
-            default("accepting", json!(true));
-            default("options", json!({}));
-            a.insert("driver", json!("everywhere"));
-        }
-        _ => {}
+    if let Some(family) = on_site(r.address.kind) {
+        family.defaults(r, &mut a);
     }
     // What triggers a restart is not a state of the unit.
     a.remove("restart_on");
@@ -475,7 +365,7 @@ pub fn show_diffs(changes: &mut [Change]) {
 }
 
 /// An error from a host with the secret values sent to it replaced by their names.
-fn hide_secrets(e: SshError, values: &[(String, Secret)]) -> SshError {
+pub(super) fn hide_secrets(e: SshError, values: &[(String, Secret)]) -> SshError {
     let hide = |text: String| secrets::hide(&text, values);
     match e {
         SshError::Command {
@@ -497,61 +387,10 @@ fn hide_secrets(e: SshError, values: &[(String, Secret)]) -> SshError {
     }
 }
 
-fn failed(conn: &Conn, message: String) -> SshError {
+pub(super) fn failed(conn: &Conn, message: String) -> SshError {
     SshError::Failed {
         host: conn.host.name.clone(),
         message,
-    }
-}
-
-/// A unit restarts when a file it names in `restart_on` changes in the same plan:
-/// its change (made here if it had none) says so and runs after the file's.
-pub fn add_restarts(org: &Org, changes: &mut Vec<Change>) {
-    let changed: Vec<Address> = changes
-        .iter()
-        .filter(|c| c.address.kind.has_file_content())
-        .map(|c| c.address.clone())
-        .collect();
-    for r in org
-        .resources
-        .iter()
-        .filter(|r| r.address.kind == Kind::SystemdUnit)
-    {
-        let triggers: Vec<Address> = r
-            .address
-            .kind
-            .references(&r.attrs)
-            .iter()
-            .flat_map(crate::resource::Reference::addresses)
-            .filter(|a| changed.contains(a))
-            .collect();
-        if triggers.is_empty() {
-            continue;
-        }
-        let paths: Vec<&str> = triggers
-            .iter()
-            .map(|a| a.id.split_once(':').map_or(a.id.as_str(), |(_, p)| p))
-            .collect();
-        let reason = format!("restart: {} changes", paths.join(", "));
-        match changes.iter_mut().find(|c| c.address == r.address) {
-            // A unit being created starts with the new files anyway.
-            Some(c) if c.action == Action::Create => {}
-            Some(c) => {
-                c.reason = Some(reason);
-                c.triggered_by = triggers;
-            }
-            None => changes.push(Change {
-                address: r.address.clone(),
-                module: r.module.clone(),
-                action: Action::Update,
-                fields: Vec::new(),
-                reason: Some(reason),
-                source: Some(crate::plan::source_of(org, &r.source)),
-                depends_on: triggers.clone(),
-                destructive: false,
-                triggered_by: triggers,
-            }),
-        }
     }
 }
 
@@ -560,11 +399,14 @@ pub fn add_restarts(org: &Org, changes: &mut Vec<Change>) {
 /// locks. `now` in Unix seconds.
 pub fn health(org: &Org, live: &crate::providers::LiveState, now: i64) -> Vec<Unhealthy> {
     let mut out = Vec::new();
+    let mut found = Vec::new();
     for r in &org.resources {
-        let Some(obj) = live.objects.get(&r.address) else {
+        let (Some(obj), Some(family)) = (live.objects.get(&r.address), on_site(r.address.kind))
+        else {
             continue;
         };
-        let mut problem = |code: &str, message: String| {
+        family.health(r, &obj.attrs, now, &mut found);
+        for (code, message) in found.drain(..) {
             out.push(Unhealthy {
                 address: r.address.clone(),
                 module: r.module.clone(),
@@ -572,62 +414,6 @@ pub fn health(org: &Org, live: &crate::providers::LiveState, now: i64) -> Vec<Un
                 message,
                 source: Some(crate::plan::source_of(org, &r.source)),
             });
-        };
-        let host = r.attrs.str("host");
-        match r.address.kind {
-            Kind::ResticRepository => {
-                let repo = r.attrs.str("repository");
-                if let Some(e) = obj.attrs.get("error").and_then(Value::as_str) {
-                    problem(
-                        "unreadable",
-                        format!("{host} cannot open the backup repository {repo}: {e}"),
-                    );
-                }
-                let leftover: Vec<String> = restic::locks_of(&obj.attrs)
-                    .into_iter()
-                    .filter(|l| restic::is_leftover(l, now))
-                    .map(|l| format!("from {} (process {}) at {}", l.hostname, l.pid, l.time))
-                    .collect();
-                if !leftover.is_empty() {
-                    problem(
-                        "leftover_lock",
-                        format!(
-                            "the backup repository {repo} holds a lock left by a backup that is no longer running ({}); later backups may fail until it is removed with `restic unlock`",
-                            leftover.join("; ")
-                        ),
-                    );
-                }
-            }
-            Kind::ResticJob => {
-                let name = r.attrs.str("name");
-                let log = match r.attrs.str("unit") {
-                    "" => String::new(),
-                    unit => format!(" (its log: `journalctl -u {unit}` on {host})"),
-                };
-                let limit = crate::util::parse_duration(r.attrs.str("stale_after")).unwrap_or(0);
-                match obj.attrs.get("latest_snapshot").and_then(Value::as_str) {
-                    None => problem(
-                        "no_backup",
-                        format!(
-                            "backup {name} on {host} has no snapshot yet: it has never completed{log}"
-                        ),
-                    ),
-                    Some(t) => {
-                        let age = crate::util::parse_rfc3339(t).map(|t| now - t);
-                        if let Some(age) = age.filter(|a| *a > limit as i64) {
-                            problem(
-                                "stale",
-                                format!(
-                                    "backup {name} on {host} is stale: the latest snapshot is {} old (from {t}); it should be at most {}{log}",
-                                    crate::util::human_duration(age as u64),
-                                    crate::util::human_duration(limit)
-                                ),
-                            );
-                        }
-                    }
-                }
-            }
-            _ => {}
         }
     }
     out
@@ -635,111 +421,30 @@ pub fn health(org: &Org, live: &crate::providers::LiveState, now: i64) -> Vec<Un
 
 /// Carries out one change on its host.
 pub fn apply(conn: &Conn, secrets: &Secrets, org: &Org, change: &Change) -> Result<(), SshError> {
-    let Some(r) = org
+    let Some((r, family)) = org
         .resource(&change.address)
-        .filter(|r| r.address.kind.provider() == ProviderKind::Ssh)
+        .and_then(|r| Some((r, on_site(r.address.kind)?)))
     else {
         return Err(failed(
             conn,
             format!("{} is not an on-site resource of this org", change.address),
         ));
     };
-    let want = desired_attrs(r);
-    match (r.address.kind, change.action) {
-        (_, Action::Delete) => Err(failed(
+    if change.action == Action::Delete {
+        return Err(failed(
             conn,
             format!("removing {} is not supported", change.address),
-        )),
-        (Kind::File | Kind::HostapdConfig, _) => {
-            let mode = u32::from_str_radix(want.str("mode"), 8)
-                .map_err(|_| failed(conn, format!("bad mode `{}`", want.str("mode"))))?;
-            let desired = want.str("content");
-            let values = secret_values(&conn.host.name, desired, secrets, &org.secret_scope)?;
-            let content = secrets::fill(desired, &values);
-            let check = (r.address.kind == Kind::HostapdConfig).then_some(hostapd::CHECK_SCRIPT);
-            conn.put_file(
-                want.str("path"),
-                content.expose().as_bytes(),
-                mode,
-                want.str("owner"),
-                want.str("group"),
-                check,
-            )
-            .map_err(|e| hide_secrets(e, &values))
-        }
-        (Kind::SystemdUnit, _) => {
-            let flag = |k: &str| want.get(k).and_then(Value::as_bool).unwrap_or(true);
-            let name = want.str("name");
-            let script = systemd::apply_script(
-                name,
-                flag("enabled"),
-                flag("active"),
-                !change.triggered_by.is_empty(),
-            );
-            conn.check(
-                &format!("systemctl (unit {name})"),
-                "sh -s",
-                script.as_bytes(),
-            )
-            .map(|_| ())
-        }
-        (Kind::ResticRepository, _) => {
-            let repo = want.str("repository");
-            conn.check(
-                &format!("restic init {repo}"),
-                "sh -s",
-                restic::init_script(repo, want.str("password_file")).as_bytes(),
-            )
-            .map(|_| ())
-        }
-        (Kind::AptPackage, _) => {
-            let name = want.str("name");
-            conn.check(
-                &format!("apt-get install {name}"),
-                &format!(
-                    "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends {}",
-                    quote(name)
-                ),
-                b"",
-            )
-            .map(|_| ())
-        }
-        (Kind::CupsQueue, action) => {
-            let create = action == Action::Create;
-            let rebuild = create
-                || change
-                    .fields
-                    .iter()
-                    .any(|f| f.name == "uri" || f.name == "driver");
-            let out = conn.run(
-                "sh -s",
-                cups::apply_script(&want, create, rebuild).as_bytes(),
-            )?;
-            match out.status {
-                0 => Ok(()),
-                cups::RAW_EXIT => Err(failed(
-                    conn,
-                    format!(
-                        "the printer at {} did not answer, so CUPS made a raw queue with no driver (lpadmin -m everywhere exits 0 when that happens); {}. Check that the printer is on and reachable from {}, then apply again",
-                        want.str("uri"),
-                        if create {
-                            "the half-made queue was removed"
-                        } else {
-                            "the queue was left as it was"
-                        },
-                        conn.host.name
-                    ),
-                )),
-                status => Err(SshError::Command {
-                    host: conn.host.name.clone(),
-                    what: format!("lpadmin -p {}", want.str("name")),
-                    status,
-                    output: conn::tail(&out.text),
-                }),
-            }
-        }
-        (kind, _) => Err(failed(conn, format!("{kind} is not an on-site kind"))),
+        ));
     }
+    let want = desired_attrs(r);
+    family.apply(&Step {
+        conn,
+        secrets,
+        org,
+        resource: r,
+        want: &want,
+        change,
+    })
 }
 
 #[cfg(test)]

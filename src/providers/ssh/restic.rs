@@ -7,11 +7,219 @@
 //! Lock files are listed without restic where the backend allows (sftp, a local path):
 //! their names need no key. restic reads a lock's content only when there is one.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::shell::quote;
-use crate::resource::Attrs;
+use super::{
+    HostFacts, HostRead, MARK, NAME, OnSite, SshError, Step, apt, failed, file, host_name_id,
+};
+use crate::resource::{Attrs, Kind, KindSpec, Reference, Resource};
+
+pub const RESTIC_REPOSITORY: Kind = Kind::of(&REPOSITORY_SPEC);
+pub const RESTIC_JOB: Kind = Kind::of(&JOB_SPEC);
+
+pub(super) static REPOSITORY_SPEC: KindSpec = KindSpec {
+    on_host: true,
+    references: |a| {
+        vec![
+            apt::package(a, "restic"),
+            Reference {
+                attribute: "password_file",
+                kinds: &[file::FILE],
+                id: format!("{}:{}", a.str("host"), a.str("password_file")),
+            },
+        ]
+    },
+    duplicate_help: Some(
+        "two backup jobs of one host use this repository (each job declares it, with its own password file): put both jobs' paths in one job, or give each job a repository of its own",
+    ),
+    ..KindSpec::new(
+        "restic_repository",
+        "backup repository",
+        NAME,
+        4,
+        &[
+            ("host", true),
+            ("repository", true),
+            ("password_file", true),
+        ],
+        repository_id,
+    )
+};
+
+/// A backup job's health: its latest snapshot. Read, never changed: the job itself is
+/// the service and timer its module writes.
+pub(super) static JOB_SPEC: KindSpec = KindSpec {
+    on_host: true,
+    observed_only: true,
+    // A job names its repository by the same attributes (host, repository).
+    references: |a| {
+        vec![Reference {
+            attribute: "repository",
+            kinds: &[RESTIC_REPOSITORY],
+            id: repository_id(a),
+        }]
+    },
+    ..KindSpec::new(
+        "restic_job",
+        "backup",
+        NAME,
+        5,
+        &[
+            ("host", true),
+            ("name", true),
+            ("repository", true),
+            ("password_file", true),
+            ("stale_after", true),
+            ("unit", false),
+        ],
+        host_name_id,
+    )
+};
+
+fn repository_id(a: &Attrs) -> String {
+    format!("{}:{}", a.str("host"), a.str("repository"))
+}
+
+pub struct Restic;
+
+impl OnSite for Restic {
+    fn kinds(&self) -> &'static [Kind] {
+        &[RESTIC_REPOSITORY, RESTIC_JOB]
+    }
+
+    fn ask(&self, mine: &[&Resource], script: &mut String) {
+        for r in mine.iter().filter(|r| r.address.kind == RESTIC_REPOSITORY) {
+            script.push_str(&format!("echo '{MARK}restic-repo {}'\n", r.address.id));
+            script.push_str(&repository_script(
+                r.attrs.str("repository"),
+                r.attrs.str("password_file"),
+            ));
+        }
+    }
+
+    fn read(
+        &self,
+        at: &HostRead<'_>,
+        mine: &[&Resource],
+        facts: &mut HostFacts,
+    ) -> Result<(), SshError> {
+        // Snapshots by repository id, for its jobs.
+        let mut snapshots: BTreeMap<&str, Vec<Snapshot>> = BTreeMap::new();
+        for r in mine.iter().filter(|r| r.address.kind == RESTIC_REPOSITORY) {
+            let Some(text) = at.section(&format!("restic-repo {}", r.address.id)) else {
+                continue;
+            };
+            match parse_repository(text) {
+                // Not known yet, or not there: apply initialises it.
+                RepoFacts::NoPasswordFile | RepoFacts::Missing => {}
+                RepoFacts::Open {
+                    locks,
+                    snapshots: s,
+                } => {
+                    facts.put(
+                        RESTIC_REPOSITORY,
+                        r.address.id.clone(),
+                        repository_attrs(&r.attrs, &locks),
+                    );
+                    snapshots.insert(r.address.id.as_str(), s);
+                }
+                // Something is there that cannot be read: nothing is planned for it (an
+                // init would fail or, worse, hide the problem); health reports it.
+                RepoFacts::Unreadable(why) => {
+                    let mut a = repository_attrs(&r.attrs, &[]);
+                    a.insert("error", json!(why));
+                    facts.put(RESTIC_REPOSITORY, r.address.id.clone(), a);
+                }
+            }
+        }
+        for r in mine.iter().filter(|r| r.address.kind == RESTIC_JOB) {
+            if let Some(s) = snapshots.get(repository_id(&r.attrs).as_str()) {
+                let (count, latest) = job_snapshots(s, r.attrs.str("name"));
+                let mut a = Attrs::default();
+                a.insert("host", json!(at.host));
+                a.insert("name", json!(r.attrs.str("name")));
+                a.insert("snapshots", json!(count));
+                a.insert("latest_snapshot", json!(latest));
+                facts.put(RESTIC_JOB, r.address.id.clone(), a);
+            }
+        }
+        Ok(())
+    }
+
+    fn apply(&self, step: &Step<'_>) -> Result<(), SshError> {
+        if step.resource.address.kind != RESTIC_REPOSITORY {
+            return Err(failed(
+                step.conn,
+                format!("{} is only read, never changed", step.resource.address),
+            ));
+        }
+        let repo = step.want.str("repository");
+        step.conn
+            .check(
+                &format!("restic init {repo}"),
+                "sh -s",
+                init_script(repo, step.want.str("password_file")).as_bytes(),
+            )
+            .map(|_| ())
+    }
+
+    fn health(&self, r: &Resource, live: &Attrs, now: i64, out: &mut Vec<(&'static str, String)>) {
+        let host = r.attrs.str("host");
+        if r.address.kind == RESTIC_REPOSITORY {
+            let repo = r.attrs.str("repository");
+            if let Some(e) = live.get("error").and_then(Value::as_str) {
+                out.push((
+                    "unreadable",
+                    format!("{host} cannot open the backup repository {repo}: {e}"),
+                ));
+            }
+            let leftover: Vec<String> = locks_of(live)
+                .into_iter()
+                .filter(|l| is_leftover(l, now))
+                .map(|l| format!("from {} (process {}) at {}", l.hostname, l.pid, l.time))
+                .collect();
+            if !leftover.is_empty() {
+                out.push((
+                    "leftover_lock",
+                    format!(
+                        "the backup repository {repo} holds a lock left by a backup that is no longer running ({}); later backups may fail until it is removed with `restic unlock`",
+                        leftover.join("; ")
+                    ),
+                ));
+            }
+            return;
+        }
+        let name = r.attrs.str("name");
+        let log = match r.attrs.str("unit") {
+            "" => String::new(),
+            unit => format!(" (its log: `journalctl -u {unit}` on {host})"),
+        };
+        let limit = crate::util::parse_duration(r.attrs.str("stale_after")).unwrap_or(0);
+        match live.get("latest_snapshot").and_then(Value::as_str) {
+            None => out.push((
+                "no_backup",
+                format!("backup {name} on {host} has no snapshot yet: it has never completed{log}"),
+            )),
+            Some(t) => {
+                let age = crate::util::parse_rfc3339(t).map(|t| now - t);
+                if let Some(age) = age.filter(|a| *a > limit as i64) {
+                    out.push((
+                        "stale",
+                        format!(
+                            "backup {name} on {host} is stale: the latest snapshot is {} old (from {t}); it should be at most {}{log}",
+                            crate::util::human_duration(age as u64),
+                            crate::util::human_duration(limit)
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+}
 
 /// restic itself treats a lock older than this as stale; a running restic refreshes
 /// its lock every 5 minutes.

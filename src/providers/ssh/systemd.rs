@@ -2,10 +2,161 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::shell::quote;
-use crate::resource::Attrs;
+use super::{HostFacts, HostRead, MARK, NAME, OnSite, SshError, Step, file, host_name_id};
+use crate::org::Org;
+use crate::plan::{Action, Change};
+use crate::resource::{Address, Attrs, Kind, KindSpec, Reference, Resource};
+
+pub const SYSTEMD_UNIT: Kind = Kind::of(&SPEC);
+
+pub(super) static SPEC: KindSpec = KindSpec {
+    on_host: true,
+    // The files whose change restarts the unit.
+    references: |a| {
+        a.get("restart_on")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(|path| Reference {
+                attribute: "restart_on",
+                kinds: &[file::FILE, super::hostapd::HOSTAPD_CONFIG],
+                id: format!("{}:{path}", a.str("host")),
+            })
+            .collect()
+    },
+    ..KindSpec::new(
+        "systemd_unit",
+        "service",
+        NAME,
+        3,
+        &[
+            ("host", true),
+            ("name", true),
+            ("enabled", false),
+            ("active", false),
+            ("restart_on", false),
+        ],
+        host_name_id,
+    )
+};
+
+pub struct Systemd;
+
+impl OnSite for Systemd {
+    fn kinds(&self) -> &'static [Kind] {
+        &[SYSTEMD_UNIT]
+    }
+
+    fn ask(&self, mine: &[&Resource], script: &mut String) {
+        let units: Vec<&str> = mine.iter().map(|r| r.attrs.str("name")).collect();
+        script.push_str(&format!("echo '{MARK}systemd'\n"));
+        script.push_str(&show_script(&units));
+    }
+
+    fn read(
+        &self,
+        at: &HostRead<'_>,
+        mine: &[&Resource],
+        facts: &mut HostFacts,
+    ) -> Result<(), SshError> {
+        let Some(text) = at.section("systemd") else {
+            return Ok(());
+        };
+        let states = parse_show(text);
+        for r in mine {
+            let name = r.attrs.str("name");
+            if let Some(state) = states.get(name).filter(|s| s.exists()) {
+                facts.put(
+                    SYSTEMD_UNIT,
+                    r.address.id.clone(),
+                    state.attrs(at.host, name),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn defaults(&self, _: &Resource, a: &mut Attrs) {
+        for k in ["enabled", "active"] {
+            if !a.contains_key(k) {
+                a.insert(k, json!(true));
+            }
+        }
+    }
+
+    fn apply(&self, step: &Step<'_>) -> Result<(), SshError> {
+        let flag = |k: &str| step.want.get(k).and_then(Value::as_bool).unwrap_or(true);
+        let name = step.want.str("name");
+        let script = apply_script(
+            name,
+            flag("enabled"),
+            flag("active"),
+            !step.change.triggered_by.is_empty(),
+        );
+        step.conn
+            .check(
+                &format!("systemctl (unit {name})"),
+                "sh -s",
+                script.as_bytes(),
+            )
+            .map(|_| ())
+    }
+}
+
+/// A unit restarts when a file it names in `restart_on` changes in the same plan:
+/// its change (made here if it had none) says so and runs after the file's.
+pub fn add_restarts(org: &Org, changes: &mut Vec<Change>) {
+    let changed: Vec<Address> = changes
+        .iter()
+        .filter(|c| c.address.kind.has_file_content())
+        .map(|c| c.address.clone())
+        .collect();
+    for r in org
+        .resources
+        .iter()
+        .filter(|r| r.address.kind == SYSTEMD_UNIT)
+    {
+        let triggers: Vec<Address> = r
+            .address
+            .kind
+            .references(&r.attrs)
+            .iter()
+            .flat_map(crate::resource::Reference::addresses)
+            .filter(|a| changed.contains(a))
+            .collect();
+        if triggers.is_empty() {
+            continue;
+        }
+        let paths: Vec<&str> = triggers
+            .iter()
+            .map(|a| a.id.split_once(':').map_or(a.id.as_str(), |(_, p)| p))
+            .collect();
+        let reason = format!("restart: {} changes", paths.join(", "));
+        match changes.iter_mut().find(|c| c.address == r.address) {
+            // A unit being created starts with the new files anyway.
+            Some(c) if c.action == Action::Create => {}
+            Some(c) => {
+                c.reason = Some(reason);
+                c.triggered_by = triggers;
+            }
+            None => changes.push(Change {
+                address: r.address.clone(),
+                module: r.module.clone(),
+                action: Action::Update,
+                fields: Vec::new(),
+                reason: Some(reason),
+                source: Some(crate::plan::source_of(org, &r.source)),
+                depends_on: triggers.clone(),
+                destructive: false,
+                triggered_by: triggers,
+            }),
+        }
+    }
+}
 
 /// Shell lines printing the state of every unit, one block of `key=value` lines each.
 pub fn show_script(units: &[&str]) -> String {

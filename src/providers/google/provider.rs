@@ -1,0 +1,142 @@
+//! The Google Workspace provider behind the engine's [`Provider`] trait.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use super::client::{GoogleError, Http, Session};
+use super::{NAME, kinds, validate};
+use crate::org::Org;
+use crate::plan::Change;
+use crate::pool::Pool;
+use crate::providers::{
+    self, ApplyCtx, BoxFuture, Entry, LiveState, Provider, ProviderError, Refresh, Review, Started,
+};
+use crate::resource::{Attrs, Resource};
+use crate::secrets::Secrets;
+
+pub static ENTRY: Entry = Entry {
+    name: NAME,
+    kinds: &kinds::KINDS,
+    check: validate::check,
+    start,
+};
+
+fn start(pool: &Pool, secrets: &Secrets) -> Started {
+    Ok(Arc::new(Google {
+        http: Http::new(&pool.config.google)?,
+        secrets: secrets.clone(),
+    }))
+}
+
+pub struct Google {
+    http: Arc<Http>,
+    secrets: Secrets,
+}
+
+impl From<GoogleError> for ProviderError {
+    fn from(e: GoogleError) -> ProviderError {
+        let message = e.to_string();
+        match e {
+            GoogleError::Auth(_) | GoogleError::Key(_) => ProviderError::Config(message),
+            GoogleError::Refused(_) => ProviderError::Refused(message),
+            GoogleError::Http { .. }
+            | GoogleError::Transport { .. }
+            | GoogleError::GaveUp { .. }
+            | GoogleError::Shape { .. } => ProviderError::Remote(message),
+        }
+    }
+}
+
+impl Provider for Google {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn used_by(&self, org: &Org) -> bool {
+        org.google.is_some()
+    }
+
+    fn refresh<'a>(
+        &'a self,
+        org: &'a Arc<Org>,
+        session: Option<providers::Session>,
+    ) -> BoxFuture<'a, Result<Refresh, ProviderError>> {
+        Box::pin(async move {
+            let Some(tenant) = &org.google else {
+                return Err(ProviderError::Internal(format!(
+                    "org `{}` has no Google tenant to refresh",
+                    org.id
+                )));
+            };
+            // The planning session (its token) when there is one.
+            let session = match session.and_then(|s| s.downcast::<Session>().ok()) {
+                Some(s) => s,
+                None => Arc::new(super::connect(&self.http, tenant, &self.secrets)?),
+            };
+            let live = super::refresh(&session, org).await?;
+            Ok(Refresh {
+                live,
+                unmanaged: Vec::new(),
+                unreadable: BTreeMap::new(),
+                session,
+            })
+        })
+    }
+
+    fn desired(&self, org: &Org, r: &Resource) -> Attrs {
+        super::desired_attrs(org, r)
+    }
+
+    fn review(
+        &self,
+        org: &Org,
+        _: &Refresh,
+        live: &LiveState,
+        changes: &mut Vec<Change>,
+    ) -> Review {
+        let (orphans, unmanaged) = super::orphans(org, live);
+        changes.extend(orphans);
+        let found = super::review(org, live, changes);
+        Review {
+            unmanaged,
+            unhealthy: found.unhealthy,
+            conflicts: found.conflicts,
+        }
+    }
+
+    fn apply<'a>(
+        &'a self,
+        session: &'a providers::Session,
+        ctx: &'a ApplyCtx,
+        change: &'a Change,
+    ) -> BoxFuture<'a, Result<(), ProviderError>> {
+        Box::pin(async move {
+            let Some(session) = session.downcast_ref::<Session>() else {
+                return Err(ProviderError::Internal("not a Google session".into()));
+            };
+            let actx = super::ApplyCtx {
+                org: &ctx.org,
+                secrets: &ctx.secrets,
+                password_file: ctx
+                    .state_dir
+                    .join("passwords")
+                    .join(format!("{}.tsv", ctx.org.id)),
+            };
+            Ok(super::apply(session, &actx, change).await?)
+        })
+    }
+
+    fn stats(&self) -> Option<String> {
+        let s = &self.http.stats;
+        Some(format!(
+            "API requests: {} (token {}, list {}, write {}, other {}; retries {})",
+            s.total(),
+            s.token.load(Ordering::Relaxed),
+            s.list.load(Ordering::Relaxed),
+            s.write.load(Ordering::Relaxed),
+            s.other.load(Ordering::Relaxed),
+            s.retries.load(Ordering::Relaxed),
+        ))
+    }
+}

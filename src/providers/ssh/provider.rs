@@ -1,0 +1,161 @@
+//! The on-site provider behind the engine's [`Provider`] trait.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use super::{Conns, KINDS, NAME, Settings, SshError};
+use crate::diag::Problems;
+use crate::org::Org;
+use crate::plan::Change;
+use crate::pool::Pool;
+use crate::providers::{
+    self, ApplyCtx, BoxFuture, Entry, LiveState, Provider, ProviderError, Refresh, Review, Started,
+};
+use crate::resource::{Attrs, Resource};
+use crate::secrets::Secrets;
+
+pub static ENTRY: Entry = Entry {
+    name: NAME,
+    kinds: &KINDS,
+    check: |_, _| Problems::default(),
+    start,
+};
+
+fn start(pool: &Pool, secrets: &Secrets) -> Started {
+    let settings = Settings::from_pool(pool).map_err(|e| {
+        ProviderError::Config(format!(
+            "cannot read the known_hosts file {}: {e}",
+            pool.display_path(&pool.path(&pool.config.ssh.known_hosts))
+                .display()
+        ))
+    })?;
+    Ok(Arc::new(Ssh {
+        settings: Arc::new(settings),
+        secrets: secrets.clone(),
+    }))
+}
+
+pub struct Ssh {
+    settings: Arc<Settings>,
+    secrets: Secrets,
+}
+
+impl From<SshError> for ProviderError {
+    fn from(e: SshError) -> ProviderError {
+        let message = e.to_string();
+        match e {
+            SshError::HostKey(_) | SshError::Auth { .. } | SshError::Sudo { .. } => {
+                ProviderError::Config(message)
+            }
+            SshError::Connect { .. } | SshError::Command { .. } | SshError::Failed { .. } => {
+                ProviderError::Remote(message)
+            }
+        }
+    }
+}
+
+impl Provider for Ssh {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn used_by(&self, org: &Org) -> bool {
+        org.resources
+            .iter()
+            .any(|r| r.address.kind.provider() == NAME)
+    }
+
+    fn refresh<'a>(
+        &'a self,
+        org: &'a Arc<Org>,
+        session: Option<providers::Session>,
+    ) -> BoxFuture<'a, Result<Refresh, ProviderError>> {
+        Box::pin(async move {
+            let conns = session
+                .and_then(|s| s.downcast::<Conns>().ok())
+                .map(|c| (*c).clone())
+                .unwrap_or_default();
+            let (settings, org, secrets) =
+                (self.settings.clone(), org.clone(), self.secrets.clone());
+            // ssh2 blocks: hosts are read on threads of their own.
+            let read = tokio::task::spawn_blocking(move || {
+                super::refresh(&settings, &secrets, &org, &conns)
+            })
+            .await
+            .unwrap_or_default();
+            Ok(Refresh {
+                live: LiveState {
+                    objects: read.objects,
+                },
+                unmanaged: read.unmanaged,
+                unreadable: read.errors,
+                session: Arc::new(read.conns),
+            })
+        })
+    }
+
+    fn desired(&self, _: &Org, r: &Resource) -> Attrs {
+        super::desired_attrs(r)
+    }
+
+    fn review(
+        &self,
+        org: &Org,
+        refresh: &Refresh,
+        live: &LiveState,
+        changes: &mut Vec<Change>,
+    ) -> Review {
+        super::show_diffs(changes);
+        super::systemd::add_restarts(org, changes);
+        Review {
+            unmanaged: refresh.unmanaged.clone(),
+            unhealthy: super::health(org, live, crate::util::unix_now() as i64),
+            conflicts: Vec::new(),
+        }
+    }
+
+    fn apply<'a>(
+        &'a self,
+        session: &'a providers::Session,
+        ctx: &'a ApplyCtx,
+        change: &'a Change,
+    ) -> BoxFuture<'a, Result<(), ProviderError>> {
+        Box::pin(async move {
+            let Some(conns) = session.downcast_ref::<Conns>() else {
+                return Err(ProviderError::Internal("not an SSH session".into()));
+            };
+            let host = ctx
+                .org
+                .resource(&change.address)
+                .and_then(|r| r.address.kind.host_of(&r.attrs))
+                .unwrap_or_default()
+                .to_string();
+            let Some(conn) = conns.get(&host).cloned() else {
+                return Err(ProviderError::Remote(format!(
+                    "host {host} is not connected"
+                )));
+            };
+            let (org, change, secrets) = (ctx.org.clone(), change.clone(), ctx.secrets.clone());
+            tokio::task::spawn_blocking(move || {
+                // One change at a time per host: they share the host's one session.
+                let conn = conn.lock().map_err(|_| {
+                    ProviderError::Internal("an earlier change on this host panicked".into())
+                })?;
+                Ok(super::apply(&conn, &secrets, &org, &change)?)
+            })
+            .await
+            .map_err(|e| ProviderError::Internal(e.to_string()))?
+        })
+    }
+
+    fn stats(&self) -> Option<String> {
+        let stats = &self.settings.stats;
+        let (hosts, trips, most) = stats.summary();
+        (hosts > 0).then(|| {
+            format!(
+                "SSH: {} login(s), {hosts} host(s), {trips} round trip(s), at most {most} for one host",
+                stats.logins.load(Ordering::Relaxed),
+            )
+        })
+    }
+}
