@@ -17,9 +17,17 @@ use crate::schema::{Ctx, Schema};
 use crate::secrets::Secrets;
 use crate::yaml::{self, Node, Span};
 
+/// The org file's own keys, and each provider's section under its key.
 static ORG_SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
-    serde_yaml::from_str(include_str!("org_schema.yaml"))
-        .unwrap_or_else(|e| panic!("built-in org schema is invalid: {e}"))
+    let mut schema: Schema = serde_yaml::from_str(include_str!("org_schema.yaml"))
+        .unwrap_or_else(|e| panic!("built-in org schema is invalid: {e}"));
+    let fields = schema.fields.get_or_insert_with(BTreeMap::new);
+    for section in crate::providers::REGISTRY.iter().filter_map(|p| p.section) {
+        let part: Schema = serde_yaml::from_str(section.schema)
+            .unwrap_or_else(|e| panic!("the `{}` section's schema is invalid: {e}", section.key));
+        fields.insert(section.key.to_string(), part);
+    }
+    schema
 });
 
 #[derive(Debug, Clone)]
@@ -43,25 +51,6 @@ pub struct Accepted {
     pub line: usize,
 }
 
-/// The Google Workspace tenant of an org.
-#[derive(Debug, Clone)]
-pub struct GoogleTenant {
-    pub domains: Vec<String>,
-    pub customer_id: String,
-    pub admin: String,
-    /// Name of the secret holding the service-account key (JSON).
-    pub credentials: String,
-}
-
-/// An on-site machine of an org, reached over SSH.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Host {
-    pub name: String,
-    pub address: String,
-    pub user: String,
-    pub port: u16,
-}
-
 /// A checked org: everything later stages need, with positions for messages.
 #[derive(Debug, Clone)]
 pub struct Org {
@@ -71,9 +60,8 @@ pub struct Org {
     pub root: Node,
     pub contacts: Vec<Contact>,
     pub accepted: Vec<Accepted>,
-    pub google: Option<GoogleTenant>,
-    /// On-site hosts by name.
-    pub hosts: BTreeMap<String, Host>,
+    /// Each provider's section of the file (`google:`, `hosts:`), as it keeps it.
+    pub sections: crate::providers::Parts,
     /// Enabled modules in dependency order.
     pub modules: Vec<String>,
     /// Settings rendered by each module, by module name.
@@ -107,6 +95,11 @@ impl Org {
                 None => return Span::new(0, 0),
             }
         }
+    }
+
+    /// The section `provider` keeps for this org, if the file has one.
+    pub fn section<T: std::any::Any>(&self, provider: &str) -> Option<&T> {
+        self.sections.get(provider)
     }
 
     pub fn resource(&self, address: &Address) -> Option<&Resource> {
@@ -194,32 +187,15 @@ pub fn load(
         return Err(problems);
     }
 
-    // Domains first: emails everywhere else are checked against them.
-    let domains: Vec<String> = root
-        .get("google")
-        .map(|g| {
-            let mut d: Vec<String> = g
-                .get("domain")
-                .and_then(Node::as_str)
-                .map(|s| vec![s.to_ascii_lowercase()])
-                .unwrap_or_default();
-            if let Some(items) = g.get("domains").and_then(Node::items) {
-                d.extend(
-                    items
-                        .iter()
-                        .filter_map(Node::as_str)
-                        .map(str::to_ascii_lowercase),
-                );
-            }
-            d
-        })
-        .unwrap_or_default();
-    // Host names too: module inputs refer to hosts by name (the schema checks them).
-    let host_names: Vec<String> = root
-        .get("hosts")
-        .and_then(Node::entries)
-        .map(|e| e.iter().map(|(k, _)| k.text.clone()).collect())
-        .unwrap_or_default();
+    // What each provider's section tells the rest of the file: the domains addresses
+    // must be in, the host names module inputs may name.
+    let mut context = crate::providers::OrgContext::default();
+    for section in crate::providers::REGISTRY.iter().filter_map(|p| p.section) {
+        if let Some(node) = root.get(section.key) {
+            (section.context)(node, &mut context);
+        }
+    }
+    let (domains, host_names) = (&context.domains, &context.hosts);
 
     // An org file names its own secrets (by its file name, which is its id).
     let scope = crate::secrets::SecretScope {
@@ -229,8 +205,8 @@ pub fn load(
     let value = {
         let mut ctx = Ctx {
             file: &file,
-            domains: &domains,
-            hosts: &host_names,
+            domains,
+            hosts: host_names,
             secrets,
             scope: &scope,
             problems: &mut problems,
@@ -257,47 +233,21 @@ pub fn load(
             )),
         );
     }
-    let google = root.get("google").map(|g_node| {
-        if domains.is_empty() {
-            problems.push(Problem::at(
-                "missing_key",
-                &file,
-                g_node.span_head(),
-                "google needs `domain` or `domains`",
-                "no domain here",
-            ));
+    let mut sections = crate::providers::Parts::default();
+    for provider in crate::providers::REGISTRY {
+        let Some(section) = provider.section else {
+            continue;
+        };
+        if let Some(node) = root.get(section.key) {
+            let input = crate::providers::SectionInput {
+                node,
+                value: &value[section.key],
+                file: &file,
+                context: &context,
+            };
+            sections.insert(provider.name, (section.build)(&input, &mut problems));
         }
-        let g = &value["google"];
-        GoogleTenant {
-            domains: domains.clone(),
-            customer_id: g["customer_id"].as_str().unwrap_or_default().to_string(),
-            admin: g["admin"].as_str().unwrap_or_default().to_string(),
-            credentials: g["credentials"]
-                .as_str()
-                .and_then(crate::secrets::reference)
-                .unwrap_or_default()
-                .to_string(),
-        }
-    });
-    let hosts: BTreeMap<String, Host> = value["hosts"]
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(name, h)| {
-                    let host = Host {
-                        name: name.clone(),
-                        address: h["address"].as_str().unwrap_or_default().to_string(),
-                        user: h["user"].as_str().unwrap_or("root").to_string(),
-                        port: h["port"]
-                            .as_u64()
-                            .and_then(|p| u16::try_from(p).ok())
-                            .unwrap_or(22),
-                    };
-                    (name.clone(), host)
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    }
     let contacts = value["contacts"]
         .as_array()
         .map(|a| {
@@ -376,8 +326,8 @@ pub fn load(
             };
             let mut ctx = Ctx {
                 file: &file,
-                domains: &domains,
-                hosts: &host_names,
+                domains,
+                hosts: host_names,
                 secrets,
                 scope: &scope,
                 problems: &mut problems,
@@ -435,14 +385,16 @@ pub fn load(
     let had_problems = !problems.is_empty();
 
     // Render every module into resources.
-    let org_base = serde_json::json!({
+    let mut org_base = serde_json::json!({
         "id": id,
         "name": value["name"],
         "domain": domains.first(),
         "domains": domains,
-        "google": value["google"],
-        "hosts": value["hosts"],
     });
+    // Each provider's section as the file has it (`org.google`, `org.hosts`).
+    for section in crate::providers::REGISTRY.iter().filter_map(|p| p.section) {
+        org_base[section.key] = value[section.key].clone();
+    }
     // `org.modules`: every other enabled module's checked inputs (`base` installs what
     // the others use). A module's own are its `inputs`: not copied again, which for an
     // org of thousands of people is most of the memory a load takes.
@@ -501,8 +453,7 @@ pub fn load(
         root,
         contacts,
         accepted,
-        google,
-        hosts,
+        sections,
         modules,
         settings,
         resources,
@@ -838,47 +789,13 @@ pub fn load_all_shared(
 
 /// What an org file claims for itself alone, read from its YAML: (what, the value as
 /// shown, where in the file). Works for loaded and unselected org files alike.
-fn claims_in(root: &Node) -> Vec<(&'static str, String, String)> {
-    let mut out = Vec::new();
-    if let Some(g) = root.get("google") {
-        if let Some(d) = g.get("domain").and_then(Node::as_str) {
-            out.push(("domain", d.to_ascii_lowercase(), "google.domain".into()));
-        }
-        for (i, d) in g
-            .get("domains")
-            .and_then(Node::items)
-            .unwrap_or_default()
-            .iter()
-            .enumerate()
-        {
-            if let Some(d) = d.as_str() {
-                out.push((
-                    "domain",
-                    d.to_ascii_lowercase(),
-                    format!("google.domains.{i}"),
-                ));
-            }
-        }
-        if let Some(c) = g.get("customer_id").and_then(Node::as_str) {
-            out.push(("customer id", c.to_string(), "google.customer_id".into()));
-        }
-    }
-    for (name, h) in root
-        .get("hosts")
-        .and_then(Node::entries)
-        .unwrap_or_default()
-    {
-        if let Some(address) = h.get("address").and_then(Node::as_str) {
-            // A host as the network knows it: address and port.
-            let port = h.get("port").and_then(Node::as_str).unwrap_or("22");
-            out.push((
-                "host address",
-                format!("{}:{port}", address.to_ascii_lowercase()),
-                format!("hosts.{}.address", name.text),
-            ));
-        }
-    }
-    out
+fn claims_in(root: &Node) -> Vec<crate::providers::Claim> {
+    crate::providers::REGISTRY
+        .iter()
+        .filter_map(|p| p.section)
+        .filter_map(|section| Some((section.claims)(root.get(section.key)?)))
+        .flatten()
+        .collect()
 }
 
 /// A Google domain, customer id or host address that more than one org file claims:
@@ -886,10 +803,7 @@ fn claims_in(root: &Node) -> Vec<(&'static str, String, String)> {
 /// machines. Org files that were not selected are read for those sections only.
 fn overlaps(pool: &Pool, orgs: &[Arc<Org>]) -> Problems {
     let mut problems = Problems::default();
-    if orgs
-        .iter()
-        .all(|o| o.google.is_none() && o.hosts.is_empty())
-    {
+    if orgs.iter().all(|o| o.sections.is_empty()) {
         return problems;
     }
     // (what, value) -> the org files claiming it

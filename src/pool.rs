@@ -1,5 +1,6 @@
 //! The pool: `steward.yaml` at the root of the repository, and where things live.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -10,8 +11,9 @@ use crate::yaml::Span;
 
 pub const POOL_FILE: &str = "steward.yaml";
 
+/// `steward.yaml`. Each provider's settings sit under its name and are the provider's
+/// to read ([`Pool::settings`]); any other key is refused ([`Pool::load`]).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct PoolConfig {
     /// Short id of the pool.
     pub pool: String,
@@ -25,15 +27,20 @@ pub struct PoolConfig {
     /// Bound on concurrent operations during apply (like Terraform's -parallelism).
     #[serde(default = "default_parallelism")]
     pub parallelism: usize,
-    #[serde(default)]
-    pub google: GoogleConfig,
-    /// How on-site hosts are reached.
-    #[serde(default)]
-    pub ssh: SshConfig,
     /// Where `steward drift --email` sends reports.
     #[serde(default)]
     pub email: Option<EmailConfig>,
 }
+
+/// The keys of `steward.yaml` that are the pool's own.
+const OWN_KEYS: &[&str] = &[
+    "pool",
+    "name",
+    "secrets",
+    "state_dir",
+    "parallelism",
+    "email",
+];
 
 /// The drift e-mail: sender, the pool team's recipients, and the SMTP server.
 #[derive(Debug, Clone, Deserialize)]
@@ -78,33 +85,6 @@ pub enum SmtpSecurity {
     None,
 }
 
-/// SSH to the orgs' hosts: whose keys to trust and how to log in. Keys left out take
-/// their value from `Default`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct SshConfig {
-    /// The OpenSSH known_hosts file every host key is checked against (relative to the
-    /// pool root). Keys not in it are refused; nothing is trusted on first use.
-    pub known_hosts: PathBuf,
-    /// A private key file to log in with (relative to the pool root). The SSH agent
-    /// ($SSH_AUTH_SOCK) is tried when there is none or it is refused.
-    pub identity_file: Option<PathBuf>,
-    pub connect_timeout_secs: u64,
-    /// Seconds one remote command may run (a first backup can be long).
-    pub command_timeout_secs: u64,
-}
-
-impl Default for SshConfig {
-    fn default() -> Self {
-        SshConfig {
-            known_hosts: PathBuf::from("ssh/known_hosts"),
-            identity_file: None,
-            connect_timeout_secs: 10,
-            command_timeout_secs: 3600,
-        }
-    }
-}
-
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecretsConfig {
@@ -128,40 +108,6 @@ impl Default for SecretsConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GoogleConfig {
-    #[serde(default = "default_token_url")]
-    pub token_url: String,
-    #[serde(default = "default_api_url")]
-    pub api_url: String,
-    /// Requests in flight at once across all orgs.
-    #[serde(default = "default_max_in_flight")]
-    pub max_in_flight: usize,
-    /// Requests in flight at once for one org (one customer's quota).
-    #[serde(default = "default_per_org_in_flight")]
-    pub per_org_in_flight: usize,
-    /// Seconds one request may take.
-    #[serde(default = "default_timeout")]
-    pub request_timeout_secs: u64,
-    /// Seconds a request is retried for (429, 5xx, eventual consistency) before giving up.
-    #[serde(default = "default_retry_for")]
-    pub retry_for_secs: u64,
-}
-
-impl Default for GoogleConfig {
-    fn default() -> Self {
-        GoogleConfig {
-            token_url: default_token_url(),
-            api_url: default_api_url(),
-            max_in_flight: default_max_in_flight(),
-            per_org_in_flight: default_per_org_in_flight(),
-            request_timeout_secs: default_timeout(),
-            retry_for_secs: default_retry_for(),
-        }
-    }
-}
-
 fn default_state_dir() -> PathBuf {
     PathBuf::from(".steward")
 }
@@ -174,35 +120,17 @@ fn default_secrets_dir() -> PathBuf {
 fn default_env_prefix() -> String {
     "STEWARD_SECRET_".into()
 }
-fn default_token_url() -> String {
-    "https://oauth2.googleapis.com/token".into()
-}
-fn default_api_url() -> String {
-    "https://admin.googleapis.com".into()
-}
-fn default_max_in_flight() -> usize {
-    128
-}
-fn default_per_org_in_flight() -> usize {
-    16
-}
-fn default_timeout() -> u64 {
-    30
-}
-fn default_retry_for() -> u64 {
-    120
-}
-
 /// The loaded pool: its config and the folders it is rooted in.
 #[derive(Debug, Clone)]
 pub struct Pool {
     pub root: PathBuf,
     pub config: PoolConfig,
+    /// Each provider's settings, as it parsed them from its part of the file.
+    pub settings: crate::providers::Parts,
 }
 
 impl Pool {
-    /// Loads `steward.yaml` from `root`. `STEWARD_GOOGLE_URL` points both Google
-    /// endpoints at one base URL (the lab), so the pool file can stay production-true.
+    /// Loads `steward.yaml` from `root`, each provider reading its own part.
     pub fn load(root: &Path) -> Result<Pool, Box<Problem>> {
         let path = root.join(POOL_FILE);
         let text = std::fs::read_to_string(&path).map_err(|e| {
@@ -214,22 +142,47 @@ impl Pool {
                 .with_help("run steward from the pool repository, or pass --root DIR"),
             )
         })?;
-        let mut config: PoolConfig = if text.trim().is_empty() {
+        let config: PoolConfig = if text.trim().is_empty() {
             serde_yaml::from_str("pool: unnamed").map_err(|e| yaml_problem(&path, &text, &e))?
         } else {
             serde_yaml::from_str(&text).map_err(|e| yaml_problem(&path, &text, &e))?
         };
-        if let Ok(url) = std::env::var("STEWARD_GOOGLE_URL") {
-            let url = url.trim_end_matches('/').to_string();
-            config.google.token_url = format!("{url}/token");
-            config.google.api_url = url;
-        }
+        let mut config = config;
         config.parallelism = config.parallelism.max(1);
-        config.google.max_in_flight = config.google.max_in_flight.max(1);
-        config.google.per_org_in_flight = config.google.per_org_in_flight.max(1);
+        let providers = &crate::providers::REGISTRY;
+        // Every top-level key is the pool's own or a provider's.
+        let keys: BTreeMap<String, serde::de::IgnoredAny> = if text.trim().is_empty() {
+            BTreeMap::new()
+        } else {
+            serde_yaml::from_str(&text).map_err(|e| yaml_problem(&path, &text, &e))?
+        };
+        if let Some(key) = keys.keys().find(|k| {
+            !OWN_KEYS.contains(&k.as_str()) && !providers.iter().any(|p| p.name == k.as_str())
+        }) {
+            let expected: Vec<String> = OWN_KEYS
+                .iter()
+                .chain(providers.iter().map(|p| &p.name))
+                .map(|k| format!("`{k}`"))
+                .collect();
+            return Err(key_problem(
+                &path,
+                &text,
+                key,
+                format!(
+                    "unknown field `{key}`, expected one of {}",
+                    expected.join(", ")
+                ),
+            ));
+        }
+        let mut settings = crate::providers::Parts::default();
+        for p in providers {
+            let part = (p.settings)(&text).map_err(|e| yaml_problem(&path, &text, &e))?;
+            settings.insert(p.name, part);
+        }
         Ok(Pool {
             root: root.to_path_buf(),
             config,
+            settings,
         })
     }
 
@@ -270,6 +223,30 @@ impl Pool {
             .map(Path::to_path_buf)
             .unwrap_or_else(|_| path.to_path_buf())
     }
+}
+
+/// A top-level key of the pool file that is not one, at its line.
+fn key_problem(path: &Path, text: &str, key: &str, message: String) -> Box<Problem> {
+    let file = SourceFile::new(path, text.to_string());
+    let at = text
+        .lines()
+        .scan(0usize, |offset, line| {
+            let start = *offset;
+            *offset += line.len() + 1;
+            Some((start, line))
+        })
+        .find(|(_, line)| {
+            line.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with(':'))
+        })
+        .map_or(0, |(start, _)| start);
+    Box::new(Problem::at(
+        "yaml",
+        &file,
+        Span::new(at, key.len().max(1)),
+        message,
+        "here",
+    ))
 }
 
 /// A serde_yaml error as a diagnostic at its line and column.

@@ -56,6 +56,8 @@ pub struct KindSpec {
     /// How a delete of an object no org file lists reads in a drift report, when
     /// "removed from the org file" would not be true.
     pub unlisted: Option<fn(&str) -> String>,
+    /// What to do about each of its health or conflict codes, for drift reports.
+    pub advice: &'static [(&'static str, &'static str)],
 }
 
 /// Where on a host a file of a kind may be. Steward's files live in places of its own,
@@ -94,6 +96,7 @@ impl KindSpec {
             generated_on_create: &[],
             deleted_before: None,
             unlisted: None,
+            advice: &[],
         }
     }
 }

@@ -329,13 +329,16 @@ fn from_unhealthy(u: &crate::plan::Unhealthy) -> Finding {
         fields: Vec::new(),
         source: u.source.clone(),
         fix: None,
-        note: Some(match u.code.as_str() {
-            "leftover_lock" => "check that no backup is running on the host, then run `restic unlock` there".to_string(),
-            "unreadable" => "check the repository address, the password secret and that the host can reach the backup server".to_string(),
-            "suspended_by_google" => "review the account in the Admin console; Steward leaves it suspended until Google lifts it".to_string(),
-            "address_taken" => "free the address in the Admin console or change it in the org file; Steward writes nothing for it meanwhile".to_string(),
-            _ => "see why it did not run in the backup's log on its host".to_string(),
-        }),
+        note: Some(
+            u.address
+                .kind
+                .spec()
+                .advice
+                .iter()
+                .find(|(code, _)| *code == u.code)
+                .map_or("see the finding above", |(_, advice)| advice)
+                .to_string(),
+        ),
         seen: Seen::New,
         accepted_until: None,
     }

@@ -13,12 +13,13 @@ use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::{Arc, LazyLock};
 
-use crate::diag::Problems;
+use crate::diag::{Problems, SourceFile};
 use crate::org::Org;
 use crate::plan::{Change, Unhealthy};
 use crate::pool::Pool;
 use crate::resource::{Address, Attrs, Kind, KindSpec, Resource};
 use crate::secrets::Secrets;
+use crate::yaml::Node;
 
 /// Every provider, one line each: its name, its kinds, how it checks an org file and
 /// how it starts for a run.
@@ -29,6 +30,11 @@ pub struct Entry {
     pub name: &'static str,
     /// Its kinds, in the order plans list them.
     pub kinds: &'static [&'static KindSpec],
+    /// Its part of `steward.yaml` (under its name), from the whole file's text so
+    /// errors keep their line; kept in [`crate::pool::Pool::settings`].
+    pub settings: fn(&str) -> Result<Part, serde_yaml::Error>,
+    /// Its section of an org file, if it has one.
+    pub section: Option<&'static OrgSection>,
     /// What only it can check in a loaded org file (no network).
     pub check: fn(&Org, &Secrets) -> Problems,
     /// Starts it for a run from the pool's settings.
@@ -64,6 +70,69 @@ pub fn start(pool: &Pool, secrets: &Secrets) -> Result<Vec<Arc<dyn Provider>>, P
 
 /// A provider started for a run, or why it could not start.
 pub type Started = Result<Arc<dyn Provider>, ProviderError>;
+
+/// A provider's own settings or org section, as it parsed them: only it looks inside.
+pub type Part = Arc<dyn Any + Send + Sync>;
+
+/// Parts by provider name, for the pool (settings) and each org (sections).
+#[derive(Clone, Default)]
+pub struct Parts(BTreeMap<&'static str, Part>);
+
+impl Parts {
+    pub fn insert(&mut self, provider: &'static str, part: Part) {
+        self.0.insert(provider, part);
+    }
+
+    /// The part `provider` keeps, as the type it keeps it in.
+    pub fn get<T: Any>(&self, provider: &str) -> Option<&T> {
+        self.0.get(provider)?.downcast_ref()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for Parts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
+/// A provider's section of an org file (`google:`, `hosts:`): its schema, and what
+/// the provider keeps of it.
+pub struct OrgSection {
+    /// Its key in an org file.
+    pub key: &'static str,
+    /// Its schema, in the language of module inputs (YAML).
+    pub schema: &'static str,
+    /// What it tells the rest of the file before the file is checked: the domains
+    /// addresses must be in, the host names module inputs may name.
+    pub context: fn(&Node, &mut OrgContext),
+    /// The checked section as the provider keeps it ([`Org::section`]).
+    pub build: fn(&SectionInput<'_>, &mut Problems) -> Part,
+    /// Values no two org files may share, each with what it is and where: a domain, a
+    /// host's address. Read from the YAML, so unselected files count too.
+    pub claims: fn(&Node) -> Vec<Claim>,
+}
+
+/// (what, the value as shown, dotted path in the org file).
+pub type Claim = (&'static str, String, String);
+
+/// What providers' sections tell the checks of the rest of an org file.
+#[derive(Debug, Default)]
+pub struct OrgContext {
+    pub domains: Vec<String>,
+    pub hosts: Vec<String>,
+}
+
+/// A section as the org file has it, checked against its schema.
+pub struct SectionInput<'a> {
+    pub node: &'a Node,
+    pub value: &'a serde_json::Value,
+    pub file: &'a Arc<SourceFile>,
+    pub context: &'a OrgContext,
+}
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 

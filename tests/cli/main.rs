@@ -14,6 +14,7 @@ mod fuzz;
 mod google_safety;
 mod hostile;
 mod hosts;
+mod layout;
 mod plan_apply;
 mod schedules;
 mod sudo;

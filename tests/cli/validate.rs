@@ -440,3 +440,31 @@ fn broken_module_output_is_reported_at_its_line_large_or_small() {
         );
     }
 }
+
+#[test]
+fn the_pool_file_refuses_unknown_keys_and_each_provider_checks_its_part_at_its_line() {
+    let env = Env::new();
+    for (text, expected, line) in [
+        (
+            "pool: t\ngoogel:\n  api_url: x\n",
+            "unknown field `googel`, expected one of `pool`",
+            "steward.yaml:2:1",
+        ),
+        (
+            "pool: t\ngoogle:\n  api_urll: x\n",
+            "google: unknown field `api_urll`",
+            "steward.yaml:3:3",
+        ),
+        (
+            "pool: t\nssh:\n  connect_timeout_secs: abc\n",
+            "ssh.connect_timeout_secs: invalid type",
+            "steward.yaml:3:25",
+        ),
+    ] {
+        env.write("steward.yaml", text);
+        let v = env.run(&["validate"]);
+        assert_eq!(v.code, 1, "{v:?}");
+        assert!(v.stderr.contains(expected), "{expected}\n{v:?}");
+        assert!(v.stderr.contains(line), "{line}\n{v:?}");
+    }
+}

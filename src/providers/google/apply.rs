@@ -64,7 +64,7 @@ pub async fn apply(
     change: &Change,
 ) -> Result<(), GoogleError> {
     let org = ctx.org;
-    let Some(tenant) = &org.google else {
+    let Some(tenant) = super::section::tenant(org) else {
         return Ok(());
     };
     let resource = org.resource(&change.address);

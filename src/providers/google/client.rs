@@ -9,7 +9,7 @@ use serde_json::Value;
 use tokio::sync::{Mutex, Semaphore};
 
 use super::auth::ServiceAccount;
-use crate::pool::GoogleConfig;
+use super::config::GoogleConfig;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GoogleError {

@@ -50,6 +50,11 @@ pub const MEMBER: Kind = Kind::of(&MEMBER_SPEC);
 /// Every kind, in the order plans list them.
 pub static KINDS: [&KindSpec; 4] = [&ORG_UNIT_SPEC, &USER_SPEC, &GROUP_SPEC, &MEMBER_SPEC];
 
+const TAKEN: (&str, &str) = (
+    "address_taken",
+    "free the address in the Admin console or change it in the org file; Steward writes nothing for it meanwhile",
+);
+
 /// Addresses compare without case in Google, so a file's `Priya.N@…` is `priya.n@…`.
 const ADDRESSES: &[&str] = &["email", "group"];
 
@@ -88,6 +93,13 @@ static USER_SPEC: KindSpec = KindSpec {
     },
     case_insensitive: ADDRESSES,
     generated_on_create: &["password"],
+    advice: &[
+        TAKEN,
+        (
+            "suspended_by_google",
+            "review the account in the Admin console; Steward leaves it suspended until Google lifts it",
+        ),
+    ],
     ..KindSpec::new(
         "google_user",
         "user",
@@ -108,6 +120,7 @@ static USER_SPEC: KindSpec = KindSpec {
 
 static GROUP_SPEC: KindSpec = KindSpec {
     case_insensitive: ADDRESSES,
+    advice: &[TAKEN],
     ..KindSpec::new(
         "google_group",
         "group",
@@ -134,6 +147,7 @@ static MEMBER_SPEC: KindSpec = KindSpec {
         ]
     },
     case_insensitive: ADDRESSES,
+    advice: &[TAKEN],
     // A membership goes before its group and its member.
     deleted_before: Some(|id| {
         let (group, email) = id.split_once('/').unwrap_or_default();

@@ -10,10 +10,12 @@
 mod apply;
 pub mod auth;
 pub mod client;
+pub mod config;
 pub mod kinds;
 pub mod passwords;
 mod provider;
 mod review;
+pub mod section;
 mod setup;
 pub mod validate;
 
@@ -33,7 +35,8 @@ use futures_util::future::try_join_all;
 use serde_json::{Value, json};
 
 use self::client::{GoogleError, Http, Session};
-use crate::org::{GoogleTenant, Org};
+use self::section::GoogleTenant;
+use crate::org::Org;
 use crate::plan::{Action, Change, FieldChange, source_of};
 use crate::providers::{LiveObject, LiveState};
 use crate::resource::{Address, Attrs, Resource};
@@ -174,7 +177,7 @@ const MEMBER_FIELDS: &str = "nextPageToken,members(email,role,type,id)";
 
 /// Reads the org's live state in as few calls as the API allows.
 pub async fn refresh(session: &Session, org: &Org) -> Result<LiveState, GoogleError> {
-    let Some(tenant) = &org.google else {
+    let Some(tenant) = section::tenant(org) else {
         return Ok(LiveState::default());
     };
     match read(session, org, tenant).await {
@@ -348,7 +351,7 @@ pub fn desired_attrs(org: &Org, r: &Resource) -> Attrs {
 pub fn orphans(org: &Org, live: &LiveState) -> (Vec<Change>, Vec<Address>) {
     let mut changes = Vec::new();
     let mut unmanaged = Vec::new();
-    let Some(tenant) = &org.google else {
+    let Some(tenant) = section::tenant(org) else {
         return (changes, unmanaged);
     };
     // Settings come from the module that has them, even when it renders no resource

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use super::client::{GoogleError, Http, Session};
-use super::{NAME, kinds, validate};
+use super::{NAME, config, kinds, section, validate};
 use crate::org::Org;
 use crate::plan::Change;
 use crate::pool::Pool;
@@ -18,13 +18,20 @@ use crate::secrets::Secrets;
 pub static ENTRY: Entry = Entry {
     name: NAME,
     kinds: &kinds::KINDS,
+    settings: |text| Ok(Arc::new(config::parse(text)?)),
+    section: Some(&section::SECTION),
     check: validate::check,
     start,
 };
 
 fn start(pool: &Pool, secrets: &Secrets) -> Started {
+    let config = pool
+        .settings
+        .get::<config::GoogleConfig>(NAME)
+        .cloned()
+        .unwrap_or_default();
     Ok(Arc::new(Google {
-        http: Http::new(&pool.config.google)?,
+        http: Http::new(&config)?,
         secrets: secrets.clone(),
     }))
 }
@@ -54,7 +61,7 @@ impl Provider for Google {
     }
 
     fn used_by(&self, org: &Org) -> bool {
-        org.google.is_some()
+        section::tenant(org).is_some()
     }
 
     fn refresh<'a>(
@@ -63,7 +70,7 @@ impl Provider for Google {
         session: Option<providers::Session>,
     ) -> BoxFuture<'a, Result<Refresh, ProviderError>> {
         Box::pin(async move {
-            let Some(tenant) = &org.google else {
+            let Some(tenant) = section::tenant(org) else {
                 return Err(ProviderError::Internal(format!(
                     "org `{}` has no Google tenant to refresh",
                     org.id

@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::API;
 use super::auth::SCOPES;
 use super::client::{CallOpts, GoogleError, Session};
-use crate::org::GoogleTenant;
+use super::section::GoogleTenant;
 
 /// Turns a failed refresh into its likely cause and fix, when it is a set-up mistake.
 /// Other errors are returned as they are.

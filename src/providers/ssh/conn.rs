@@ -11,8 +11,8 @@ use std::time::Duration;
 use ssh2::{ExtendedData, HostKeyType, MethodType, Session};
 
 use super::known_hosts::{self, HostKeyError, KnownHosts};
+use super::section::Host;
 use super::shell::quote;
-use crate::org::Host;
 
 /// How hosts are reached: from `ssh:` in steward.yaml.
 #[derive(Debug, Clone)]

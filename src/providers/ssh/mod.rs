@@ -7,6 +7,7 @@
 //! blocking); a host that cannot be reached fails only its own resources.
 
 pub mod apt;
+pub mod config;
 pub mod conn;
 pub mod cups;
 pub mod file;
@@ -14,6 +15,7 @@ pub mod hostapd;
 pub mod known_hosts;
 mod provider;
 pub mod restic;
+pub mod section;
 pub mod shell;
 pub mod systemd;
 
@@ -135,8 +137,7 @@ pub struct Refresh {
 }
 
 impl Settings {
-    pub fn from_pool(pool: &Pool) -> std::io::Result<Settings> {
-        let c = &pool.config.ssh;
+    pub fn from_config(pool: &Pool, c: &config::SshConfig) -> std::io::Result<Settings> {
         Ok(Settings {
             known_hosts: known_hosts::KnownHosts::load(&pool.path(&c.known_hosts))?,
             stats: Arc::default(),
@@ -177,11 +178,12 @@ pub fn refresh(settings: &Settings, secrets: &Secrets, org: &Org, conns: &Conns)
                         let conn = match existing {
                             Some(c) => c,
                             None => {
-                                let host =
-                                    org.hosts.get(*name).ok_or_else(|| SshError::Failed {
+                                let host = section::hosts(org).get(*name).ok_or_else(|| {
+                                    SshError::Failed {
                                         host: name.to_string(),
                                         message: "not declared under `hosts:`".into(),
-                                    })?;
+                                    }
+                                })?;
                                 Arc::new(Mutex::new(Conn::open(settings, host)?))
                             }
                         };

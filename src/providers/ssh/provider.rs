@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use super::{Conns, KINDS, NAME, Settings, SshError};
+use super::{Conns, KINDS, NAME, Settings, SshError, config, section};
 use crate::diag::Problems;
 use crate::org::Org;
 use crate::plan::Change;
@@ -17,16 +17,22 @@ use crate::secrets::Secrets;
 pub static ENTRY: Entry = Entry {
     name: NAME,
     kinds: &KINDS,
+    settings: |text| Ok(Arc::new(config::parse(text)?)),
+    section: Some(&section::SECTION),
     check: |_, _| Problems::default(),
     start,
 };
 
 fn start(pool: &Pool, secrets: &Secrets) -> Started {
-    let settings = Settings::from_pool(pool).map_err(|e| {
+    let config = pool
+        .settings
+        .get::<config::SshConfig>(NAME)
+        .cloned()
+        .unwrap_or_default();
+    let settings = Settings::from_config(pool, &config).map_err(|e| {
         ProviderError::Config(format!(
             "cannot read the known_hosts file {}: {e}",
-            pool.display_path(&pool.path(&pool.config.ssh.known_hosts))
-                .display()
+            pool.display_path(&pool.path(&config.known_hosts)).display()
         ))
     })?;
     Ok(Arc::new(Ssh {

@@ -33,6 +33,16 @@ pub(super) static REPOSITORY_SPEC: KindSpec = KindSpec {
             },
         ]
     },
+    advice: &[
+        (
+            "leftover_lock",
+            "check that no backup is running on the host, then run `restic unlock` there",
+        ),
+        (
+            "unreadable",
+            "check the repository address, the password secret and that the host can reach the backup server",
+        ),
+    ],
     duplicate_help: Some(
         "two backup jobs of one host use this repository (each job declares it, with its own password file): put both jobs' paths in one job, or give each job a repository of its own",
     ),
@@ -55,6 +65,7 @@ pub(super) static REPOSITORY_SPEC: KindSpec = KindSpec {
 pub(super) static JOB_SPEC: KindSpec = KindSpec {
     on_host: true,
     observed_only: true,
+    advice: &[("stale", JOB_LOG), ("no_backup", JOB_LOG)],
     // A job names its repository by the same attributes (host, repository).
     references: |a| {
         vec![Reference {
@@ -79,6 +90,8 @@ pub(super) static JOB_SPEC: KindSpec = KindSpec {
         host_name_id,
     )
 };
+
+const JOB_LOG: &str = "see why it did not run in the backup's log on its host";
 
 fn repository_id(a: &Attrs) -> String {
     format!("{}:{}", a.str("host"), a.str("repository"))
