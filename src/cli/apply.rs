@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::{CmdResult, EngineArgs, Selection, Status, Ui, Workspace, out, outln, runtime};
-use crate::changes::Shard;
 use crate::diag::Problem;
 use crate::engine::OrgApply;
 use crate::graph::Outcome;
@@ -16,17 +15,9 @@ use crate::plan::{FORMAT_VERSION, Plan, render_text};
 
 #[derive(Args, Debug)]
 pub struct ApplyArgs {
-    /// Org files, or one saved plan file (from `steward plan --out`).
-    pub files: Vec<PathBuf>,
-    /// Every org in orgs/ (the default when no file is named).
-    #[arg(long)]
-    pub all: bool,
-    /// Only orgs touched by git changes since REV (see `steward plan --help`).
-    #[arg(long, value_name = "REV", conflicts_with_all = ["files", "all"])]
-    pub changed_since: Option<String>,
-    /// This job's share when N CI jobs split the orgs: I/N.
-    #[arg(long, value_name = "I/N")]
-    pub shard: Option<Shard>,
+    /// The orgs, as for `plan`; or, as the only file, a saved plan (`steward plan --out`).
+    #[command(flatten)]
+    pub selection: Selection,
     /// Do not ask for confirmation.
     #[arg(long, short = 'y')]
     pub yes: bool,
@@ -83,7 +74,7 @@ fn read_saved_plan(path: &Path) -> Option<Result<Plan, String>> {
 
 pub fn run(root: &Option<PathBuf>, ui: &Ui, args: ApplyArgs) -> CmdResult {
     let ws = Workspace::open(root, ui)?;
-    let saved = match args.files.as_slice() {
+    let saved = match args.selection.files.as_slice() {
         [one] => read_saved_plan(one).map(|r| {
             r.map_err(|e| Box::new(Problem::new("plan_file", format!("{}: {e}", one.display()))))
         }),
@@ -101,7 +92,7 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: ApplyArgs) -> CmdResult {
                 .iter()
                 .map(|o| ws.pool.root.join(&o.file))
                 .collect();
-            if args.shard.is_some() {
+            if args.selection.shard.is_some() {
                 return Err(Box::new(Problem::new(
                     "shard",
                     "--shard selects org files; a saved plan already names its orgs",
@@ -111,13 +102,7 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: ApplyArgs) -> CmdResult {
             (orgs, plan, HashMap::new(), true)
         }
         None => {
-            let sel = Selection {
-                files: args.files.clone(),
-                all: args.all,
-                changed_since: args.changed_since.clone(),
-                shard: args.shard,
-            };
-            let selected = ws.select(&sel)?;
+            let selected = ws.select(&args.selection)?;
             let (orgs, plan, sessions) = ws.load_and_plan(&engine, &rt, &selected, ui)?;
             (orgs, plan, sessions, false)
         }

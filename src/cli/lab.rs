@@ -6,7 +6,7 @@ use clap::{Args, Subcommand};
 
 use super::{CmdResult, Status, Ui, runtime};
 use crate::diag::Problem;
-use crate::lab::{self, Faults, Lab};
+use crate::lab::google::{self as lab, Faults, Lab};
 use crate::pool::Pool;
 
 #[derive(Args, Debug)]

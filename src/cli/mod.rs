@@ -70,7 +70,7 @@ pub enum Command {
 /// Which org files a command works on.
 #[derive(Args, Debug, Clone, Default)]
 pub struct Selection {
-    /// Org files (default: every file in orgs/).
+    /// Org files (default: every file in orgs/); `apply` also takes one saved plan file.
     pub files: Vec<PathBuf>,
     /// Every org in orgs/ (the default when no file is named).
     #[arg(long)]
@@ -122,6 +122,31 @@ pub enum Status {
     Ok = 0,
     Failed = 1,
     Changes = 2,
+}
+
+/// A provider's error as the diagnostic people see: the code and the help say who
+/// must act on it (the one place that decides).
+pub fn provider_problem(e: &crate::providers::ProviderError) -> Problem {
+    use crate::providers::Who;
+    let (code, help) = match e.who() {
+        Who::Config => (
+            "provider_config",
+            "the pool's set-up: check steward.yaml, the secrets and the service's own settings",
+        ),
+        Who::Decision => (
+            "provider_refused",
+            "Steward will not decide this alone: settle it in the service or the org file, then run again",
+        ),
+        Who::Remote => (
+            "provider_remote",
+            "the service or host did not do what was asked: try again, and check it is reachable",
+        ),
+        Who::Internal => (
+            "internal",
+            "this is a bug in Steward: please report it with the command you ran",
+        ),
+    };
+    Problem::new(code, e.to_string()).with_help(help)
 }
 
 /// `print!` that ignores a closed or failing standard output (used by apply, whose work
@@ -256,7 +281,10 @@ impl Workspace {
     ) -> Result<std::sync::Arc<crate::engine::Engine>, Box<Problem>> {
         crate::engine::Engine::new(self.pool.clone(), args.parallelism)
             .map(std::sync::Arc::new)
-            .map_err(|e| Box::new(Problem::new("engine", e.to_string())))
+            .map_err(|e| match e {
+                crate::engine::EngineError::Provider(e) => Box::new(provider_problem(&e)),
+                e => Box::new(Problem::new("engine", e.to_string())),
+            })
     }
 
     /// Resolves a selection to org files. With `--changed-since`, says on stderr which

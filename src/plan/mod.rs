@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use self::live::{LiveObject, LiveState};
 use crate::org::Org;
-use crate::providers::LiveState;
 use crate::resource::{Address, Kind};
 
 /// Bumped on any incompatible change to the JSON shape.
@@ -419,6 +419,7 @@ pub fn sort_changes(org: &Org, changes: &mut [Change]) {
 // ---------------------------------------------------------------------------------------
 // Text rendering
 
+pub mod live;
 mod markdown;
 pub use markdown::{code as markdown_code, render_markdown};
 

@@ -3,8 +3,8 @@
 //! Steward wrote, and a file is restored from the snapshot. Health facts (no backup
 //! yet, stale, a lock left by a killed backup) reach plans and drift reports.
 
-use crate::hosts::HostLab;
 use crate::support::Env;
+use crate::support::hosts::{HostLab, converged_in_one_round_trip, sftp_access, unhealthy_without};
 
 const PASSWORD: &str = "correct-horse-restic-7731";
 
@@ -16,36 +16,12 @@ fn backup_lab() -> HostLab {
     lab
 }
 
-/// Lets root on `office` reach user `restic` on `backup` over sftp, and gives office
-/// a file to back up.
-pub fn sftp_access(lab: &HostLab) {
-    lab.sftp("office", "backup");
-    lab.sh(
-        "office",
-        "mkdir -p /srv/shared && echo 'minutes of the AGM' > /srv/shared/minutes.txt",
-    );
-}
-
 fn org(lab: &HostLab, stale_after: &str) -> String {
     format!(
         "org: riverside\nname: Riverside\nhosts:\n  office-pc: {{address: {}}}\nmodules:\n  base: {{}}\n  backups:\n    - name: shared-drive\n      host: office-pc\n      paths: [/srv/shared]\n      repository: \"sftp:restic@{}:/srv/restic/riverside\"\n      password: secret:riverside/restic\n      schedule: \"*-*-* 02:00\"\n      keep: {{daily: 7, weekly: 4, monthly: 12}}\n      stale_after: {stale_after}\n",
         lab.ip(5),
         lab.ip(30)
     )
-}
-
-/// The health codes of a plan (JSON), which must hold none of `secrets`.
-pub fn unhealthy_without(env: &Env, secrets: &[&str]) -> Vec<String> {
-    let run = env.run(&["plan", "--json"]);
-    for secret in secrets {
-        assert!(!run.all().contains(secret), "a secret leaked: {run:?}");
-    }
-    crate::hosts::json(&run)["orgs"][0]["unhealthy"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|u| u["code"].as_str().unwrap_or_default().to_string())
-        .collect()
 }
 
 fn unhealthy(env: &Env) -> Vec<String> {
@@ -96,7 +72,7 @@ fn backups_run_from_their_timer_unit_restore_and_report_health() {
     );
 
     // Converged; health says the job has never completed.
-    crate::hosts::converged_in_one_round_trip(&env);
+    converged_in_one_round_trip(&env);
     assert_eq!(unhealthy(&env), vec!["no_backup"]);
 
     // Run the job as its timer would, then restore the file from the snapshot.

@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 
+use crate::support::drift::drifted;
 use crate::support::{Env, user};
 
 /// Findings of one org in a JSON report: (category, title) pairs.
@@ -33,31 +34,6 @@ fn drift_json(env: &Env, extra: &[&str]) -> (i32, Value, String) {
     let run = env.run(&args);
     let v = serde_json::from_str(&run.stdout).unwrap_or_else(|_| panic!("{run:?}"));
     (run.code, v, run.stderr)
-}
-
-/// Examples applied, then changed by hand: Sam renamed, Priya deleted, a kiosk user and
-/// an extra member added in the admin console.
-pub fn drifted() -> Env {
-    let mut env = Env::examples();
-    env.start_lab(&[]);
-    assert_eq!(env.run(&["apply", "--yes"]).code, 0);
-    let t = env.tenant("C01hx42kd");
-    let mut sam = user(&t, "sam@hillsideyouth.org").expect("sam").clone();
-    sam["name"]["fullName"] = json!("Samuel Okafor");
-    env.lab_post(
-        "/_lab/seed",
-        &json!({"customer_id": "C01hx42kd", "users": [sam]}),
-    );
-    env.lab_post(
-        "/_lab/seed",
-        &json!({
-            "customer_id": "C03az79cb",
-            "delete_users": ["priya@riversidefood.org"],
-            "users": [{"primaryEmail": "kiosk@riversidefood.org", "name": {"fullName": "Front <b>Kiosk</b>"}, "orgUnitPath": "/"}],
-            "members": [{"group": "staff@riversidefood.org", "email": "kiosk@riversidefood.org"}],
-        }),
-    );
-    env
 }
 
 #[test]

@@ -5,11 +5,11 @@ mod support;
 
 mod backups;
 mod changes;
-pub mod ci_workflows;
+mod ci_workflows;
 mod commands;
 mod contract;
-pub mod drift;
-pub mod email;
+mod drift;
+mod email;
 mod fuzz;
 mod google_safety;
 mod hostile;

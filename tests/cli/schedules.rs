@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 use std::process::Command;
 
-use crate::ci_workflows::github_job_in;
-use crate::drift::drifted;
-use crate::email::{SMTP_PASSWORD, Smtp, configure, read_mail};
+use crate::support::drift::drifted;
+use crate::support::mail::{SMTP_PASSWORD, Smtp, configure, read_mail};
+use crate::support::workflows::github_job_in;
 use crate::support::{BIN, repo, shellcheck, with_stdin};
 
 /// The units with the binary and pool paths of this machine, as an installer would.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::hosts::HostLab;
+use crate::support::hosts::HostLab;
 use crate::support::{Env, output_ok};
 
 const PASSWORD: &str = "sudo-test-restic-4410";
@@ -94,7 +94,7 @@ fn leaked(run: &crate::support::Run) -> bool {
 
 /// The health codes of the plan, read through sudo.
 fn unhealthy(env: &Env) -> Vec<String> {
-    crate::backups::unhealthy_without(env, &[PASSWORD, PASSPHRASE])
+    crate::support::hosts::unhealthy_without(env, &[PASSWORD, PASSPHRASE])
 }
 
 #[test]
@@ -104,7 +104,7 @@ fn a_sudo_user_with_an_agent_key_applies_every_on_site_kind() {
         ("backup", 30, "server"),
         ("printer", 20, "printer"),
     ]);
-    crate::backups::sftp_access(&lab);
+    crate::support::hosts::sftp_access(&lab);
     // `steward` may use sudo without a password; `clerk` may log in but not use sudo.
     // Both accept the lab key.
     lab.sh(
@@ -178,7 +178,7 @@ fn a_sudo_user_with_an_agent_key_applies_every_on_site_kind() {
 
     // Converged, still in one round trip; the backup unit Steward wrote runs, and
     // its snapshot is seen through sudo.
-    crate::hosts::converged_in_one_round_trip(&env);
+    crate::support::hosts::converged_in_one_round_trip(&env);
     assert_eq!(unhealthy(&env), vec!["no_backup"]);
     lab.sh(
         "office",

@@ -468,3 +468,20 @@ fn the_pool_file_refuses_unknown_keys_and_each_provider_checks_its_part_at_its_l
         assert!(v.stderr.contains(line), "{line}\n{v:?}");
     }
 }
+
+#[test]
+fn a_provider_that_cannot_start_says_who_must_act() {
+    let env = Env::new();
+    env.write(
+        "steward.yaml",
+        &format!("{}ssh:\n  known_hosts: orgs\n", crate::support::POOL),
+    );
+    let p = env.run(&["plan"]);
+    assert_eq!(p.code, 1, "{p:?}");
+    assert!(p.stderr.contains("provider_config"), "{p:?}");
+    assert!(
+        p.stderr.contains("cannot read the known_hosts file orgs"),
+        "{p:?}"
+    );
+    assert!(p.stderr.contains("the pool's set-up"), "{p:?}");
+}

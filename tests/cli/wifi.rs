@@ -2,7 +2,7 @@
 //! real): the settings are read back from the running hostapd, a hand edit shows up
 //! redacted, and a configuration hostapd rejects never replaces the running one.
 
-use crate::hosts::HostLab;
+use crate::support::hosts::HostLab;
 
 const PASSPHRASE: &str = "staff-wifi-passphrase-5521";
 
@@ -55,7 +55,7 @@ fn wifi_is_applied_read_back_from_hostapd_and_checked_before_replacing() {
         assert!(file.contains(line), "{line:?} missing: {file}");
     }
 
-    crate::hosts::converged_in_one_round_trip(&env);
+    crate::support::hosts::converged_in_one_round_trip(&env);
 
     // Edited by hand: the plan shows that the passphrase line differs, never a value.
     lab.sh(

@@ -1,6 +1,11 @@
 //! A small test environment: a pool in a temporary folder, the real `steward` binary,
 //! and the lab emulator as a child process on a free loopback port.
 
+pub mod drift;
+pub mod hosts;
+pub mod mail;
+pub mod workflows;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
