@@ -11,6 +11,10 @@ run: each tool's first apply, then its no-change run, alternating between the to
 Needs root. Installs ansible-core and pyinfra from PyPI into a venv on first use.
 
     python3 benches/hosts_bench.py [--runs N] [--tools steward,ansible,pyinfra]
+                                   [--compare OTHER_STEWARD_BINARY]
+
+With --compare, another Steward build runs as one more tool ("compared") on hosts of its
+own, alternating with the others, for a side-by-side of two builds in one run.
 """
 import argparse
 import json
@@ -30,7 +34,7 @@ VENV = os.environ.get("STEWARD_BENCH_VENV", "/opt/steward-bench-venv")
 HOSTS, QUEUES = 5, 20
 RESTIC_PASSWORD = "bench-restic-password-81"
 WIFI_PASSPHRASE = "bench-wifi-passphrase-27"
-FIRST_OCTET = {"steward": 10, "ansible": 40, "pyinfra": 70}
+FIRST_OCTET = {"steward": 10, "ansible": 40, "pyinfra": 70, "compared": 100}
 
 
 def sh(*args, **kw):
@@ -83,23 +87,24 @@ def queues(lab):
     return [{"name": f"q{j:02}", "uri": uri, "location": f"Room-{j}"} for j in range(QUEUES)]
 
 
-def steward_pool(lab, pool):
+def steward_pool(lab, pool, tool="steward"):
     shutil.copytree(os.path.join(REPO, "modules"), os.path.join(pool, "modules"))
     os.makedirs(os.path.join(pool, "orgs"))
     os.makedirs(os.path.join(pool, "secrets", "bench"))
     open(os.path.join(pool, "secrets", "bench", "restic"), "w").write(RESTIC_PASSWORD)
     open(os.path.join(pool, "secrets", "bench", "wifi"), "w").write(WIFI_PASSPHRASE)
     with open(os.path.join(pool, "steward.yaml"), "w") as f:
-        f.write(f"pool: bench\nsecrets: {{dir: secrets}}\n"
+        # One restic password and one passphrase for every org: the pool's to share.
+        f.write(f"pool: bench\nsecrets: {{dir: secrets, shared: [bench/restic, bench/wifi]}}\n"
                 f"ssh: {{known_hosts: {lab.d}/known_hosts, identity_file: {lab.d}/id_ed25519}}\n")
     for i in range(HOSTS):
-        n = FIRST_OCTET["steward"] + i
+        n = FIRST_OCTET[tool] + i
         qs = "".join(f"      - {{name: {q['name']}, uri: \"{q['uri']}\", location: {q['location']}}}\n" for q in queues(lab))
         with open(os.path.join(pool, "orgs", f"org{i}.yaml"), "w") as f:
             f.write(f"org: org{i}\nname: Org {i}\nhosts:\n  pc: {{address: {lab.ip(n)}}}\n"
                     f"modules:\n  base: {{}}\n  printers:\n    server: pc\n    queues:\n{qs}"
                     f"  backups:\n    - name: shared-drive\n      host: pc\n      paths: [/srv/shared]\n"
-                    f"      repository: \"sftp:restic@{lab.ip(30)}:/srv/restic/steward-{i}\"\n"
+                    f"      repository: \"sftp:restic@{lab.ip(30)}:/srv/restic/{tool}-{i}\"\n"
                     f"      password: secret:bench/restic\n"
                     f"  wifi:\n    driver: none\n    access_points: [pc]\n"
                     f"    networks:\n      - {{ssid: Org{i}-Staff, passphrase: secret:bench/wifi, guest: true}}\n")
@@ -138,10 +143,13 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--tools", default="steward,ansible,pyinfra")
     ap.add_argument("--keep", action="store_true", help="leave the test hosts up (to look at them)")
+    ap.add_argument("--compare", help="another steward binary, run as the tool `compared`")
     args = ap.parse_args()
     tools = args.tools.split(",")
+    if args.compare:
+        tools.append("compared")
     sh("cargo", "build", "--release", "--quiet", cwd=REPO)
-    bin_dir = venv() if set(tools) - {"steward"} else ""
+    bin_dir = venv() if set(tools) - {"steward", "compared"} else ""
     work = tempfile.mkdtemp(prefix="steward-bench-hosts-")
     lab = Lab(os.path.join(work, "lab"))
     try:
@@ -159,6 +167,10 @@ def main():
         pool = os.path.join(work, "pool")
         os.makedirs(pool)
         steward_pool(lab, pool)
+        compared_pool = os.path.join(work, "compared-pool")
+        if args.compare:
+            os.makedirs(compared_pool)
+            steward_pool(lab, compared_pool, "compared")
         ansible_inventory(lab, os.path.join(work, "inventory.json"))
         pyinfra_inventory(lab, os.path.join(work, "inventory.py"))
         ansible_env = {"ANSIBLE_PIPELINING": "1", "ANSIBLE_FORKS": "10", "ANSIBLE_HOST_KEY_CHECKING": "1",
@@ -166,6 +178,8 @@ def main():
                        "ANSIBLE_CONTROL_PATH_DIR": os.path.join(work, "cp")}
         run = {
             "steward": lambda first: timed([BIN, "apply", "--yes", "--no-progress", "--stats"], pool),
+            "compared": lambda first: timed([os.path.abspath(args.compare or BIN), "apply", "--yes", "--no-progress",
+                                              "--stats"], compared_pool),
             "ansible": lambda first: timed([f"{bin_dir}/ansible-playbook", "-i", os.path.join(work, "inventory.json"),
                                              os.path.join(COMPARE, "playbook.yml")], COMPARE, env=ansible_env),
             "pyinfra": lambda first: timed([f"{bin_dir}/pyinfra", "-y", "--parallel", "10",
@@ -175,7 +189,7 @@ def main():
         for tool in tools:
             took, out = run[tool](True)
             extra = ""
-            if tool == "steward":
+            if tool in ("steward", "compared"):
                 m = re.search(r"SSH: .*", out.stderr)
                 extra = f"; {m.group(0) if m else ''}"
             print(f"{tool:8} first apply: {took:7.2f} s{extra}", flush=True)
@@ -186,7 +200,7 @@ def main():
             for tool in tools:
                 took, out = run[tool](False)
                 results[tool].append(took)
-                if tool == "steward" and "Plan: 0 to add, 0 to change, 0 to remove." not in out.stdout:
+                if tool in ("steward", "compared") and "Plan: 0 to add, 0 to change, 0 to remove." not in out.stdout:
                     sys.exit(f"steward's second run was not a no-change run:\n{out.stdout}")
                 if tool == "ansible" and not re.search(r"changed=0 ", out.stdout):
                     sys.exit(f"ansible's second run changed something:\n{out.stdout[-3000:]}")

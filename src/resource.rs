@@ -198,7 +198,8 @@ impl Kind {
 
 impl PartialEq for Kind {
     fn eq(&self, other: &Kind) -> bool {
-        self.key() == other.key()
+        // One spec per kind: the pointer answers almost every comparison.
+        std::ptr::eq(self.0, other.0) || self.key() == other.key()
     }
 }
 
@@ -218,6 +219,9 @@ impl PartialOrd for Kind {
 
 impl Ord for Kind {
     fn cmp(&self, other: &Kind) -> std::cmp::Ordering {
+        if std::ptr::eq(self.0, other.0) {
+            return std::cmp::Ordering::Equal;
+        }
         self.key().cmp(&other.key())
     }
 }

@@ -6,7 +6,7 @@ use clap::{Args, Subcommand};
 
 use super::{CmdResult, Status, Ui, runtime};
 use crate::diag::Problem;
-use crate::lab::google::{self as lab, Faults, Lab};
+use crate::lab::{self, EMULATORS};
 use crate::pool::Pool;
 
 #[derive(Args, Debug)]
@@ -17,9 +17,9 @@ pub struct LabArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum LabCommand {
-    /// Create a lab service-account key (in the secrets folder) for every org that lacks one.
+    /// Create the lab credentials (Google: a service-account key in the secrets folder) every org lacks.
     Init,
-    /// Serve the Directory API and token endpoint emulator on loopback until stopped.
+    /// Serve the emulators (Google: Directory API and token endpoint) on loopback until stopped.
     Serve(ServeArgs),
 }
 
@@ -49,7 +49,7 @@ pub struct ServeArgs {
     /// How long a `timeout` fault holds its reply back, in milliseconds.
     #[arg(long, default_value_t = 60_000)]
     pub timeout_ms: u64,
-    /// Write the lab's URL to this file once it listens.
+    /// Write the lab's URL to this file once it listens (the first emulator's, Google's).
     #[arg(long)]
     pub ready_file: Option<PathBuf>,
 }
@@ -69,23 +69,20 @@ fn open_pool(root: &Option<PathBuf>) -> Result<Pool, Box<Problem>> {
 
 pub fn run(root: &Option<PathBuf>, _ui: &Ui, args: LabArgs) -> CmdResult {
     let pool = open_pool(root)?;
+    let lab_problem = |e: lab::LabError| Problem::new("lab", e.to_string());
     match args.command {
         LabCommand::Init => {
-            let (tenants, created) =
-                lab::tenants(&pool, true).map_err(|e| Problem::new("lab", e.to_string()))?;
-            for c in &created {
-                eprintln!("created lab key {c}");
+            for emulator in EMULATORS {
+                let (what, created) = (emulator.prepare)(&pool, true).map_err(lab_problem)?;
+                for c in &created {
+                    eprintln!("created lab key {c}");
+                }
+                eprintln!("{what} ready in the {} lab.", emulator.name);
             }
-            eprintln!("{} lab tenant(s) ready.", tenants.len());
             Ok(Status::Ok)
         }
         LabCommand::Serve(a) => {
-            let (tenants, created) =
-                lab::tenants(&pool, a.init).map_err(|e| Problem::new("lab", e.to_string()))?;
-            for c in &created {
-                eprintln!("created lab key {c}");
-            }
-            let faults = Faults {
+            let options = lab::Faults {
                 latency_ms: a.latency_ms,
                 rate: a.fault_rate.clamp(0.0, 1.0),
                 kinds: a.faults.clone(),
@@ -94,18 +91,26 @@ pub fn run(root: &Option<PathBuf>, _ui: &Ui, args: LabArgs) -> CmdResult {
                 timeout_ms: a.timeout_ms,
                 reject: Vec::new(),
             };
-            let count = tenants.len();
-            let lab = Lab::new(tenants, faults).map_err(|e| Problem::new("lab", e))?;
             let rt = runtime()?;
             rt.block_on(async move {
-                let addr = lab::directory::start(lab, a.port).await.map_err(|e| {
-                    Problem::new("lab", format!("cannot listen on port {}: {e}", a.port))
-                })?;
-                let url = format!("http://{addr}");
-                eprintln!("steward lab: {count} tenant(s) on {url}");
-                eprintln!("use it with: export STEWARD_GOOGLE_URL={url}");
-                if let Some(f) = &a.ready_file {
-                    lab::write_ready(f, &url).map_err(|e| {
+                let mut first = None;
+                for (i, emulator) in EMULATORS.iter().enumerate() {
+                    let (what, created) = (emulator.prepare)(&pool, a.init).map_err(lab_problem)?;
+                    for c in &created {
+                        eprintln!("created lab key {c}");
+                    }
+                    // `--port` is the first emulator's; the others pick free ports.
+                    let port = if i == 0 { a.port } else { 0 };
+                    let addr = (emulator.start)(&pool, &options, port)
+                        .await
+                        .map_err(lab_problem)?;
+                    let url = format!("http://{addr}");
+                    eprintln!("steward lab: {what} on {url}");
+                    eprintln!("use it with: export {}={url}", emulator.url_env);
+                    first.get_or_insert(url);
+                }
+                if let (Some(f), Some(url)) = (&a.ready_file, &first) {
+                    lab::write_ready(f, url).map_err(|e| {
                         Problem::new("lab", format!("cannot write {}: {e}", f.display()))
                     })?;
                 }

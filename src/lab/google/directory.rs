@@ -31,6 +31,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Mutex;
 
 use super::mask::Mask;
+pub use crate::lab::Faults;
 
 const SCOPE_BASE: &str = "https://www.googleapis.com/auth/admin.directory.";
 
@@ -50,28 +51,6 @@ pub struct TenantSpec {
 
 fn yes() -> bool {
     true
-}
-
-/// Faults and delays, changeable while running (`POST /_lab/faults`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Faults {
-    /// Added to every reply.
-    pub latency_ms: u64,
-    /// Share of API requests (0..1) that get a fault instead of (or after) their work.
-    pub rate: f64,
-    /// Which faults: "429", "403", "500", "503", "drop" (work done, reply lost),
-    /// "timeout" (work done, reply held back for `timeout_ms`).
-    pub kinds: Vec<String>,
-    /// Retry-After seconds sent with 429.
-    pub retry_after: Option<u64>,
-    /// New objects stay invisible (404, left out of lists) this long.
-    pub visibility_ms: u64,
-    /// How long a "timeout" fault holds its reply back.
-    pub timeout_ms: u64,
-    /// Writes whose path or body mention one of these are refused with 400, so a test
-    /// can make one change fail at apply time.
-    pub reject: Vec<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -5,8 +5,6 @@
 pub mod directory;
 pub mod mask;
 
-use std::path::Path;
-
 use openssl::pkey::PKey;
 
 use crate::pool::Pool;
@@ -16,13 +14,26 @@ use crate::yaml;
 
 pub use directory::{Faults, Lab, TenantSpec};
 
-#[derive(Debug, thiserror::Error)]
-pub enum LabError {
-    #[error("{0}")]
-    Io(String),
-    #[error("org file {file}: {message}")]
-    Org { file: String, message: String },
-}
+use super::{Emulator, LabError};
+
+pub static EMULATOR: Emulator = Emulator {
+    name: "google",
+    url_env: "STEWARD_GOOGLE_URL",
+    prepare: |pool, create| {
+        let (tenants, created) = tenants(pool, create)?;
+        Ok((format!("{} tenant(s)", tenants.len()), created))
+    },
+    start: |pool, faults, port| {
+        let tenants = tenants(pool, false).map(|(t, _)| t);
+        let faults = faults.clone();
+        Box::pin(async move {
+            let lab = Lab::new(tenants?, faults).map_err(LabError::Io)?;
+            directory::start(lab, port)
+                .await
+                .map_err(|e| LabError::Io(format!("cannot listen on port {port}: {e}")))
+        })
+    },
+};
 
 /// The service-account e-mail the lab gives an org.
 pub fn client_email(org: &str) -> String {
@@ -110,9 +121,4 @@ pub fn tenants(pool: &Pool, generate: bool) -> Result<(Vec<TenantSpec>, Vec<Stri
         });
     }
     Ok((tenants, created))
-}
-
-/// Writes `url` to `path` once the lab listens, for scripts waiting on it.
-pub fn write_ready(path: &Path, url: &str) -> std::io::Result<()> {
-    crate::util::write_atomic(path, format!("{url}\n").as_bytes(), 0o644)
 }
