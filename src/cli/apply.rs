@@ -107,7 +107,7 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: ApplyArgs) -> CmdResult {
             (orgs, plan, sessions, false)
         }
     };
-    out!("{}", render_text(&plan, ui.color));
+    out!("{}", render_text(&plan, ui.color_out));
     if plan.summary.total() == 0 {
         outln!("No changes to apply.");
         return Ok(if plan.has_errors() {

@@ -169,11 +169,13 @@ pub(crate) use {out, outln};
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let color = match cli.color {
+    let wants = |terminal: bool| match cli.color {
         Color::Always => true,
         Color::Never => false,
-        Color::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        Color::Auto => terminal && std::env::var_os("NO_COLOR").is_none(),
     };
+    let color = wants(std::io::stderr().is_terminal());
+    let color_out = wants(std::io::stdout().is_terminal());
     let _ = miette::set_hook(Box::new(move |_| {
         Box::new(
             miette::MietteHandlerOpts::new()
@@ -192,7 +194,7 @@ pub fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(color)
         .init();
-    let ui = Ui { color };
+    let ui = Ui { color, color_out };
     // `steward plan | head`: a reader that goes away ends a read-only command quietly,
     // with the usual status for a closed pipe. An apply is never cut short by it: its
     // output ignores a closed pipe (see `out!`) and the work goes on.
@@ -225,7 +227,11 @@ pub type CmdResult = Result<Status, Box<Problem>>;
 
 /// How output should look.
 pub struct Ui {
+    /// Colour on standard error (diagnostics, progress).
     pub color: bool,
+    /// Colour on standard output (plans): decided for that stream, so `steward plan >
+    /// plan.txt` from a terminal writes no escape codes into the file.
+    pub color_out: bool,
 }
 
 impl Ui {

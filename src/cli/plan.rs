@@ -46,7 +46,7 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: PlanArgs) -> CmdResult {
     match format {
         Format::Json => println!("{}", to_json(&plan)?),
         Format::Markdown => print!("{}", render_markdown(&plan)),
-        Format::Text => print!("{}", render_text(&plan, ui.color)),
+        Format::Text => print!("{}", render_text(&plan, ui.color_out)),
     }
     if let Some(out) = &args.out {
         save(&plan, out)?;

@@ -94,3 +94,83 @@ fn replies_that_time_out_after_the_work_is_done_converge_without_duplicates() {
     assert_eq!(members, Some(3));
     assert_eq!(t["groups"].as_array().map(Vec::len), Some(1));
 }
+
+/// A port on loopback that nothing listens on (bound, then released).
+fn dead_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+#[test]
+fn an_address_nothing_answers_at_fails_within_seconds_saying_what_to_do() {
+    // The retry budget (120 s by default) is for rate limits and server errors: a
+    // refused connection or an unknown host fails at once, naming the address.
+    let mut env = Env::examples();
+    assert_eq!(env.run(&["lab", "init"]).code, 0);
+    let port = dead_port();
+    for (url, shown, hint) in [
+        (
+            format!("http://127.0.0.1:{port}"),
+            format!("cannot reach http://127.0.0.1:{port}: could not connect"),
+            "start it with `steward lab serve`",
+        ),
+        (
+            "http://steward-lab.invalid".to_string(),
+            "cannot reach http://steward-lab.invalid: could not connect".to_string(),
+            "check google.api_url and google.token_url",
+        ),
+    ] {
+        env.extra_env = vec![("STEWARD_GOOGLE_URL".into(), url.clone())];
+        let started = std::time::Instant::now();
+        let run = env.run(&["plan"]);
+        let took = started.elapsed();
+        assert_eq!(run.code, 1, "{run:?}");
+        assert!(run.stdout.contains(&shown), "{shown}\n{run:?}");
+        assert!(run.stdout.contains(hint), "{hint}\n{run:?}");
+        // Not a speed figure: the 120-second retry budget was not spent on it.
+        assert!(took.as_secs() < 60, "{url}: took {took:?}");
+    }
+}
+
+/// Runs steward with `on_tty` ("stdout" or "stderr") on a terminal and the other stream
+/// on a pipe; colour left to steward (no NO_COLOR).
+fn on_a_terminal(env: &Env, on_tty: &str, args: &[&str]) -> serde_json::Value {
+    let mut cmd = std::process::Command::new("python3");
+    cmd.arg(crate::support::repo().join("tests/tools/on_a_terminal.py"))
+        .arg(on_tty)
+        .arg(crate::support::BIN)
+        .args(args)
+        .current_dir(env.dir.path())
+        .env_remove("NO_COLOR")
+        .env_remove("STEWARD_ROOT");
+    if let Some(url) = &env.lab_url {
+        cmd.env("STEWARD_GOOGLE_URL", url);
+    }
+    let out = crate::support::output_ok(&mut cmd, "running steward on a terminal");
+    serde_json::from_slice(&out.stdout).expect("json from on_a_terminal.py")
+}
+
+#[test]
+fn colour_is_decided_for_each_stream() {
+    let mut env = Env::examples();
+    env.start_lab(&[]);
+    const ESC: &str = "\u{1b}[";
+    // `steward plan > plan.txt` from a terminal: the plan in the file has no colour.
+    let to_file = on_a_terminal(&env, "stderr", &["plan"]);
+    assert_eq!(to_file["code"], 0, "{to_file}");
+    let plan = to_file["pipe"].as_str().unwrap_or_default();
+    assert!(plan.contains("Plan: "), "{to_file}");
+    assert!(
+        !plan.contains(ESC),
+        "colour codes in a redirected plan: {plan:?}"
+    );
+    // On a terminal the plan is in colour.
+    let shown = on_a_terminal(&env, "stdout", &["plan"]);
+    let plan = shown["terminal"].as_str().unwrap_or_default();
+    assert!(plan.contains("Plan: "), "{shown}");
+    assert!(plan.contains(ESC), "no colour on a terminal: {plan:?}");
+    // --color never wins over a terminal.
+    let never = on_a_terminal(&env, "stdout", &["--color", "never", "plan"]);
+    let plan = never["terminal"].as_str().unwrap_or_default();
+    assert!(plan.contains("Plan: ") && !plan.contains(ESC), "{never}");
+}

@@ -33,6 +33,10 @@ pub enum GoogleError {
         secs: u64,
         last: String,
     },
+    /// Nothing answers at the address at all (refused, or no such host): retrying for
+    /// minutes would not help, so this fails within seconds.
+    #[error("cannot reach {url}: {message}{}", unreachable_hint(url))]
+    Unreachable { url: String, message: String },
     #[error("authentication failed: {0}")]
     Auth(String),
     /// Steward will not make this change: it would touch what it does not own, or the
@@ -168,6 +172,7 @@ impl Session {
         let started = Instant::now();
         let deadline = started + Duration::from_secs(self.http.config.retry_for_secs);
         let mut attempt = 0u32;
+        let mut unreachable = ConnectFailures(None);
         loop {
             let assertion = self
                 .account
@@ -207,7 +212,12 @@ impl Session {
                     }
                     (format!("HTTP {}", status.as_u16()), retry_after)
                 }
-                Err(e) => (transport_message(e), None),
+                Err(e) => {
+                    if let Some(give_up) = unreachable.give_up(&e, url) {
+                        return Err(give_up);
+                    }
+                    (transport_message(e), None)
+                }
             };
             attempt += 1;
             if !self.backoff(attempt, retry_reason.1, deadline).await {
@@ -268,6 +278,7 @@ impl Session {
         );
         let deadline = Instant::now() + Duration::from_secs(self.http.config.retry_for_secs);
         let mut attempt = 0u32;
+        let mut unreachable = ConnectFailures(None);
         loop {
             let token = self.token().await?;
             let counter = match (
@@ -326,7 +337,12 @@ impl Session {
                         after,
                     )
                 }
-                Err(e) => (transport_message(e), None),
+                Err(e) => {
+                    if let Some(give_up) = unreachable.give_up(&e, &url) {
+                        return Err(give_up);
+                    }
+                    (transport_message(e), None)
+                }
             };
             attempt += 1;
             if !self.backoff(attempt, after, deadline).await {
@@ -428,6 +444,64 @@ fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
     let v = resp.headers().get(reqwest::header::RETRY_AFTER)?;
     let secs: f64 = v.to_str().ok()?.trim().parse().ok()?;
     Some(Duration::from_secs_f64(secs.clamp(0.0, 60.0)))
+}
+
+/// How long connection failures are retried: a refused connection or an unknown host
+/// is not a rate limit, and minutes of retries would only hide it.
+const CONNECT_BUDGET: Duration = Duration::from_secs(3);
+
+/// Scheme, host and port of a URL: what people check, without paths or query values.
+fn origin(url: &str) -> String {
+    reqwest::Url::parse(url)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_else(|_| url.to_string())
+}
+
+/// What to do about an address nothing answers at.
+fn unreachable_hint(url: &str) -> String {
+    let host = reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_default();
+    if matches!(host.as_str(), "127.0.0.1" | "localhost" | "[::1]" | "::1") {
+        "\n  nothing listens there: if it is the lab, start it with `steward lab serve` (in another terminal) and export the STEWARD_GOOGLE_URL it prints".into()
+    } else {
+        "\n  check google.api_url and google.token_url in steward.yaml (or STEWARD_GOOGLE_URL) and this machine's network".into()
+    }
+}
+
+/// A connection failure the retry loops give up on at once once it has lasted
+/// [`CONNECT_BUDGET`].
+struct ConnectFailures(Option<Instant>);
+
+impl ConnectFailures {
+    /// Records `e`; `Some(error)` when it is a connection failure that has gone on too long.
+    fn give_up(&mut self, e: &reqwest::Error, url: &str) -> Option<GoogleError> {
+        if !e.is_connect() {
+            self.0 = None;
+            return None;
+        }
+        let since = *self.0.get_or_insert_with(Instant::now);
+        (since.elapsed() >= CONNECT_BUDGET).then(|| GoogleError::Unreachable {
+            url: origin(url),
+            message: connect_message(e),
+        })
+    }
+}
+
+/// Why a connection failed, in a few words (refused, no such host), without the URL.
+fn connect_message(e: &reqwest::Error) -> String {
+    let mut source: Option<&dyn std::error::Error> = Some(e);
+    let mut deepest = String::new();
+    while let Some(err) = source {
+        deepest = err.to_string();
+        source = err.source();
+    }
+    if deepest.is_empty() {
+        "could not connect".into()
+    } else {
+        format!("could not connect ({deepest})")
+    }
 }
 
 fn transport_message(e: reqwest::Error) -> String {

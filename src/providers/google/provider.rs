@@ -50,6 +50,7 @@ impl From<GoogleError> for ProviderError {
             GoogleError::Http { .. }
             | GoogleError::Transport { .. }
             | GoogleError::GaveUp { .. }
+            | GoogleError::Unreachable { .. }
             | GoogleError::Shape { .. } => ProviderError::Remote(message),
         }
     }
