@@ -78,6 +78,7 @@ impl ModuleSpec {
             min: None,
             max: None,
             format: None,
+            when_missing: None,
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Input schemas: how an org file's values are checked, in data.
 //!
 //! Module authors declare inputs in `module.yaml` with these schemas, and the org file's
-//! own top level uses the same language (`src/org_schema.yaml`), so every value in an
+//! own top level uses the same language (`src/org/org_schema.yaml`, and each provider's
+//! `section.yaml`), so every value in an
 //! org file is checked by one mechanism that knows where the value sits in the file.
 
 use std::collections::BTreeMap;
@@ -14,7 +15,7 @@ use crate::diag::{Problem, Problems, SourceFile, suggest};
 use crate::secrets::{self, Secrets};
 use crate::yaml::{Node, NodeKind, Span};
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, serde::Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Type {
     String,
@@ -94,6 +95,9 @@ pub struct Schema {
     /// What the consumer of the value accepts, beyond its type.
     #[serde(default)]
     pub format: Option<Format>,
+    /// On a secret: what to do when it is not set (how to create it).
+    #[serde(default)]
+    pub when_missing: Option<String>,
 }
 
 /// Formats a value's consumer requires (checked on a secret's value for secrets).
@@ -163,7 +167,49 @@ impl Ctx<'_> {
     }
 }
 
+impl Type {
+    /// As module files write it: `org_unit`.
+    pub fn name(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+}
+
 impl Schema {
+    /// The type as people read it: `list of object`, `one of suspend, delete`, with
+    /// `required` or the default.
+    pub fn summary(&self) -> String {
+        let mut text = match (&self.one_of, self.ty) {
+            (Some(values), _) => format!("one of {}", values.join(", ")),
+            (None, Type::List) => match &self.items {
+                Some(items) => format!("list of {}", items.ty.name()),
+                None => "list".into(),
+            },
+            (None, Type::Map) => match &self.values {
+                Some(values) => format!("map of {}", values.ty.name()),
+                None => "map".into(),
+            },
+            (None, ty) => ty.name(),
+        };
+        if self.required {
+            text.push_str(", required");
+        } else if let Some(d) = &self.default {
+            text.push_str(&format!(", default {d}"));
+        }
+        text
+    }
+
+    /// The fields nested in it, for a full description: an object's, or those of a
+    /// list's items or a map's values.
+    pub fn nested(&self) -> Option<&BTreeMap<String, Schema>> {
+        self.fields
+            .as_ref()
+            .or_else(|| self.items.as_ref().and_then(|i| i.fields.as_ref()))
+            .or_else(|| self.values.as_ref().and_then(|v| v.fields.as_ref()))
+    }
+
     /// Checks `node` at dotted `path`, returning the value with defaults filled in.
     /// Problems are pushed to the context; the returned value is then best-effort.
     pub fn check(&self, node: &Node, path: &str, ctx: &mut Ctx<'_>) -> Value {
@@ -551,7 +597,10 @@ impl Schema {
                             format!("missing secret `{name}`"),
                             "cannot be resolved",
                         )
-                        .with_help(e.to_string()),
+                        .with_help(match &self.when_missing {
+                            Some(todo) => format!("{e}\n{todo}"),
+                            None => e.to_string(),
+                        }),
                     ),
                     // The value is checked where it goes, and never shown.
                     Ok(value) => {

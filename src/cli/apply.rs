@@ -28,7 +28,8 @@ pub struct ApplyArgs {
     pub engine: EngineArgs,
 }
 
-fn read_saved_plan(path: &Path) -> Option<Result<Plan, String>> {
+/// A saved plan from `path`; `None` when the file is not one at all (an org file).
+pub(super) fn read_saved_plan(path: &Path) -> Option<Result<Plan, String>> {
     let text = std::fs::read_to_string(path).ok()?;
     if !text.trim_start().starts_with('{') {
         return None;

@@ -6,7 +6,6 @@ use clap::Args;
 use petgraph::Direction;
 
 use super::{CmdResult, Status, Ui, Workspace};
-use crate::diag::Problem;
 
 #[derive(Args, Debug)]
 pub struct GraphArgs {
@@ -19,17 +18,7 @@ pub struct GraphArgs {
 
 pub fn run(root: &Option<PathBuf>, ui: &Ui, args: GraphArgs) -> CmdResult {
     let ws = Workspace::open(root, ui)?;
-    let path = if args.org.ends_with(".yaml") || args.org.contains('/') {
-        PathBuf::from(&args.org)
-    } else {
-        ws.pool.orgs_dir().join(format!("{}.yaml", args.org))
-    };
-    if !path.is_file() {
-        return Err(Box::new(Problem::new(
-            "org_file",
-            format!("no org file {}", path.display()),
-        )));
-    }
+    let path = ws.org_file(std::path::Path::new(&args.org))?;
     let orgs = ws.load_orgs(&[path], ui)?;
     let Some(org) = orgs.first() else {
         return Ok(Status::Failed);

@@ -2,12 +2,14 @@
 //! status; errors are rendered here, at the edge, with miette.
 
 mod apply;
+mod completions;
 mod drift;
 mod graph;
 mod lab;
 mod modules;
 mod orgs;
 mod plan;
+mod show;
 mod validate;
 
 use std::io::IsTerminal;
@@ -63,8 +65,12 @@ pub enum Command {
     Modules(modules::ModulesArgs),
     /// List the org files a selection picks (e.g. `--changed-since`, `--shard`).
     Orgs(orgs::OrgsArgs),
-    /// Local lab: an emulator of the Google Directory API and its token endpoint.
+    /// Local lab: emulators of the services that cannot be reached from here (Google).
     Lab(lab::LabArgs),
+    /// Show a saved plan (`steward plan --out FILE`) as text, JSON or Markdown.
+    Show(show::ShowArgs),
+    /// Print the completion script for a shell (bash, zsh, fish, ...).
+    Completions(completions::CompletionsArgs),
 }
 
 /// Which org files a command works on.
@@ -213,6 +219,8 @@ pub fn main() -> ExitCode {
         Command::Modules(a) => modules::run(&cli.root, &ui, a),
         Command::Orgs(a) => orgs::run(&cli.root, &ui, a),
         Command::Lab(a) => lab::run(&cli.root, &ui, a),
+        Command::Show(a) => show::run(&ui, a),
+        Command::Completions(a) => completions::run(a),
     };
     match status {
         Ok(s) => ExitCode::from(s as u8),
@@ -293,6 +301,61 @@ impl Workspace {
             })
     }
 
+    /// An org file named by its path or by its org id (`riverside-food-bank`). A name
+    /// that is neither says so, with the nearest org ids.
+    pub fn org_file(&self, name: &Path) -> Result<PathBuf, Box<Problem>> {
+        if name.exists() {
+            return Ok(absolute(name));
+        }
+        let text = name.to_string_lossy();
+        let is_id = !text.contains('/') && name.extension().is_none();
+        if is_id {
+            let file = self.pool.orgs_dir().join(format!("{text}.yaml"));
+            if file.is_file() {
+                return Ok(file);
+            }
+        }
+        let ids: Vec<String> = org::discover(&self.pool)
+            .unwrap_or_default()
+            .iter()
+            .map(|f| org::id_from_path(f))
+            .collect();
+        let mut near: Vec<&str> = ids
+            .iter()
+            .map(String::as_str)
+            .filter(|id| id.contains(text.as_ref()))
+            .take(3)
+            .collect();
+        if near.is_empty() {
+            near.extend(crate::diag::suggest(&text, ids.iter().map(String::as_str)));
+        }
+        let help = if near.is_empty() {
+            format!(
+                "org files are in {} (`steward orgs` lists them)",
+                self.pool.display_path(&self.pool.orgs_dir()).display()
+            )
+        } else {
+            format!(
+                "did you mean {}?",
+                near.iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            )
+        };
+        Err(Box::new(
+            Problem::new(
+                "org_file",
+                if is_id {
+                    format!("no org file for `{text}` (looked for orgs/{text}.yaml)")
+                } else {
+                    format!("no org file {text}")
+                },
+            )
+            .with_help(help),
+        ))
+    }
+
     /// Resolves a selection to org files. With `--changed-since`, says on stderr which
     /// orgs were selected and why, and which org files were deleted.
     pub fn select(&self, sel: &Selection) -> Result<Selected, Box<Problem>> {
@@ -317,13 +380,17 @@ impl Workspace {
             universe = discovered()?;
             selected.files = universe.clone();
             for f in &sel.files {
-                let f = absolute(f);
+                let f = self.org_file(f)?;
                 if !selected.files.contains(&f) {
                     selected.files.push(f);
                 }
             }
         } else {
-            selected.files = sel.files.iter().map(|f| absolute(f)).collect();
+            selected.files = sel
+                .files
+                .iter()
+                .map(|f| self.org_file(f))
+                .collect::<Result<_, _>>()?;
         }
         if let Some(shard) = sel.shard {
             if universe.is_empty() {

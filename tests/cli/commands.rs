@@ -50,12 +50,35 @@ fn modules_lists_the_catalogue_with_inputs() {
             .starts_with("accounts: Google Workspace org units, users, groups and group members\n"),
         "{run:?}"
     );
-    for input in ["org_units", "groups", "users", "leavers"] {
-        assert!(
-            run.stdout.contains(&format!("  {input}")),
-            "{input}: {run:?}"
-        );
+    // Each input with its type, required or default, and what it is for.
+    for line in [
+        "leavers    one of suspend, delete, default \"suspend\"  what happens to users removed from the file",
+        "org_units  list of org_unit",
+        "host         host, required",
+    ] {
+        assert!(run.stdout.contains(line), "{line}\n{}", run.stdout);
     }
+    // Nested fields only for one module shown in full.
+    assert!(!run.stdout.contains("family_name"), "{}", run.stdout);
+    let one = env.run(&["modules", "accounts"]);
+    assert_eq!(one.code, 0, "{one:?}");
+    assert!(
+        one.stdout.contains("      family_name  string"),
+        "{}",
+        one.stdout
+    );
+    assert!(
+        one.stdout
+            .contains("template: modules/accounts/resources.yaml.hbs"),
+        "{}",
+        one.stdout
+    );
+    let wrong = env.run(&["modules", "acounts"]);
+    assert_eq!(wrong.code, 1, "{wrong:?}");
+    assert!(
+        wrong.stderr.contains("did you mean `accounts`?"),
+        "{wrong:?}"
+    );
 }
 
 #[test]
@@ -173,4 +196,91 @@ fn colour_is_decided_for_each_stream() {
     let never = on_a_terminal(&env, "stdout", &["--color", "never", "plan"]);
     let plan = never["terminal"].as_str().unwrap_or_default();
     assert!(plan.contains("Plan: ") && !plan.contains(ESC), "{never}");
+}
+
+#[test]
+fn bash_completes_commands_and_their_options_from_the_generated_script() {
+    let env = Env::new();
+    let script = env.run(&["completions", "bash"]);
+    assert_eq!(script.code, 0, "{script:?}");
+    env.write("steward.bash", &script.stdout);
+    // What bash offers after `steward pl<TAB>` and `steward plan --de<TAB>`, through the
+    // completion function the script registers for `steward`.
+    let complete = |words: &[&str]| -> String {
+        let line = format!(
+            "source ./steward.bash; COMP_WORDS=({}); COMP_CWORD={}; COMP_LINE=\"{}\"; COMP_POINT=${{#COMP_LINE}}; $(complete -p steward | sed -E 's/.*-F ([^ ]+).*/\\1/') steward \"{}\" \"{}\"; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            words
+                .iter()
+                .map(|w| format!("\"{w}\""))
+                .collect::<Vec<_>>()
+                .join(" "),
+            words.len() - 1,
+            words.join(" "),
+            words[words.len() - 1],
+            words[words.len() - 2],
+        );
+        let out = crate::support::output_ok(
+            std::process::Command::new("bash")
+                .args(["--norc", "--noprofile", "-c", &line])
+                .current_dir(env.dir.path()),
+            "bash completion",
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let commands = complete(&["steward", "pl"]);
+    assert!(commands.lines().any(|l| l.trim() == "plan"), "{commands:?}");
+    let options = complete(&["steward", "plan", "--de"]);
+    assert!(
+        options.lines().any(|l| l.trim() == "--detailed-exitcode"),
+        "{options:?}"
+    );
+    for shell in ["zsh", "fish"] {
+        let s = env.run(&["completions", shell]);
+        assert_eq!(s.code, 0, "{s:?}");
+        assert!(s.stdout.contains("detailed-exitcode"), "{shell}: {s:?}");
+    }
+}
+
+#[test]
+fn a_saved_plan_is_shown_as_plan_showed_it() {
+    let mut env = Env::examples();
+    env.start_lab(&[]);
+    let saved = env.run(&["plan", "--out", "saved.json"]);
+    assert_eq!(saved.code, 0, "{saved:?}");
+    for format in ["text", "json", "markdown"] {
+        let shown = env.run(&["show", "saved.json", "--format", format]);
+        assert_eq!(shown.code, 0, "{shown:?}");
+        let planned = env.run(&["plan", "--format", format]);
+        assert_eq!(shown.stdout, planned.stdout, "{format}");
+    }
+    let not_a_plan = env.run(&["show", "orgs/riverside-food-bank.yaml"]);
+    assert_eq!(not_a_plan.code, 1, "{not_a_plan:?}");
+    assert!(
+        not_a_plan.stderr.contains("is not a saved plan"),
+        "{not_a_plan:?}"
+    );
+}
+
+#[test]
+fn orgs_are_named_by_id_and_a_wrong_name_gets_the_nearest_ones() {
+    let env = Env::examples();
+    assert_eq!(env.run(&["lab", "init"]).code, 0);
+    let by_id = env.run(&["graph", "riverside-food-bank"]);
+    assert_eq!(by_id.code, 0, "{by_id:?}");
+    let listed = env.run(&["orgs", "riverside-food-bank"]);
+    assert_eq!(listed.code, 0, "{listed:?}");
+    for (name, near) in [
+        ("riverside", "did you mean `riverside-food-bank`?"),
+        ("hillside-youth-clb", "did you mean `hillside-youth-club`?"),
+    ] {
+        for cmd in ["plan", "validate", "graph"] {
+            let run = env.run(&[cmd, name]);
+            assert_eq!(run.code, 1, "{cmd} {name}: {run:?}");
+            assert!(
+                run.stderr.contains(&format!("no org file for `{name}`")),
+                "{run:?}"
+            );
+            assert!(run.stderr.contains(near), "{cmd} {name}: {run:?}");
+        }
+    }
 }

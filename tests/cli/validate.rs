@@ -485,3 +485,12 @@ fn a_provider_that_cannot_start_says_who_must_act() {
     );
     assert!(p.stderr.contains("the pool's set-up"), "{p:?}");
 }
+
+#[test]
+fn a_missing_google_key_says_how_to_make_one() {
+    let env = Env::examples();
+    let v = env.run(&["validate"]);
+    assert_eq!(v.code, 1, "{v:?}");
+    assert!(v.stderr.contains("missing secret"), "{v:?}");
+    assert!(v.stderr.contains("`steward lab init` creates it"), "{v:?}");
+}
