@@ -42,12 +42,11 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: PlanArgs) -> CmdResult {
     let rt = runtime()?;
     let selected = ws.select(&args.selection)?;
     let (_, plan, _) = ws.load_and_plan(&engine, &rt, &selected, ui)?;
-    let format = if args.json { Format::Json } else { args.format };
-    match format {
-        Format::Json => println!("{}", to_json(&plan)?),
-        Format::Markdown => print!("{}", render_markdown(&plan)),
-        Format::Text => print!("{}", render_text(&plan, ui.color_out)),
-    }
+    print(
+        &plan,
+        if args.json { Format::Json } else { args.format },
+        ui,
+    )?;
     if let Some(out) = &args.out {
         save(&plan, out)?;
         eprintln!(
@@ -66,6 +65,16 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: PlanArgs) -> CmdResult {
     } else {
         Status::Ok
     })
+}
+
+/// Prints a plan on standard output in `format`.
+pub fn print(plan: &Plan, format: Format, ui: &Ui) -> Result<(), Box<Problem>> {
+    match format {
+        Format::Json => println!("{}", to_json(plan)?),
+        Format::Markdown => print!("{}", render_markdown(plan)),
+        Format::Text => print!("{}", render_text(plan, ui.color_out)),
+    }
+    Ok(())
 }
 
 pub fn to_json(plan: &Plan) -> Result<String, Box<Problem>> {

@@ -5,10 +5,9 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::plan::{Format, to_json};
+use super::plan::Format;
 use super::{CmdResult, Status, Ui};
 use crate::diag::Problem;
-use crate::plan::{render_markdown, render_text};
 
 #[derive(Args, Debug)]
 pub struct ShowArgs {
@@ -41,12 +40,11 @@ pub fn run(ui: &Ui, args: ShowArgs) -> CmdResult {
             ));
         }
     };
-    let format = if args.json { Format::Json } else { args.format };
-    match format {
-        Format::Json => println!("{}", to_json(&plan)?),
-        Format::Markdown => print!("{}", render_markdown(&plan)),
-        Format::Text => print!("{}", render_text(&plan, ui.color_out)),
-    }
+    super::plan::print(
+        &plan,
+        if args.json { Format::Json } else { args.format },
+        ui,
+    )?;
     Ok(if plan.has_errors() {
         Status::Failed
     } else {
