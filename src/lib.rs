@@ -19,6 +19,7 @@ pub mod plan;
 pub mod pool;
 pub mod providers;
 pub mod resource;
+pub mod scaffold;
 pub mod schema;
 pub mod secrets;
 pub mod util;

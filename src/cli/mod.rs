@@ -5,6 +5,7 @@ mod apply;
 mod completions;
 mod drift;
 mod graph;
+mod init;
 mod lab;
 mod modules;
 mod orgs;
@@ -67,6 +68,8 @@ pub enum Command {
     Orgs(orgs::OrgsArgs),
     /// Local lab: emulators of the services that cannot be reached from here (Google).
     Lab(lab::LabArgs),
+    /// Create a new pool repository: standard modules, an example org, CI, README.
+    Init(init::InitArgs),
     /// Show a saved plan (`steward plan --out FILE`) as text, JSON or Markdown.
     Show(show::ShowArgs),
     /// Print the completion script for a shell (bash, zsh, fish, ...).
@@ -204,7 +207,10 @@ pub fn main() -> ExitCode {
     // `steward plan | head`: a reader that goes away ends a read-only command quietly,
     // with the usual status for a closed pipe. An apply is never cut short by it: its
     // output ignores a closed pipe (see `out!`) and the work goes on.
-    if !matches!(cli.command, Command::Apply(_) | Command::Lab(_)) {
+    if !matches!(
+        cli.command,
+        Command::Apply(_) | Command::Lab(_) | Command::Init(_)
+    ) {
         // SAFETY: restoring a signal's default disposition, before any thread starts.
         unsafe {
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
@@ -220,6 +226,7 @@ pub fn main() -> ExitCode {
         Command::Orgs(a) => orgs::run(&cli.root, &ui, a),
         Command::Lab(a) => lab::run(&cli.root, &ui, a),
         Command::Show(a) => show::run(&ui, a),
+        Command::Init(a) => init::run(a),
         Command::Completions(a) => completions::run(a),
     };
     match status {

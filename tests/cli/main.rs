@@ -15,6 +15,7 @@ mod google_safety;
 mod hostile;
 mod hosts;
 mod layout;
+mod newcomer;
 mod plan_apply;
 mod schedules;
 mod sudo;

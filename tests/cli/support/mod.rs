@@ -89,6 +89,16 @@ impl Env {
         }
     }
 
+    /// An empty folder, for `steward init`.
+    pub fn empty() -> Env {
+        Env {
+            dir: tempfile::tempdir().expect("tempdir"),
+            lab: None,
+            lab_url: None,
+            extra_env: Vec::new(),
+        }
+    }
+
     /// A pool with the repository's example orgs too.
     pub fn examples() -> Env {
         let env = Env::new();
