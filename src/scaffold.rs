@@ -131,10 +131,20 @@ pub fn init(dir: &Path, pool: Option<&str>, ci: Ci) -> Result<(String, usize), I
         Some(p) => p.to_string(),
         None => id_from_folder(dir),
     };
-    let files = files(&id, ci)?;
+    let mut files = files(&id, ci)?;
     write(dir, &files)?;
+    // The schema editors check org files with, from the modules just written.
+    let (catalogue, _) = crate::modules::Catalogue::load(&dir.join("modules"));
+    let schema = crate::org::json_schema(&catalogue);
+    let text = serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n";
+    let schema_file = (PathBuf::from(SCHEMA_FILE), text);
+    write(dir, std::slice::from_ref(&schema_file))?;
+    files.push(schema_file);
     Ok((id, files.len()))
 }
+
+/// Where a pool keeps its org files' JSON Schema (`steward schema --out`).
+pub const SCHEMA_FILE: &str = "schema/org.schema.json";
 
 /// A pool id from a folder name: `My Pool` is `my-pool`.
 fn id_from_folder(dir: &Path) -> String {
@@ -196,7 +206,8 @@ google:\n\
     )
 }
 
-const EXAMPLE_ORG: &str = "# One member organisation: its Google Workspace tenant and what Steward manages there.\n\
+const EXAMPLE_ORG: &str = "# yaml-language-server: $schema=../schema/org.schema.json\n\
+# One member organisation: its Google Workspace tenant and what Steward manages there.\n\
 # `steward modules` lists what modules there are and what each takes.\n\
 org: example-org\n\
 name: Example Organisation\n\
@@ -247,6 +258,8 @@ steward validate && steward plan && steward apply && steward plan\n\
 - A new member: copy `orgs/example-org.yaml` to `orgs/<id>.yaml` (the id is the file\n\
 \x20 name), fill it in, `steward validate`, open a pull request; the plan is its review.\n\
 - Secrets never go into git: `secrets/` and `.steward/` are ignored.\n\
+- Editors check org files with `schema/org.schema.json` (each file's first line names\n\
+\x20 it); after changing `modules/`, `steward schema --out schema/org.schema.json`.\n\
 - {ci_line}\n"
     )
 }

@@ -675,6 +675,89 @@ impl Schema {
         }
     }
 
+    /// The same schema as JSON Schema (draft-07), for editors: what it can say of types,
+    /// enums, ranges, required and unknown keys. Steward's own checks say more (domains,
+    /// hosts, secrets' values), and are what counts.
+    pub fn to_json_schema(&self) -> Value {
+        let mut out = Map::new();
+        let string = |out: &mut Map<String, Value>| {
+            out.insert("type".into(), "string".into());
+        };
+        match self.ty {
+            Type::Bool => {
+                out.insert("type".into(), "boolean".into());
+            }
+            Type::Int => {
+                out.insert("type".into(), "integer".into());
+                if let Some(min) = self.min {
+                    out.insert("minimum".into(), min.into());
+                }
+                if let Some(max) = self.max {
+                    out.insert("maximum".into(), max.into());
+                }
+            }
+            Type::Secret => {
+                string(&mut out);
+                out.insert("pattern".into(), "^secret:".into());
+            }
+            Type::OrgUnit => {
+                string(&mut out);
+                out.insert("pattern".into(), "^/".into());
+            }
+            Type::Date => {
+                string(&mut out);
+                out.insert("pattern".into(), "^[0-9]{4}-[0-9]{2}-[0-9]{2}$".into());
+            }
+            Type::List => {
+                out.insert("type".into(), "array".into());
+                if let Some(items) = &self.items {
+                    out.insert("items".into(), items.to_json_schema());
+                }
+            }
+            Type::Object => {
+                out.insert("type".into(), "object".into());
+                if let Some(fields) = &self.fields {
+                    let properties: Map<String, Value> = fields
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.to_json_schema()))
+                        .collect();
+                    let required: Vec<Value> = fields
+                        .iter()
+                        .filter(|(_, v)| v.required)
+                        .map(|(k, _)| Value::String(k.clone()))
+                        .collect();
+                    out.insert("properties".into(), Value::Object(properties));
+                    if !required.is_empty() {
+                        out.insert("required".into(), Value::Array(required));
+                    }
+                    out.insert("additionalProperties".into(), false.into());
+                }
+            }
+            Type::Map => {
+                out.insert("type".into(), "object".into());
+                if let Some(values) = &self.values {
+                    out.insert("additionalProperties".into(), values.to_json_schema());
+                }
+            }
+            _ => string(&mut out),
+        }
+        if let Some(values) = &self.one_of {
+            out.insert(
+                "enum".into(),
+                Value::Array(values.iter().cloned().map(Value::String).collect()),
+            );
+        }
+        let what = match &self.description {
+            Some(d) => d.clone(),
+            None => self.describe().to_string(),
+        };
+        out.insert("description".into(), what.into());
+        if let Some(d) = &self.default {
+            out.insert("default".into(), d.clone());
+        }
+        Value::Object(out)
+    }
+
     fn describe(&self) -> &'static str {
         match self.ty {
             Type::String => "text",

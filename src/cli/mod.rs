@@ -10,6 +10,7 @@ mod lab;
 mod modules;
 mod orgs;
 mod plan;
+mod schema;
 mod show;
 mod validate;
 
@@ -72,6 +73,8 @@ pub enum Command {
     Init(init::InitArgs),
     /// Show a saved plan (`steward plan --out FILE`) as text, JSON or Markdown.
     Show(show::ShowArgs),
+    /// Print the JSON Schema of this pool's org files, for editors.
+    Schema(schema::SchemaArgs),
     /// Print the completion script for a shell (bash, zsh, fish, ...).
     Completions(completions::CompletionsArgs),
 }
@@ -227,6 +230,7 @@ pub fn main() -> ExitCode {
         Command::Lab(a) => lab::run(&cli.root, &ui, a),
         Command::Show(a) => show::run(&ui, a),
         Command::Init(a) => init::run(a),
+        Command::Schema(a) => schema::run(&cli.root, &ui, a),
         Command::Completions(a) => completions::run(a),
     };
     match status {

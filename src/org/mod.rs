@@ -22,6 +22,7 @@ use crate::secrets::Secrets;
 use crate::yaml::{Node, Span};
 
 pub use load::load;
+pub use sections::json_schema;
 
 #[derive(Debug, Clone)]
 pub struct Contact {

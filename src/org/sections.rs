@@ -29,6 +29,30 @@ static ORG_SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
     schema
 });
 
+/// The JSON Schema of an org file with `catalogue`'s modules, for editors
+/// (`steward schema`).
+pub fn json_schema(catalogue: &crate::modules::Catalogue) -> Value {
+    let mut schema = ORG_SCHEMA.to_json_schema();
+    let modules: serde_json::Map<String, Value> = catalogue
+        .modules
+        .iter()
+        .map(|(name, m)| {
+            let mut s = m.input_schema.to_json_schema();
+            s["description"] = Value::String(m.spec.description.clone());
+            (name.clone(), s)
+        })
+        .collect();
+    schema["properties"]["modules"] = serde_json::json!({
+        "type": "object",
+        "description": "the modules this org uses, each with its inputs (`steward modules`)",
+        "properties": modules,
+        "additionalProperties": false,
+    });
+    schema["$schema"] = "http://json-schema.org/draft-07/schema#".into();
+    schema["title"] = "Steward org file".into();
+    schema
+}
+
 /// What the top level of an org file says, checked.
 pub(super) struct Top {
     pub id: String,

@@ -1,6 +1,6 @@
 //! A newcomer's first hour: a pool of their own with `steward init`.
 
-use crate::support::Env;
+use crate::support::{Env, output_ok, repo};
 
 #[test]
 fn init_writes_a_pool_that_validates_plans_and_applies_against_the_lab() {
@@ -64,4 +64,103 @@ fn init_writes_the_ci_definition_asked_for() {
     let bad = env.run(&["init", "x", "--pool", "Not An Id"]);
     assert_eq!(bad.code, 1, "{bad:?}");
     assert!(bad.stderr.contains("is not a pool id"), "{bad:?}");
+}
+
+/// What Red Hat's YAML language server (an editor's) says of a file: (line, message).
+fn language_server(env: &Env, file: &str) -> Vec<(u64, String)> {
+    let out = output_ok(
+        std::process::Command::new("python3")
+            .arg(repo().join("tests/tools/yaml_ls_check.py"))
+            .arg(env.path(file)),
+        "the YAML language server (needs node and npm; scripts/test installs them)",
+    );
+    let found: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    found
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|d| {
+            (
+                d["line"].as_u64().unwrap_or(0),
+                d["message"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// check-jsonschema's verdict on `file` against the pool's schema (exit status, output).
+fn check_jsonschema(env: &Env, file: &str) -> (bool, String) {
+    let out = std::process::Command::new("python3")
+        .args(["-m", "check_jsonschema", "--schemafile"])
+        .arg(env.path("schema/org.schema.json"))
+        .arg(env.path(file))
+        .output()
+        .expect("python3 -m check_jsonschema (scripts/test installs it)");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+#[test]
+fn editors_check_org_files_with_the_schema_init_writes() {
+    let env = Env::empty();
+    assert_eq!(env.run(&["init", ".", "--ci", "none"]).code, 0);
+    let example = env.read("orgs/example-org.yaml");
+    assert!(
+        example.starts_with("# yaml-language-server: $schema=../schema/org.schema.json\n"),
+        "{example}"
+    );
+    // The schema is what `steward schema` makes of the pool's modules.
+    let schema = env.run(&["schema"]);
+    assert_eq!(schema.code, 0, "{schema:?}");
+    assert_eq!(schema.stdout, env.read("schema/org.schema.json"));
+    // An independent validator agrees with Steward on the example, and finds a typo.
+    let typo = example
+        .replace("\ncontacts:", "\ncontacs:")
+        .replace("leavers: suspend", "leavers: suspnd");
+    env.write("orgs/typo.yaml", &typo);
+    let (ok, said) = check_jsonschema(&env, "orgs/example-org.yaml");
+    assert!(ok, "{said}");
+    let (ok, said) = check_jsonschema(&env, "orgs/typo.yaml");
+    assert!(!ok && said.contains("contacs"), "{said}");
+    // So does an editor's language server, at the lines of the mistakes.
+    assert_eq!(language_server(&env, "orgs/example-org.yaml"), vec![]);
+    let found = language_server(&env, "orgs/typo.yaml");
+    let line_of = |needle: &str| {
+        typo.lines()
+            .position(|l| l.contains(needle))
+            .map_or(0, |i| i as u64 + 1)
+    };
+    assert!(
+        found
+            .iter()
+            .any(|(line, m)| *line == line_of("contacs:") && m.contains("contacs")),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|(line, m)| *line == line_of("suspnd") && m.contains("suspend")),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn the_committed_schema_is_not_stale() {
+    let run = std::process::Command::new(crate::support::BIN)
+        .args(["--root"])
+        .arg(repo())
+        .arg("schema")
+        .env_remove("STEWARD_MODULES_DIR")
+        .output()
+        .expect("steward schema");
+    assert!(run.status.success(), "{run:?}");
+    let committed = std::fs::read_to_string(repo().join("schema/org.schema.json"))
+        .expect("schema/org.schema.json");
+    assert_eq!(
+        String::from_utf8_lossy(&run.stdout),
+        committed,
+        "schema/org.schema.json is stale: run `steward schema --out schema/org.schema.json`"
+    );
 }
