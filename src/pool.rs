@@ -13,7 +13,7 @@ pub const POOL_FILE: &str = "steward.yaml";
 
 /// `steward.yaml`. Each provider's settings sit under its name and are the provider's
 /// to read ([`Pool::settings`]); any other key is refused ([`Pool::load`]).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 pub struct PoolConfig {
     /// Short id of the pool.
     pub pool: String,
@@ -43,7 +43,7 @@ const OWN_KEYS: &[&str] = &[
 ];
 
 /// The drift e-mail: sender, the pool team's recipients, and the SMTP server.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmailConfig {
     /// `Name <address>` or an address.
@@ -53,7 +53,7 @@ pub struct EmailConfig {
     pub smtp: SmtpConfig,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SmtpConfig {
     pub host: String,
@@ -73,7 +73,7 @@ pub struct SmtpConfig {
     pub ca_file: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SmtpSecurity {
     /// Plain connection upgraded with STARTTLS (required, not opportunistic).
@@ -85,7 +85,7 @@ pub enum SmtpSecurity {
     None,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecretsConfig {
     #[serde(default = "default_secrets_dir")]
@@ -223,6 +223,24 @@ impl Pool {
             .map(Path::to_path_buf)
             .unwrap_or_else(|_| path.to_path_buf())
     }
+}
+
+/// The JSON Schema of `steward.yaml`, from the same definitions that read it: the
+/// pool's own keys and each provider's part. For editors (`steward schema --pool-file`).
+pub fn json_schema() -> serde_json::Value {
+    let mut generator = schemars::generate::SchemaSettings::draft07().into_generator();
+    let parts: Vec<(&str, serde_json::Value)> = crate::providers::REGISTRY
+        .iter()
+        .map(|p| (p.name, (p.settings_schema)(&mut generator).to_value()))
+        .collect();
+    let mut root = generator.into_root_schema_for::<PoolConfig>().to_value();
+    for (name, part) in parts {
+        root["properties"][name] = part;
+    }
+    // Any other key is refused (see `Pool::load`).
+    root["additionalProperties"] = false.into();
+    root["title"] = "Steward pool file (steward.yaml)".into();
+    root
 }
 
 /// A top-level key of the pool file that is not one, at its line.

@@ -135,16 +135,26 @@ pub fn init(dir: &Path, pool: Option<&str>, ci: Ci) -> Result<(String, usize), I
     write(dir, &files)?;
     // The schema editors check org files with, from the modules just written.
     let (catalogue, _) = crate::modules::Catalogue::load(&dir.join("modules"));
-    let schema = crate::org::json_schema(&catalogue);
-    let text = serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n";
-    let schema_file = (PathBuf::from(SCHEMA_FILE), text);
-    write(dir, std::slice::from_ref(&schema_file))?;
-    files.push(schema_file);
+    let pretty = |v: serde_json::Value| serde_json::to_string_pretty(&v).unwrap_or_default() + "\n";
+    let schemas = [
+        (
+            PathBuf::from(SCHEMA_FILE),
+            pretty(crate::org::json_schema(&catalogue)),
+        ),
+        (
+            PathBuf::from(POOL_SCHEMA_FILE),
+            pretty(crate::pool::json_schema()),
+        ),
+    ];
+    write(dir, &schemas)?;
+    files.extend(schemas);
     Ok((id, files.len()))
 }
 
-/// Where a pool keeps its org files' JSON Schema (`steward schema --out`).
+/// Where a pool keeps its org files' JSON Schema (`steward schema --out`)...
 pub const SCHEMA_FILE: &str = "schema/org.schema.json";
+/// ...and that of `steward.yaml` (`steward schema --pool-file --out`).
+pub const POOL_SCHEMA_FILE: &str = "schema/steward.schema.json";
 
 /// A pool id from a folder name: `My Pool` is `my-pool`.
 fn id_from_folder(dir: &Path) -> String {
@@ -186,7 +196,8 @@ fn write(dir: &Path, files: &[(PathBuf, String)]) -> Result<(), InitError> {
 
 fn pool_file(pool: &str) -> String {
     format!(
-        "# Pool-wide settings. Org files live in orgs/, modules in modules/ (README.md).\n\
+        "# yaml-language-server: $schema=schema/steward.schema.json\n\
+# Pool-wide settings. Org files live in orgs/, modules in modules/ (README.md).\n\
 pool: {pool}\n\
 \n\
 secrets:\n\
@@ -258,8 +269,9 @@ steward validate && steward plan && steward apply && steward plan\n\
 - A new member: copy `orgs/example-org.yaml` to `orgs/<id>.yaml` (the id is the file\n\
 \x20 name), fill it in, `steward validate`, open a pull request; the plan is its review.\n\
 - Secrets never go into git: `secrets/` and `.steward/` are ignored.\n\
-- Editors check org files with `schema/org.schema.json` (each file's first line names\n\
-\x20 it); after changing `modules/`, `steward schema --out schema/org.schema.json`.\n\
+- Editors check org files with `schema/org.schema.json` and `steward.yaml` with\n\
+\x20 `schema/steward.schema.json` (each file's first line names its schema); after\n\
+\x20 changing `modules/`, `steward schema --out schema/org.schema.json`.\n\
 - {ci_line}\n"
     )
 }

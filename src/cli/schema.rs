@@ -1,5 +1,5 @@
 //! `steward schema`: the JSON Schema of this pool's org files (its modules' inputs
-//! included), for editors. Org files name it on their first line:
+//! included), or of `steward.yaml`, for editors. Files name theirs on their first line:
 //! `# yaml-language-server: $schema=../schema/org.schema.json`.
 
 use std::path::PathBuf;
@@ -14,11 +14,17 @@ pub struct SchemaArgs {
     /// Write it to FILE instead of standard output (`schema/org.schema.json`).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// The schema of `steward.yaml` instead (`schema/steward.schema.json`).
+    #[arg(long)]
+    pub pool_file: bool,
 }
 
 pub fn run(root: &Option<PathBuf>, ui: &Ui, args: SchemaArgs) -> CmdResult {
-    let ws = Workspace::open(root, ui)?;
-    let schema = crate::org::json_schema(&ws.catalogue);
+    let schema = if args.pool_file {
+        crate::pool::json_schema()
+    } else {
+        crate::org::json_schema(&Workspace::open(root, ui)?.catalogue)
+    };
     let text = serde_json::to_string_pretty(&schema)
         .map_err(|e| Problem::new("json", format!("cannot write the schema: {e}")))?
         + "\n";

@@ -37,6 +37,8 @@ pub struct Entry {
     /// Its part of `steward.yaml` (under its name), from the whole file's text so
     /// errors keep their line; kept in [`crate::pool::Pool::settings`].
     pub settings: fn(&str) -> Result<Part, serde_yaml::Error>,
+    /// The JSON Schema of that part, for editors (`steward schema --pool-file`).
+    pub settings_schema: fn(&mut schemars::SchemaGenerator) -> schemars::Schema,
     /// Its section of an org file, if it has one.
     pub section: Option<&'static OrgSection>,
     /// What only it can check in a loaded org file (no network).

@@ -89,10 +89,10 @@ fn language_server(env: &Env, file: &str) -> Vec<(u64, String)> {
 }
 
 /// check-jsonschema's verdict on `file` against the pool's schema (exit status, output).
-fn check_jsonschema(env: &Env, file: &str) -> (bool, String) {
+fn check_jsonschema(env: &Env, schema: &str, file: &str) -> (bool, String) {
     let out = std::process::Command::new("python3")
         .args(["-m", "check_jsonschema", "--schemafile"])
-        .arg(env.path("schema/org.schema.json"))
+        .arg(env.path(schema))
         .arg(env.path(file))
         .output()
         .expect("python3 -m check_jsonschema (scripts/test installs it)");
@@ -120,9 +120,9 @@ fn editors_check_org_files_with_the_schema_init_writes() {
         .replace("\ncontacts:", "\ncontacs:")
         .replace("leavers: suspend", "leavers: suspnd");
     env.write("orgs/typo.yaml", &typo);
-    let (ok, said) = check_jsonschema(&env, "orgs/example-org.yaml");
+    let (ok, said) = check_jsonschema(&env, "schema/org.schema.json", "orgs/example-org.yaml");
     assert!(ok, "{said}");
-    let (ok, said) = check_jsonschema(&env, "orgs/typo.yaml");
+    let (ok, said) = check_jsonschema(&env, "schema/org.schema.json", "orgs/typo.yaml");
     assert!(!ok && said.contains("contacs"), "{said}");
     // So does an editor's language server, at the lines of the mistakes.
     assert_eq!(language_server(&env, "orgs/example-org.yaml"), vec![]);
@@ -144,23 +144,44 @@ fn editors_check_org_files_with_the_schema_init_writes() {
             .any(|(line, m)| *line == line_of("suspnd") && m.contains("suspend")),
         "{found:?}"
     );
+    // steward.yaml too, from the same definitions that read it.
+    let pool_file = env.read("steward.yaml");
+    assert!(
+        pool_file.starts_with("# yaml-language-server: $schema=schema/steward.schema.json\n"),
+        "{pool_file}"
+    );
+    let pool_schema = env.run(&["schema", "--pool-file"]);
+    assert_eq!(pool_schema.stdout, env.read("schema/steward.schema.json"));
+    let (ok, said) = check_jsonschema(&env, "schema/steward.schema.json", "steward.yaml");
+    assert!(ok, "{said}");
+    assert_eq!(language_server(&env, "steward.yaml"), vec![]);
+    env.write("steward.yaml", &format!("{pool_file}googel: {{}}\n"));
+    let found = language_server(&env, "steward.yaml");
+    assert!(found.iter().any(|(_, m)| m.contains("googel")), "{found:?}");
+    let (ok, said) = check_jsonschema(&env, "schema/steward.schema.json", "steward.yaml");
+    assert!(!ok && said.contains("googel"), "{said}");
 }
 
 #[test]
-fn the_committed_schema_is_not_stale() {
-    let run = std::process::Command::new(crate::support::BIN)
-        .args(["--root"])
-        .arg(repo())
-        .arg("schema")
-        .env_remove("STEWARD_MODULES_DIR")
-        .output()
-        .expect("steward schema");
-    assert!(run.status.success(), "{run:?}");
-    let committed = std::fs::read_to_string(repo().join("schema/org.schema.json"))
-        .expect("schema/org.schema.json");
-    assert_eq!(
-        String::from_utf8_lossy(&run.stdout),
-        committed,
-        "schema/org.schema.json is stale: run `steward schema --out schema/org.schema.json`"
-    );
+fn the_committed_schemas_are_not_stale() {
+    for (args, file) in [
+        (&["schema"][..], "schema/org.schema.json"),
+        (&["schema", "--pool-file"][..], "schema/steward.schema.json"),
+    ] {
+        let run = std::process::Command::new(crate::support::BIN)
+            .args(["--root"])
+            .arg(repo())
+            .args(args)
+            .env_remove("STEWARD_MODULES_DIR")
+            .output()
+            .expect("steward schema");
+        assert!(run.status.success(), "{run:?}");
+        let committed = std::fs::read_to_string(repo().join(file)).expect("committed schema");
+        assert_eq!(
+            String::from_utf8_lossy(&run.stdout),
+            committed,
+            "{file} is stale: run `steward {} --out {file}`",
+            args.join(" ")
+        );
+    }
 }

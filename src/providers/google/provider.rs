@@ -19,6 +19,7 @@ pub static ENTRY: Entry = Entry {
     name: NAME,
     kinds: &kinds::KINDS,
     settings: |text| Ok(Arc::new(config::parse(text)?)),
+    settings_schema: |generator| generator.subschema_for::<config::GoogleConfig>(),
     section: Some(&section::SECTION),
     check: validate::check,
     start,

@@ -18,6 +18,7 @@ pub static ENTRY: Entry = Entry {
     name: NAME,
     kinds: &KINDS,
     settings: |text| Ok(Arc::new(config::parse(text)?)),
+    settings_schema: |generator| generator.subschema_for::<config::SshConfig>(),
     section: Some(&section::SECTION),
     check: |_, _| Problems::default(),
     start,
