@@ -34,6 +34,10 @@ pub enum EngineError {
     Stale { org: String, why: String },
 }
 
+/// Orgs applied at once by a pool-wide apply. Each org's changes run in parallel too
+/// (`--parallelism`), and the Google client bounds requests across all of them.
+pub const ORGS_AT_ONCE: usize = 4;
+
 /// Loaded orgs, their plan, and the sessions apply can reuse.
 pub type PlanResult = (Vec<Arc<Org>>, Plan, Sessions);
 
@@ -156,8 +160,9 @@ impl Engine {
         }
     }
 
-    /// Applies each org's planned changes; orgs run one after another so their progress
-    /// reads clearly, and changes within an org in parallel along the graph.
+    /// Applies each org's planned changes: up to [`ORGS_AT_ONCE`] orgs at a time, each
+    /// with its own progress bar while it runs, and changes within an org in parallel
+    /// along its graph. Reports come back in the plan's order.
     pub async fn apply(
         &self,
         orgs: &[Arc<Org>],
@@ -165,41 +170,55 @@ impl Engine {
         mut sessions: Sessions,
         progress: bool,
     ) -> Vec<OrgApply> {
+        use futures_util::stream::StreamExt as _;
         let multi = MultiProgress::with_draw_target(if progress {
             ProgressDrawTarget::stderr()
         } else {
             ProgressDrawTarget::hidden()
         });
-        let style = ProgressStyle::with_template("{prefix:>24} [{bar:30}] {pos}/{len} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
-        let mut reports = Vec::new();
-        for op in &plan.orgs {
+        // 80 columns: 24 for the org, 30 for the bar, the rest for counts and the change.
+        let style =
+            ProgressStyle::with_template("{prefix:>20.bold} [{bar:30}] {pos}/{len} {wide_msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> ");
+        let mut work = Vec::new();
+        let mut reports: Vec<(usize, OrgApply)> = Vec::new();
+        for (i, op) in plan.orgs.iter().enumerate() {
             if op.error.is_some() || op.changes.is_empty() {
                 continue;
             }
-            let Some(org) = orgs.iter().find(|o| o.id == op.org) else {
-                reports.push(OrgApply {
-                    org: op.org.clone(),
-                    results: vec![],
-                    error: Some("org file not found".into()),
-                });
-                continue;
-            };
-            let bar = multi.add(ProgressBar::new(op.changes.len() as u64));
-            bar.set_style(style.clone());
-            bar.set_prefix(op.org.clone());
-            let report = self
-                .apply_org(org, op, sessions.remove(&op.org), &bar)
-                .await;
-            let (done, failed, skipped) = report.count();
-            bar.finish_with_message(match &report.error {
-                Some(e) => format!("not applied: {e}"),
-                None => format!("{done} done, {failed} failed, {skipped} skipped"),
-            });
-            reports.push(report);
+            match orgs.iter().find(|o| o.id == op.org) {
+                Some(org) => work.push((i, org, op, sessions.remove(&op.org))),
+                None => reports.push((
+                    i,
+                    OrgApply {
+                        org: op.org.clone(),
+                        results: vec![],
+                        error: Some("org file not found".into()),
+                    },
+                )),
+            }
         }
-        reports
+        let (multi, style) = (&multi, &style);
+        let mut running = futures_util::stream::iter(work)
+            .map(|(i, org, op, session)| async move {
+                let bar = multi.add(ProgressBar::new(op.changes.len() as u64));
+                bar.set_style(style.clone());
+                bar.set_prefix(op.org.clone());
+                let report = self.apply_org(org, op, session, &bar).await;
+                let (done, failed, skipped) = report.count();
+                bar.finish_with_message(match &report.error {
+                    Some(e) => format!("not applied: {e}"),
+                    None => format!("{done} done, {failed} failed, {skipped} skipped"),
+                });
+                (i, report)
+            })
+            .buffer_unordered(ORGS_AT_ONCE);
+        while let Some(done) = running.next().await {
+            reports.push(done);
+        }
+        reports.sort_by_key(|(i, _)| *i);
+        reports.into_iter().map(|(_, r)| r).collect()
     }
 
     async fn apply_org(
@@ -319,7 +338,19 @@ async fn refresh_org(
 ) -> Result<Refreshed, EngineError> {
     let reads = providers.iter().filter(|p| p.used_by(org)).map(|p| {
         let session = sessions.remove(p.name());
-        async move { (p.name(), p.refresh(org, session).await) }
+        async move {
+            let started = std::time::Instant::now();
+            let read = p.refresh(org, session).await;
+            tracing::debug!(
+                org = %org.id,
+                provider = p.name(),
+                ms = started.elapsed().as_millis() as u64,
+                objects = read.as_ref().map_or(0, |r| r.live.objects.len()),
+                ok = read.is_ok(),
+                "refreshed"
+            );
+            (p.name(), read)
+        }
     });
     let mut live = LiveState::default();
     let mut parts = Vec::new();

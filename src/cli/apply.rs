@@ -84,7 +84,7 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: ApplyArgs) -> CmdResult {
     .transpose()?;
     let engine = ws.engine(&args.engine)?;
     let rt = runtime()?;
-    let progress = !args.no_progress && std::io::stderr().is_terminal();
+    let progress = !args.no_progress && !ui.quiet && std::io::stderr().is_terminal();
 
     let (orgs, plan, sessions, is_saved) = match saved {
         Some(plan) => {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use super::{CmdResult, Status};
+use super::{CmdResult, Status, Ui};
 use crate::diag::Problem;
 use crate::scaffold::{self, Ci};
 
@@ -28,7 +28,7 @@ pub enum CiChoice {
     None,
 }
 
-pub fn run(args: InitArgs) -> CmdResult {
+pub fn run(ui: &Ui, args: InitArgs) -> CmdResult {
     let dir = args.dir.unwrap_or_else(|| PathBuf::from("."));
     let ci = match args.ci {
         CiChoice::Github => Ci::Github,
@@ -43,13 +43,10 @@ pub fn run(args: InitArgs) -> CmdResult {
         };
         Problem::new("init", e.to_string()).with_help(help)
     })?;
-    eprintln!(
-        "Created the pool `{pool}` in {} ({count} files). Next, against the lab:",
+    ui.note(format_args!(
+        "Created the pool `{pool}` in {} ({count} files). Next, against the lab:\n  cd {}\n  steward lab init && steward lab serve &\n  export STEWARD_GOOGLE_URL=http://127.0.0.1:8089\n  steward validate && steward plan",
+        dir.display(),
         dir.display()
-    );
-    eprintln!("  cd {}", dir.display());
-    eprintln!("  steward lab init && steward lab serve &");
-    eprintln!("  export STEWARD_GOOGLE_URL=http://127.0.0.1:8089");
-    eprintln!("  steward validate && steward plan");
+    ));
     Ok(Status::Ok)
 }

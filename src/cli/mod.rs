@@ -40,6 +40,13 @@ pub struct Cli {
     /// When to use colour.
     #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
     pub color: Color,
+    /// More on standard error: -v what Steward does, -vv each org's refresh, every retry
+    /// and every host round trip (as STEWARD_LOG=debug), -vvv everything.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Only errors and results: no progress bars, no notes.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -198,15 +205,28 @@ pub fn main() -> ExitCode {
                 .build(),
         )
     }));
+    // STEWARD_LOG (a tracing filter) wins over -v/-q.
+    let level = match (cli.quiet, cli.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        // Steward's own events; other crates' (HTTP connections) only with -vvv.
+        (false, 1) => "warn,steward=info",
+        (false, 2) => "warn,steward=debug",
+        (false, _) => "trace",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("STEWARD_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
         )
         .with_writer(std::io::stderr)
         .with_ansi(color)
         .init();
-    let ui = Ui { color, color_out };
+    let ui = Ui {
+        color,
+        color_out,
+        quiet: cli.quiet,
+    };
     // `steward plan | head`: a reader that goes away ends a read-only command quietly,
     // with the usual status for a closed pipe. An apply is never cut short by it: its
     // output ignores a closed pipe (see `out!`) and the work goes on.
@@ -229,7 +249,7 @@ pub fn main() -> ExitCode {
         Command::Orgs(a) => orgs::run(&cli.root, &ui, a),
         Command::Lab(a) => lab::run(&cli.root, &ui, a),
         Command::Show(a) => show::run(&ui, a),
-        Command::Init(a) => init::run(a),
+        Command::Init(a) => init::run(&ui, a),
         Command::Schema(a) => schema::run(&cli.root, &ui, a),
         Command::Completions(a) => completions::run(a),
     };
@@ -251,9 +271,19 @@ pub struct Ui {
     /// Colour on standard output (plans): decided for that stream, so `steward plan >
     /// plan.txt` from a terminal writes no escape codes into the file.
     pub color_out: bool,
+    /// `-q`: no progress bars, no notes; errors and results only.
+    pub quiet: bool,
 }
 
 impl Ui {
+    /// A note for people on standard error (what was saved, how many files were valid),
+    /// left out with `-q`.
+    pub fn note(&self, text: std::fmt::Arguments<'_>) {
+        if !self.quiet {
+            eprintln!("{text}");
+        }
+    }
+
     pub fn report(&self, problems: &Problems) {
         for p in &problems.0 {
             eprintln!("{:?}", miette::Report::new(p.clone()));

@@ -49,11 +49,11 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: PlanArgs) -> CmdResult {
     )?;
     if let Some(out) = &args.out {
         save(&plan, out)?;
-        eprintln!(
+        ui.note(format_args!(
             "Saved the plan to {}; apply it with `steward apply {}`.",
             out.display(),
             out.display()
-        );
+        ));
     }
     if args.engine.stats {
         print_stats(&engine);

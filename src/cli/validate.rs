@@ -32,7 +32,7 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: ValidateArgs) -> CmdResult {
     // take a tenth of the run (BENCHMARKS.md).
     std::mem::forget(orgs);
     if problems.is_empty() {
-        eprintln!("{loaded} org file(s) valid.");
+        ui.note(format_args!("{loaded} org file(s) valid."));
         Ok(Status::Ok)
     } else {
         let bad = files.len() - loaded;

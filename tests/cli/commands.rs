@@ -247,7 +247,13 @@ fn a_saved_plan_is_shown_as_plan_showed_it() {
     env.start_lab(&[]);
     let saved = env.run(&["plan", "--out", "saved.json"]);
     assert_eq!(saved.code, 0, "{saved:?}");
-    for format in ["text", "json", "markdown"] {
+    // JSON: the saved plan itself (a new plan would carry another `created_at`).
+    let json = env.run(&["show", "saved.json", "--format", "json"]);
+    assert_eq!(json.code, 0, "{json:?}");
+    let shown: serde_json::Value = serde_json::from_str(&json.stdout).expect("json");
+    let saved: serde_json::Value = serde_json::from_str(&env.read("saved.json")).expect("saved");
+    assert_eq!(shown, saved);
+    for format in ["text", "markdown"] {
         let shown = env.run(&["show", "saved.json", "--format", format]);
         assert_eq!(shown.code, 0, "{shown:?}");
         let planned = env.run(&["plan", "--format", format]);
@@ -283,4 +289,40 @@ fn orgs_are_named_by_id_and_a_wrong_name_gets_the_nearest_ones() {
             assert!(run.stderr.contains(near), "{cmd} {name}: {run:?}");
         }
     }
+}
+
+#[test]
+fn quiet_and_verbose_say_less_and_more() {
+    let mut env = Env::examples();
+    env.start_lab(&[]);
+    let quiet = env.run(&["validate", "-q"]);
+    assert_eq!(quiet.code, 0, "{quiet:?}");
+    assert_eq!(quiet.stderr, "", "{quiet:?}");
+    let normal = env.run(&["validate"]);
+    assert!(normal.stderr.contains("2 org file(s) valid."), "{normal:?}");
+    // -vv: what a person debugging needs, per org: the refresh, how long, how much.
+    let verbose = env.run(&["plan", "-vv"]);
+    assert_eq!(verbose.code, 0, "{verbose:?}");
+    for org in ["hillside-youth-club", "riverside-food-bank"] {
+        assert!(
+            verbose.stderr.lines().any(|l| l.contains("refreshed")
+                && l.contains(&format!("org={org}"))
+                && l.contains("provider=\"google\"")),
+            "{org}: {verbose:?}"
+        );
+    }
+    // The key never shows, however verbose.
+    let key: serde_json::Value =
+        serde_json::from_str(&env.read("secrets/riverside-food-bank/google-service-account"))
+            .expect("lab key");
+    let pem = key["private_key"].as_str().unwrap_or_default();
+    let body = pem.lines().nth(2).expect("a line of the key");
+    let trace = env.run(&["plan", "-vvv"]);
+    assert!(
+        trace.stderr.contains("TRACE") || trace.stderr.contains("DEBUG"),
+        "{trace:?}"
+    );
+    assert!(!trace.all().contains(body), "a key line leaked");
+    let both = env.run(&["plan", "-q", "-v"]);
+    assert_eq!(both.code, 2, "-q and -v conflict: {both:?}");
 }

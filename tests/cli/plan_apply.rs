@@ -534,3 +534,55 @@ fn no_secret_value_appears_in_any_output() {
         );
     }
 }
+
+#[test]
+fn a_pool_wide_apply_works_on_several_orgs_at_once() {
+    let mut env = Env::new();
+    let orgs = ["a", "b", "c", "d"];
+    for id in orgs {
+        let users: String = (0..6)
+            .map(|i| format!("  - {{email: u{i}@{id}.org, name: User {i}}}\n"))
+            .collect();
+        env.write(
+            &format!("orgs/{id}.yaml"),
+            &org_file(
+                id,
+                &format!("{id}.org"),
+                &format!("C0{id}"),
+                &format!("users:\n{users}"),
+            ),
+        );
+    }
+    env.start_lab(&["--latency-ms", "40"]);
+    assert_eq!(env.run(&["plan", "--out", "saved.json"]).code, 0);
+    env.lab_post("/_lab/stats/reset", &serde_json::json!({}));
+    let apply = env.run(&["apply", "saved.json"]);
+    assert_eq!(apply.code, 0, "{apply:?}");
+    assert!(
+        apply
+            .stdout
+            .contains("Apply: 24 done, 0 failed, 0 skipped."),
+        "{apply:?}"
+    );
+    // Reports stay in the plan's order.
+    let order: Vec<usize> = orgs
+        .iter()
+        .map(|id| {
+            apply
+                .stdout
+                .find(&format!("{id}: 6 done"))
+                .unwrap_or(usize::MAX)
+        })
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{apply:?}");
+    // One org after another would switch tenants three times; at once, many more.
+    let arrivals = env.lab_get("/_lab/stats")["arrivals"].clone();
+    let tenants: Vec<&str> = arrivals
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str())
+        .collect();
+    let switches = tenants.windows(2).filter(|w| w[0] != w[1]).count();
+    assert!(switches > orgs.len(), "{switches} switches: {tenants:?}");
+}

@@ -114,6 +114,9 @@ struct State {
     counts: BTreeMap<String, u64>,
     /// Query parameters and body fields seen per route, for contract checks.
     seen: BTreeMap<String, std::collections::BTreeSet<String>>,
+    /// The tenant of each authenticated API request, in the order they arrived: tests
+    /// see from it whether orgs were worked on one after another or at once.
+    arrivals: Vec<String>,
     fault_seq: u64,
 }
 
@@ -232,6 +235,7 @@ impl Lab {
             state: Mutex::new(State {
                 tenants: built,
                 tokens: HashMap::new(),
+                arrivals: Vec::new(),
                 faults,
                 counts: BTreeMap::new(),
                 seen: BTreeMap::new(),
@@ -338,6 +342,8 @@ impl Lab {
                 "Request had invalid authentication credentials. Expected OAuth 2 access token.",
             ));
         };
+        let customer = st.tenants[tenant_idx].spec.customer_id.clone();
+        st.arrivals.push(customer);
         if let Some(needed) = scope_for(&segs) {
             let write = *method != Method::GET;
             let ok = scopes.iter().any(|s| {
@@ -507,12 +513,13 @@ impl Lab {
                 let total: u64 = st.counts.values().sum();
                 reply(
                     StatusCode::OK,
-                    &json!({"total": total, "requests": st.counts, "seen": st.seen}),
+                    &json!({"total": total, "requests": st.counts, "seen": st.seen, "arrivals": st.arrivals}),
                 )
             }
             (&Method::POST, "stats/reset") => {
                 st.counts.clear();
                 st.seen.clear();
+                st.arrivals.clear();
                 reply(StatusCode::OK, &json!({}))
             }
             (&Method::GET, "faults") => reply(StatusCode::OK, &json!(st.faults)),

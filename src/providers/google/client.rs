@@ -220,6 +220,7 @@ impl Session {
                 }
             };
             attempt += 1;
+            tracing::debug!(attempt, reason = %retry_reason.0, "token request will be retried");
             if !self.backoff(attempt, retry_reason.1, deadline).await {
                 return Err(GoogleError::GaveUp {
                     method: "POST".into(),
@@ -345,6 +346,7 @@ impl Session {
                 }
             };
             attempt += 1;
+            tracing::debug!(%method, path, attempt, %reason, "request will be retried");
             if !self.backoff(attempt, after, deadline).await {
                 return Err(GoogleError::GaveUp {
                     method: method.to_string(),

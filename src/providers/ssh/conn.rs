@@ -238,6 +238,19 @@ impl Conn {
     /// Runs a command as root, with `stdin` fed to it.
     pub fn run(&self, command: &str, stdin: &[u8]) -> Result<Output, SshError> {
         self.stats.count(&self.key);
+        let started = std::time::Instant::now();
+        let result = self.run_once(command, stdin);
+        // The command line can hold file names, never secrets (they go on stdin).
+        tracing::debug!(
+            host = %self.host.name,
+            ms = started.elapsed().as_millis() as u64,
+            status = result.as_ref().map_or(-1, |o| o.status),
+            "round trip"
+        );
+        result
+    }
+
+    fn run_once(&self, command: &str, stdin: &[u8]) -> Result<Output, SshError> {
         let mut ch = self.session.channel_session().map_err(|e| self.err(e))?;
         // One stream: reading stdout to its end while stderr fills its window could
         // otherwise stall.
