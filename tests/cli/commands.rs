@@ -310,6 +310,13 @@ fn quiet_and_verbose_say_less_and_more() {
                 && l.contains("provider=\"google\"")),
             "{org}: {verbose:?}"
         );
+        assert!(
+            verbose.stderr.lines().any(|l| l.contains("google refresh")
+                && l.contains(&format!("org={org}"))
+                && l.contains("requests=")
+                && l.contains("retries=0")),
+            "{org}: {verbose:?}"
+        );
     }
     // The key never shows, however verbose.
     let key: serde_json::Value =

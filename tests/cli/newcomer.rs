@@ -185,3 +185,27 @@ fn the_committed_schemas_are_not_stale() {
         );
     }
 }
+
+#[test]
+fn the_quick_start_runs_as_written() {
+    // The README's first command, in this checkout: build, lab, validate, plan, apply,
+    // and a plan with nothing to do. (Its on-site half has a test of its own.)
+    let out = std::process::Command::new(repo().join("scripts/quickstart"))
+        .current_dir(repo())
+        .env("STEWARD_QUICKSTART_ONSITE", "skip")
+        .env("NO_COLOR", "1")
+        .env_remove("STEWARD_GOOGLE_URL")
+        .output()
+        .expect("scripts/quickstart");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    for step in [
+        "== steward validate",
+        "2 org file(s) valid.",
+        "Apply: 23 done, 0 failed, 0 skipped.",
+        "(exit 0: no changes)",
+    ] {
+        assert!(text.contains(step), "{step}\n{text}");
+    }
+}

@@ -136,9 +136,21 @@ pub struct Session {
     subject: String,
     token: Mutex<Option<(String, Instant)>>,
     per_org: Semaphore,
+    /// Requests this org's session sent (tokens included), and how many were retries:
+    /// for `-vv`.
+    sent: AtomicU64,
+    retried: AtomicU64,
 }
 
 impl Session {
+    /// (requests sent, of which retries) so far.
+    pub fn counts(&self) -> (u64, u64) {
+        (
+            self.sent.load(Ordering::Relaxed),
+            self.retried.load(Ordering::Relaxed),
+        )
+    }
+
     pub fn new(http: Arc<Http>, account: ServiceAccount, subject: &str) -> Self {
         let per_org = Semaphore::new(http.config.per_org_in_flight);
         Session {
@@ -147,6 +159,8 @@ impl Session {
             subject: subject.to_string(),
             token: Mutex::new(None),
             per_org,
+            sent: AtomicU64::new(0),
+            retried: AtomicU64::new(0),
         }
     }
 
@@ -182,6 +196,7 @@ impl Session {
                 ("assertion", assertion.as_str()),
             ];
             self.http.stats.token.fetch_add(1, Ordering::Relaxed);
+            self.sent.fetch_add(1, Ordering::Relaxed);
             let result = {
                 let _g = self.http.global.acquire().await;
                 self.http.client.post(url).form(&form).send().await
@@ -241,6 +256,7 @@ impl Session {
         deadline: Instant,
     ) -> bool {
         self.http.stats.retries.fetch_add(1, Ordering::Relaxed);
+        self.retried.fetch_add(1, Ordering::Relaxed);
         let cap = Duration::from_millis(100u64.saturating_mul(1 << attempt.min(7)).min(10_000));
         let wait = retry_after.unwrap_or_else(|| cap.mul_f64(jitter()));
         if Instant::now() + wait > deadline {
@@ -293,6 +309,7 @@ impl Session {
                 _ => &self.http.stats.write,
             };
             counter.fetch_add(1, Ordering::Relaxed);
+            self.sent.fetch_add(1, Ordering::Relaxed);
             let mut req = self
                 .http
                 .client

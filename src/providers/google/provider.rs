@@ -83,7 +83,16 @@ impl Provider for Google {
                 Some(s) => s,
                 None => Arc::new(super::connect(&self.http, tenant, &self.secrets)?),
             };
-            let live = super::refresh(&session, org).await?;
+            let before = session.counts();
+            let live = super::refresh(&session, org).await;
+            let (sent, retried) = session.counts();
+            tracing::debug!(
+                org = %org.id,
+                requests = sent - before.0,
+                retries = retried - before.1,
+                "google refresh"
+            );
+            let live = live?;
             Ok(Refresh {
                 live,
                 unmanaged: Vec::new(),
