@@ -162,6 +162,18 @@ def main():
         if code != 0:
             sys.exit(f"apply failed:\n{out[-2000:]}\n{err[-2000:]}")
         print(f"first apply ({a.orgs} orgs): {wall:.2f} s, peak RSS {rss:.0f} MB; {out.strip().splitlines()[-1]}")
+        if a.compare:
+            # The compared build's first apply, on a pool and lab of its own.
+            with BenchPool("steward-bench-compared-") as other:
+                generate(other.dir, a.orgs, a.users, a.groups)
+                subprocess.run([BIN, "lab", "init"], cwd=other.dir, check=True, capture_output=True)
+                other_url = other.start_lab()
+                code, wall, rss, out, err = run(other.dir, other_url, ["apply", "--all", "--yes", "--no-progress"],
+                                                binary=os.path.abspath(a.compare))
+                if code != 0:
+                    sys.exit(f"compared apply failed:\n{out[-2000:]}\n{err[-2000:]}")
+                print(f"first apply, compared build: {wall:.2f} s, peak RSS {rss:.0f} MB; "
+                      f"{out.strip().splitlines()[-1]}")
         dump = lab_call(url, "/_lab/dump")
         add_aliases(url, dump)
         dump = lab_call(url, "/_lab/dump")
