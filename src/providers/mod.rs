@@ -5,6 +5,7 @@
 
 pub mod google;
 pub mod ssh;
+pub mod unifi;
 
 // What providers read lives beside the plan that compares it: plans never reach back
 // into providers.

@@ -603,3 +603,26 @@ fn the_lab_refuses_bad_masks_before_writing_and_knows_ids_cycles_and_limits() {
         (400, Some("Invalid Ou Id"))
     );
 }
+
+#[test]
+fn the_unifi_field_definitions_steward_carries_are_the_contracts() {
+    let contracts = std::env::var_os("STEWARD_CONTRACTS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::support::repo().join("../shared/contracts"))
+        .join("unifi");
+    for file in ["WLANConf.json", "NetworkConf.json"] {
+        let contract = std::fs::read(contracts.join(file)).unwrap_or_else(|e| {
+            panic!(
+                "CONTRACT CHECK DID NOT RUN: cannot read {} ({e}); set STEWARD_CONTRACTS_DIR",
+                contracts.join(file).display()
+            )
+        });
+        let carried = std::fs::read(
+            crate::support::repo()
+                .join("src/providers/unifi/fields")
+                .join(file),
+        )
+        .expect("carried copy");
+        assert!(contract == carried, "{file} differs from the contract");
+    }
+}
