@@ -4,6 +4,7 @@
 //! each listed once in [`EMULATORS`] for `steward lab`.
 
 pub mod google;
+pub mod unifi;
 
 use std::net::SocketAddr;
 use std::path::Path;

@@ -19,5 +19,6 @@ mod newcomer;
 mod plan_apply;
 mod schedules;
 mod sudo;
+mod unifi_lab;
 mod validate;
 mod wifi;

@@ -1,0 +1,333 @@
+//! The UniFi Network controller lab (being built; not in `lab::EMULATORS` until the
+//! provider is): a classic controller's API over HTTPS with a self-signed certificate,
+//! several sites in one state. What it serves so far:
+//!
+//! - `GET /` redirects to `/manage`, as a classic controller does (a UniFi OS console
+//!   answers 200: clients tell the two apart this way);
+//! - `POST /api/login` with `{username, password}` sets the `unifises` session cookie and
+//!   a `csrf_token` cookie; `POST /api/logout`;
+//! - `GET /api/self/sites`;
+//! - `GET`/`POST /api/s/{site}/rest/wlanconf`, `PUT`/`DELETE …/wlanconf/{id}`, with every
+//!   field held to the controller's own definitions (`providers::unifi::fields`);
+//! - replies in the classic envelope: `{"meta": {"rc": "ok"}, "data": [...]}`, errors with
+//!   `rc: error` and the controller's message keys (`api.err.LoginRequired`,
+//!   `api.err.Invalid` with the failing field and pattern, `api.err.NoSiteContext`).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::Mutex;
+
+use crate::providers::unifi::fields;
+
+/// One site of the controller.
+#[derive(Debug, Clone)]
+pub struct Site {
+    pub id: String,
+    /// The short name the classic API addresses it by (`default`, `a1b2c3d4`).
+    pub name: String,
+    pub desc: String,
+    pub wlans: Vec<Value>,
+}
+
+/// What the controller starts with.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub username: String,
+    pub password: String,
+    pub sites: Vec<Site>,
+}
+
+struct State {
+    spec: Spec,
+    /// Session cookie -> CSRF token.
+    sessions: BTreeMap<String, String>,
+    next_id: u64,
+}
+
+pub struct Controller {
+    state: Mutex<State>,
+}
+
+/// The lab's certificate, for clients to pin: PEM and its SHA-256 fingerprint
+/// (hex, colon-separated, as browsers and `openssl x509 -fingerprint` show it).
+#[derive(Debug, Clone)]
+pub struct Certificate {
+    pub pem: String,
+    pub sha256: String,
+}
+
+/// Starts a controller on 127.0.0.1:`port` (0 picks one) with a new self-signed
+/// certificate; returns where it listens and the certificate.
+pub async fn start(spec: Spec, port: u16) -> std::io::Result<(SocketAddr, Certificate)> {
+    let (identity, certificate) = self_signed().map_err(std::io::Error::other)?;
+    let acceptor = tokio_native_tls::TlsAcceptor::from(
+        native_tls::TlsAcceptor::new(identity).map_err(std::io::Error::other)?,
+    );
+    let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+    let addr = listener.local_addr()?;
+    let controller = Arc::new(Controller {
+        state: Mutex::new(State {
+            spec,
+            sessions: BTreeMap::new(),
+            next_id: 1,
+        }),
+    });
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let (acceptor, controller) = (acceptor.clone(), controller.clone());
+            tokio::spawn(async move {
+                // A client that refuses the certificate just goes away.
+                let Ok(tls) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let service = service_fn(move |req| {
+                    let controller = controller.clone();
+                    async move { Ok::<_, std::convert::Infallible>(controller.handle(req).await) }
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(tls), service)
+                    .await;
+            });
+        }
+    });
+    Ok((addr, certificate))
+}
+
+/// A new key and certificate for `localhost` and 127.0.0.1, as a controller makes on
+/// first start.
+fn self_signed() -> Result<(native_tls::Identity, Certificate), String> {
+    use openssl::asn1::Asn1Time;
+    use openssl::bn::{BigNum, MsbOption};
+    use openssl::ec::{EcGroup, EcKey};
+    use openssl::hash::MessageDigest;
+    use openssl::nid::Nid;
+    use openssl::pkey::PKey;
+    use openssl::x509::extension::SubjectAlternativeName;
+    use openssl::x509::{X509, X509NameBuilder};
+    let e = |e: openssl::error::ErrorStack| e.to_string();
+    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).map_err(e)?;
+    let key = PKey::from_ec_key(EcKey::generate(&group).map_err(e)?).map_err(e)?;
+    let mut name = X509NameBuilder::new().map_err(e)?;
+    name.append_entry_by_text("CN", "UniFi").map_err(e)?;
+    let name = name.build();
+    let mut cert = X509::builder().map_err(e)?;
+    cert.set_version(2).map_err(e)?;
+    let mut serial = BigNum::new().map_err(e)?;
+    serial.rand(64, MsbOption::MAYBE_ZERO, false).map_err(e)?;
+    let serial = serial.to_asn1_integer().map_err(e)?;
+    cert.set_serial_number(&serial).map_err(e)?;
+    cert.set_subject_name(&name).map_err(e)?;
+    cert.set_issuer_name(&name).map_err(e)?;
+    cert.set_pubkey(&key).map_err(e)?;
+    let (from, until) = (
+        Asn1Time::days_from_now(0).map_err(e)?,
+        Asn1Time::days_from_now(3650).map_err(e)?,
+    );
+    cert.set_not_before(&from).map_err(e)?;
+    cert.set_not_after(&until).map_err(e)?;
+    let san = SubjectAlternativeName::new()
+        .dns("localhost")
+        .ip("127.0.0.1")
+        .build(&cert.x509v3_context(None, None))
+        .map_err(e)?;
+    cert.append_extension(san).map_err(e)?;
+    cert.sign(&key, MessageDigest::sha256()).map_err(e)?;
+    let cert = cert.build();
+    let pem = String::from_utf8_lossy(&cert.to_pem().map_err(e)?).into_owned();
+    let digest = cert.digest(MessageDigest::sha256()).map_err(e)?;
+    let sha256 = digest
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":");
+    let key_pem = key.private_key_to_pem_pkcs8().map_err(e)?;
+    let identity =
+        native_tls::Identity::from_pkcs8(pem.as_bytes(), &key_pem).map_err(|e| e.to_string())?;
+    Ok((identity, Certificate { pem, sha256 }))
+}
+
+type Reply = Response<Full<Bytes>>;
+
+fn envelope(status: StatusCode, meta: Value, data: Vec<Value>) -> Reply {
+    let body = json!({"meta": meta, "data": data});
+    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json;charset=UTF-8"),
+    );
+    r
+}
+
+fn ok(data: Vec<Value>) -> Reply {
+    envelope(StatusCode::OK, json!({"rc": "ok"}), data)
+}
+
+fn refused(status: StatusCode, msg: &str) -> Reply {
+    envelope(status, json!({"rc": "error", "msg": msg}), vec![])
+}
+
+/// The value of cookie `name` in a request.
+fn cookie<'a>(headers: &'a hyper::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(hyper::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut b = vec![0u8; bytes];
+    // Never all zeros in practice; the lab's tokens need only differ.
+    let _ = openssl::rand::rand_bytes(&mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+impl Controller {
+    async fn handle(&self, req: Request<Incoming>) -> Reply {
+        let method = req.method().clone();
+        let path = req.uri().path().to_string();
+        let headers = req.headers().clone();
+        let body = req
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let mut st = self.state.lock().await;
+        if path == "/" {
+            let mut r = Response::new(Full::new(Bytes::new()));
+            *r.status_mut() = StatusCode::FOUND;
+            r.headers_mut().insert(
+                hyper::header::LOCATION,
+                hyper::header::HeaderValue::from_static("/manage"),
+            );
+            return r;
+        }
+        if path == "/api/login" && method == Method::POST {
+            let (user, pass) = (json["username"].as_str(), json["password"].as_str());
+            if user != Some(st.spec.username.as_str()) || pass != Some(st.spec.password.as_str()) {
+                return refused(StatusCode::BAD_REQUEST, "api.err.Invalid");
+            }
+            let (session, csrf) = (random_hex(16), random_hex(16));
+            st.sessions.insert(session.clone(), csrf.clone());
+            let mut r = ok(vec![]);
+            for c in [
+                format!("unifises={session}; Path=/; Secure; HttpOnly"),
+                format!("csrf_token={csrf}; Path=/; Secure"),
+            ] {
+                if let Ok(v) = hyper::header::HeaderValue::from_str(&c) {
+                    r.headers_mut().append(hyper::header::SET_COOKIE, v);
+                }
+            }
+            return r;
+        }
+        let Some(session) = cookie(&headers, "unifises").filter(|s| st.sessions.contains_key(*s))
+        else {
+            return refused(StatusCode::UNAUTHORIZED, "api.err.LoginRequired");
+        };
+        if path == "/api/logout" && method == Method::POST {
+            let session = session.to_string();
+            st.sessions.remove(&session);
+            return ok(vec![]);
+        }
+        if path == "/api/self/sites" && method == Method::GET {
+            let sites = st
+                .spec
+                .sites
+                .iter()
+                .map(|s| json!({"_id": s.id, "name": s.name, "desc": s.desc, "role": "admin"}))
+                .collect();
+            return ok(sites);
+        }
+        let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        match segs.as_slice() {
+            ["api", "s", site, "rest", "wlanconf", rest @ ..] => {
+                let site = site.to_string();
+                let id = rest.first().map(|s| s.to_string());
+                st.wlanconf(&method, &site, id.as_deref(), json)
+            }
+            _ => refused(StatusCode::NOT_FOUND, "api.err.NotFound"),
+        }
+    }
+}
+
+impl State {
+    fn wlanconf(&mut self, method: &Method, site: &str, id: Option<&str>, body: Value) -> Reply {
+        let next_id = self.next_id;
+        let Some(s) = self.spec.sites.iter_mut().find(|s| s.name == site) else {
+            return refused(StatusCode::BAD_REQUEST, "api.err.NoSiteContext");
+        };
+        let invalid = |body: &Value| -> Option<Reply> {
+            let defs = fields::WLAN.as_ref().ok()?;
+            let first = fields::check(defs, body).into_iter().next()?;
+            Some(envelope(
+                StatusCode::BAD_REQUEST,
+                json!({"rc": "error", "msg": "api.err.Invalid",
+                       "validationError": {"field": first.field, "pattern": first.pattern}}),
+                vec![],
+            ))
+        };
+        match (method, id) {
+            (&Method::GET, None) => ok(s.wlans.clone()),
+            (&Method::GET, Some(id)) => match s.wlans.iter().find(|w| w["_id"] == id) {
+                Some(w) => ok(vec![w.clone()]),
+                None => refused(StatusCode::BAD_REQUEST, "api.err.IdInvalid"),
+            },
+            (&Method::POST, None) => {
+                if let Some(r) = invalid(&body) {
+                    return r;
+                }
+                let mut w = body;
+                w["_id"] = json!(format!("{next_id:024x}"));
+                w["site_id"] = json!(s.id);
+                s.wlans.push(w.clone());
+                self.next_id += 1;
+                ok(vec![w])
+            }
+            (&Method::PUT, Some(id)) => {
+                if let Some(r) = invalid(&body) {
+                    return r;
+                }
+                let Some(w) = s.wlans.iter_mut().find(|w| w["_id"] == id) else {
+                    return refused(StatusCode::BAD_REQUEST, "api.err.IdInvalid");
+                };
+                if let (Value::Object(have), Value::Object(new)) = (&mut *w, body) {
+                    for (k, v) in new {
+                        if k != "_id" && k != "site_id" {
+                            have.insert(k, v);
+                        }
+                    }
+                }
+                ok(vec![w.clone()])
+            }
+            (&Method::DELETE, Some(id)) => {
+                let before = s.wlans.len();
+                s.wlans.retain(|w| w["_id"] != id);
+                if s.wlans.len() == before {
+                    refused(StatusCode::BAD_REQUEST, "api.err.IdInvalid")
+                } else {
+                    ok(vec![])
+                }
+            }
+            _ => refused(StatusCode::METHOD_NOT_ALLOWED, "api.err.NotFound"),
+        }
+    }
+}
