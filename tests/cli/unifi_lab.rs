@@ -5,23 +5,23 @@
 use serde_json::{Value, json};
 use steward::lab::unifi::{self, Site, Spec};
 
-fn spec() -> Spec {
-    let site = |id: &str, name: &str, desc: &str| Site {
-        id: id.into(),
-        name: name.into(),
-        desc: desc.into(),
-        wlans: vec![],
-    };
+fn spec(unifi_os: bool) -> Spec {
+    let mut riverside = Site::new(
+        "5f0000000000000000000002",
+        "k3n8w2q1",
+        "Riverside Food Bank",
+    );
+    riverside.devices = vec![
+        json!({"_id": "d1", "mac": "74:83:c2:00:00:01", "name": "Hall AP", "type": "uap", "adopted": true, "state": 1, "upgradable": false}),
+        json!({"_id": "d2", "mac": "74:83:c2:00:00:02", "name": "Office AP", "type": "uap", "adopted": true, "state": 0, "upgradable": true}),
+    ];
     Spec {
         username: "steward".into(),
         password: "lab-password-7".into(),
+        unifi_os,
         sites: vec![
-            site("5f0000000000000000000001", "default", "Default"),
-            site(
-                "5f0000000000000000000002",
-                "k3n8w2q1",
-                "Riverside Food Bank",
-            ),
+            Site::new("5f0000000000000000000001", "default", "Default"),
+            riverside,
         ],
     }
 }
@@ -30,7 +30,7 @@ fn spec() -> Spec {
 fn the_controller_lab_speaks_the_classic_api_over_pinned_https() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
-        let (addr, cert) = unifi::start(spec(), 0).await.expect("lab starts");
+        let (addr, cert) = unifi::start(spec(false), 0).await.expect("lab starts");
         let base = format!("https://localhost:{}", addr.port());
         assert_eq!(cert.sha256.split(':').count(), 32, "{}", cert.sha256);
         // A client that does not trust the certificate gets nothing.
@@ -51,6 +51,12 @@ fn the_controller_lab_speaks_the_classic_api_over_pinned_https() {
             let mut req = client.request(method, format!("{base}{path}"));
             if !cookie.is_empty() {
                 req = req.header("Cookie", cookie);
+                // The classic controller's CSRF token is its `csrf_token` cookie.
+                let token = cookie
+                    .split("; ")
+                    .find_map(|c| c.strip_prefix("csrf_token="))
+                    .unwrap_or("");
+                req = req.header("X-Csrf-Token", token);
             }
             if let Some(b) = body {
                 req = req.json(&b);
@@ -128,9 +134,118 @@ fn the_controller_lab_speaks_the_classic_api_over_pinned_https() {
         assert_eq!(list["data"], json!([]));
         let (status, body, _) = call(M::GET, "/api/s/nosuch/rest/wlanconf", None, &cookie).await;
         assert_eq!((status, body["meta"]["msg"].clone()), (400, json!("api.err.NoSiteContext")));
+        // A write without the CSRF token is refused.
+        let no_csrf = client
+            .post(format!("{base}{wlans}"))
+            .header("Cookie", cookie.split("; ").next().unwrap_or(""))
+            .json(&staff("another passphrase"))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(no_csrf.status(), 403);
+        // Networks are held to their own definitions; devices are listed with their state.
+        let networks = "/api/s/k3n8w2q1/rest/networkconf";
+        let (status, body, _) = call(
+            M::POST,
+            networks,
+            Some(json!({"name": "Guests", "purpose": "guest", "vlan_enabled": true, "vlan": 4095})),
+            &cookie,
+        )
+        .await;
+        assert_eq!((status, body["meta"]["validationError"]["field"].clone()), (400, json!("vlan")));
+        let (status, _, _) = call(
+            M::POST,
+            networks,
+            Some(json!({"name": "Guests", "purpose": "guest", "vlan_enabled": true, "vlan": 40})),
+            &cookie,
+        )
+        .await;
+        assert_eq!(status, 200);
+        let (_, devices, _) = call(M::GET, "/api/s/k3n8w2q1/stat/device", None, &cookie).await;
+        assert_eq!(devices["data"][1]["state"], 0);
+        assert_eq!(devices["data"][1]["upgradable"], true);
+        // A new site gets a short name of its own.
+        let (status, body, _) = call(
+            M::POST,
+            "/api/s/default/cmd/sitemgr",
+            Some(json!({"cmd": "add-site", "desc": "Hillside Youth Club"})),
+            &cookie,
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let name = body["data"][0]["name"].as_str().unwrap_or_default().to_string();
+        assert_eq!(name.len(), 8, "{body}");
+        let (_, sites, _) = call(M::GET, "/api/self/sites", None, &cookie).await;
+        assert_eq!(sites["data"][2]["desc"], "Hillside Youth Club");
         let (status, _, _) = call(M::POST, "/api/logout", None, &cookie).await;
         assert_eq!(status, 200);
         let (status, _, _) = call(M::GET, "/api/self/sites", None, &cookie).await;
         assert_eq!(status, 401);
+    });
+}
+
+#[test]
+fn the_unifi_os_flavour_answers_its_root_logs_in_with_a_token_and_proxies_the_api() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let (addr, cert) = unifi::start(spec(true), 0).await.expect("lab starts");
+        let base = format!("https://localhost:{}", addr.port());
+        let client = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(cert.pem.as_bytes()).expect("pem"))
+            .redirect(reqwest::redirect::Policy::none())
+            .resolve("localhost", addr)
+            .build()
+            .expect("client");
+        let root = client.get(format!("{base}/")).send().await.expect("GET /");
+        assert_eq!(root.status(), 200);
+        let classic = client
+            .post(format!("{base}/api/login"))
+            .json(&json!({"username": "steward", "password": "lab-password-7"}))
+            .send()
+            .await
+            .expect("classic login");
+        assert_ne!(classic.status(), 200, "UniFi OS has no /api/login");
+        let login = client
+            .post(format!("{base}/api/auth/login"))
+            .json(&json!({"username": "steward", "password": "lab-password-7"}))
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(login.status(), 200);
+        let csrf = login.headers()["x-csrf-token"].to_str().expect("csrf").to_string();
+        let token = login
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|c| c.split(';').next().filter(|c| c.starts_with("TOKEN=")))
+            .expect("TOKEN cookie")
+            .to_string();
+        let sites: Value = client
+            .get(format!("{base}/proxy/network/api/self/sites"))
+            .header("Cookie", &token)
+            .send()
+            .await
+            .expect("sites")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(sites["data"][1]["name"], "k3n8w2q1");
+        let created = client
+            .post(format!("{base}/proxy/network/api/s/k3n8w2q1/rest/wlanconf"))
+            .header("Cookie", &token)
+            .header("X-CSRF-Token", &csrf)
+            .json(&json!({"name": "Staff", "security": "wpapsk", "x_passphrase": "a good passphrase"}))
+            .send()
+            .await
+            .expect("create");
+        assert_eq!(created.status(), 200);
+        let unproxied = client
+            .get(format!("{base}/api/self/sites"))
+            .header("Cookie", &token)
+            .send()
+            .await
+            .expect("unproxied");
+        assert_eq!(unproxied.status(), 404);
     });
 }

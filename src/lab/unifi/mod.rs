@@ -2,13 +2,17 @@
 //! provider is): a classic controller's API over HTTPS with a self-signed certificate,
 //! several sites in one state. What it serves so far:
 //!
-//! - `GET /` redirects to `/manage`, as a classic controller does (a UniFi OS console
-//!   answers 200: clients tell the two apart this way);
-//! - `POST /api/login` with `{username, password}` sets the `unifises` session cookie and
-//!   a `csrf_token` cookie; `POST /api/logout`;
-//! - `GET /api/self/sites`;
-//! - `GET`/`POST /api/s/{site}/rest/wlanconf`, `PUT`/`DELETE …/wlanconf/{id}`, with every
-//!   field held to the controller's own definitions (`providers::unifi::fields`);
+//! - two flavours, as clients tell them apart: a classic controller redirects `GET /` to
+//!   `/manage`; a UniFi OS console answers 200 and serves the same API under
+//!   `/proxy/network`;
+//! - login: classic `POST /api/login` sets the `unifises` session cookie and a
+//!   `csrf_token` cookie; UniFi OS `POST /api/auth/login` sets a `TOKEN` cookie and
+//!   answers the CSRF token in `X-CSRF-Token`. Every write must carry that token
+//!   (`X-Csrf-Token`), or is refused with 403. `POST /api/logout`;
+//! - `GET /api/self/sites`; `POST /api/s/default/cmd/sitemgr` `{cmd: add-site, desc}`;
+//! - `GET`/`POST /api/s/{site}/rest/wlanconf` and `networkconf`, `PUT`/`DELETE …/{id}`,
+//!   every field held to the controller's own definitions (`providers::unifi::fields`);
+//! - `GET /api/s/{site}/stat/device`: the site's access points and their state;
 //! - replies in the classic envelope: `{"meta": {"rc": "ok"}, "data": [...]}`, errors with
 //!   `rc: error` and the controller's message keys (`api.err.LoginRequired`,
 //!   `api.err.Invalid` with the failing field and pattern, `api.err.NoSiteContext`).
@@ -37,6 +41,23 @@ pub struct Site {
     pub name: String,
     pub desc: String,
     pub wlans: Vec<Value>,
+    pub networks: Vec<Value>,
+    /// Adopted and pending devices, as `stat/device` lists them (`state` 1 connected,
+    /// 0 disconnected; `adopted`; `upgradable`).
+    pub devices: Vec<Value>,
+}
+
+impl Site {
+    pub fn new(id: &str, name: &str, desc: &str) -> Site {
+        Site {
+            id: id.into(),
+            name: name.into(),
+            desc: desc.into(),
+            wlans: Vec::new(),
+            networks: Vec::new(),
+            devices: Vec::new(),
+        }
+    }
 }
 
 /// What the controller starts with.
@@ -44,6 +65,8 @@ pub struct Site {
 pub struct Spec {
     pub username: String,
     pub password: String,
+    /// A UniFi OS console (true) or a classic Network Application (false).
+    pub unifi_os: bool,
     pub sites: Vec<Site>,
 }
 
@@ -212,7 +235,18 @@ impl Controller {
             .unwrap_or_default();
         let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         let mut st = self.state.lock().await;
+        let os = st.spec.unifi_os;
         if path == "/" {
+            if os {
+                let mut r = Response::new(Full::new(Bytes::from_static(
+                    b"<!doctype html><title>UniFi OS</title>",
+                )));
+                r.headers_mut().insert(
+                    hyper::header::CONTENT_TYPE,
+                    hyper::header::HeaderValue::from_static("text/html"),
+                );
+                return r;
+            }
             let mut r = Response::new(Full::new(Bytes::new()));
             *r.status_mut() = StatusCode::FOUND;
             r.headers_mut().insert(
@@ -221,34 +255,64 @@ impl Controller {
             );
             return r;
         }
-        if path == "/api/login" && method == Method::POST {
+        let login_path = if os { "/api/auth/login" } else { "/api/login" };
+        if path == login_path && method == Method::POST {
             let (user, pass) = (json["username"].as_str(), json["password"].as_str());
             if user != Some(st.spec.username.as_str()) || pass != Some(st.spec.password.as_str()) {
-                return refused(StatusCode::BAD_REQUEST, "api.err.Invalid");
+                return refused(
+                    if os {
+                        StatusCode::UNAUTHORIZED
+                    } else {
+                        StatusCode::BAD_REQUEST
+                    },
+                    "api.err.Invalid",
+                );
             }
             let (session, csrf) = (random_hex(16), random_hex(16));
             st.sessions.insert(session.clone(), csrf.clone());
             let mut r = ok(vec![]);
-            for c in [
-                format!("unifises={session}; Path=/; Secure; HttpOnly"),
-                format!("csrf_token={csrf}; Path=/; Secure"),
-            ] {
+            let cookies = if os {
+                vec![format!(
+                    "TOKEN={session}; Path=/; Secure; HttpOnly; SameSite=Strict"
+                )]
+            } else {
+                vec![
+                    format!("unifises={session}; Path=/; Secure; HttpOnly"),
+                    format!("csrf_token={csrf}; Path=/; Secure"),
+                ]
+            };
+            for c in cookies {
                 if let Ok(v) = hyper::header::HeaderValue::from_str(&c) {
                     r.headers_mut().append(hyper::header::SET_COOKIE, v);
                 }
             }
+            if os && let Ok(v) = hyper::header::HeaderValue::from_str(&csrf) {
+                r.headers_mut().insert("x-csrf-token", v);
+            }
             return r;
         }
-        let Some(session) = cookie(&headers, "unifises").filter(|s| st.sessions.contains_key(*s))
+        let session_cookie = if os { "TOKEN" } else { "unifises" };
+        let Some((session, csrf)) = cookie(&headers, session_cookie)
+            .and_then(|s| Some((s.to_string(), st.sessions.get(s)?.clone())))
         else {
             return refused(StatusCode::UNAUTHORIZED, "api.err.LoginRequired");
         };
+        // Writes carry the session's CSRF token.
+        let sent = headers.get("x-csrf-token").and_then(|v| v.to_str().ok());
+        if method != Method::GET && sent != Some(csrf.as_str()) {
+            return refused(StatusCode::FORBIDDEN, "api.err.InvalidCsrfToken");
+        }
         if path == "/api/logout" && method == Method::POST {
-            let session = session.to_string();
             st.sessions.remove(&session);
             return ok(vec![]);
         }
-        if path == "/api/self/sites" && method == Method::GET {
+        // UniFi OS serves the Network application's API under /proxy/network.
+        let api = match (os, path.strip_prefix("/proxy/network")) {
+            (true, Some(rest)) => rest.to_string(),
+            (true, None) => return refused(StatusCode::NOT_FOUND, "api.err.NotFound"),
+            (false, _) => path.clone(),
+        };
+        if api == "/api/self/sites" && method == Method::GET {
             let sites = st
                 .spec
                 .sites
@@ -257,26 +321,74 @@ impl Controller {
                 .collect();
             return ok(sites);
         }
-        let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let segs: Vec<&str> = api.trim_start_matches('/').split('/').collect();
         match segs.as_slice() {
-            ["api", "s", site, "rest", "wlanconf", rest @ ..] => {
-                let site = site.to_string();
+            [
+                "api",
+                "s",
+                site,
+                "rest",
+                collection @ ("wlanconf" | "networkconf"),
+                rest @ ..,
+            ] => {
+                let (site, collection) = (site.to_string(), collection.to_string());
                 let id = rest.first().map(|s| s.to_string());
-                st.wlanconf(&method, &site, id.as_deref(), json)
+                st.rest(&method, &site, &collection, id.as_deref(), json)
             }
+            ["api", "s", site, "stat", "device"] if method == Method::GET => {
+                match st.spec.sites.iter().find(|s| s.name == *site) {
+                    Some(s) => ok(s.devices.clone()),
+                    None => refused(StatusCode::BAD_REQUEST, "api.err.NoSiteContext"),
+                }
+            }
+            ["api", "s", _, "cmd", "sitemgr"] if method == Method::POST => st.sitemgr(&json),
             _ => refused(StatusCode::NOT_FOUND, "api.err.NotFound"),
         }
     }
 }
 
 impl State {
-    fn wlanconf(&mut self, method: &Method, site: &str, id: Option<&str>, body: Value) -> Reply {
+    /// `cmd/sitemgr`: `add-site` makes a site with a new short name.
+    fn sitemgr(&mut self, body: &Value) -> Reply {
+        if body["cmd"] != "add-site" {
+            return refused(StatusCode::BAD_REQUEST, "api.err.InvalidCommand");
+        }
+        let desc = body["desc"].as_str().unwrap_or_default().to_string();
+        if desc.is_empty() {
+            return refused(StatusCode::BAD_REQUEST, "api.err.InvalidPayload");
+        }
+        let site = Site::new(
+            &format!("{:024x}", 0x5f00_0000_u64 + self.next_id),
+            &random_hex(4),
+            &desc,
+        );
+        self.next_id += 1;
+        let reply = json!({"_id": site.id, "name": site.name, "desc": site.desc});
+        self.spec.sites.push(site);
+        ok(vec![reply])
+    }
+
+    /// `rest/wlanconf` and `rest/networkconf` of one site.
+    fn rest(
+        &mut self,
+        method: &Method,
+        site: &str,
+        collection: &str,
+        id: Option<&str>,
+        body: Value,
+    ) -> Reply {
         let next_id = self.next_id;
         let Some(s) = self.spec.sites.iter_mut().find(|s| s.name == site) else {
             return refused(StatusCode::BAD_REQUEST, "api.err.NoSiteContext");
         };
+        let site_id = s.id.clone();
+        let (items, defs) = if collection == "wlanconf" {
+            (&mut s.wlans, &fields::WLAN)
+        } else {
+            (&mut s.networks, &fields::NETWORK)
+        };
         let invalid = |body: &Value| -> Option<Reply> {
-            let defs = fields::WLAN.as_ref().ok()?;
+            let defs = defs.as_ref().ok()?;
             let first = fields::check(defs, body).into_iter().next()?;
             Some(envelope(
                 StatusCode::BAD_REQUEST,
@@ -286,8 +398,8 @@ impl State {
             ))
         };
         match (method, id) {
-            (&Method::GET, None) => ok(s.wlans.clone()),
-            (&Method::GET, Some(id)) => match s.wlans.iter().find(|w| w["_id"] == id) {
+            (&Method::GET, None) => ok(items.clone()),
+            (&Method::GET, Some(id)) => match items.iter().find(|w| w["_id"] == id) {
                 Some(w) => ok(vec![w.clone()]),
                 None => refused(StatusCode::BAD_REQUEST, "api.err.IdInvalid"),
             },
@@ -297,8 +409,8 @@ impl State {
                 }
                 let mut w = body;
                 w["_id"] = json!(format!("{next_id:024x}"));
-                w["site_id"] = json!(s.id);
-                s.wlans.push(w.clone());
+                w["site_id"] = json!(site_id);
+                items.push(w.clone());
                 self.next_id += 1;
                 ok(vec![w])
             }
@@ -306,7 +418,7 @@ impl State {
                 if let Some(r) = invalid(&body) {
                     return r;
                 }
-                let Some(w) = s.wlans.iter_mut().find(|w| w["_id"] == id) else {
+                let Some(w) = items.iter_mut().find(|w| w["_id"] == id) else {
                     return refused(StatusCode::BAD_REQUEST, "api.err.IdInvalid");
                 };
                 if let (Value::Object(have), Value::Object(new)) = (&mut *w, body) {
@@ -319,9 +431,9 @@ impl State {
                 ok(vec![w.clone()])
             }
             (&Method::DELETE, Some(id)) => {
-                let before = s.wlans.len();
-                s.wlans.retain(|w| w["_id"] != id);
-                if s.wlans.len() == before {
+                let before = items.len();
+                items.retain(|w| w["_id"] != id);
+                if items.len() == before {
                     refused(StatusCode::BAD_REQUEST, "api.err.IdInvalid")
                 } else {
                     ok(vec![])
