@@ -134,15 +134,6 @@ fn the_controller_lab_speaks_the_classic_api_over_pinned_https() {
         assert_eq!(list["data"], json!([]));
         let (status, body, _) = call(M::GET, "/api/s/nosuch/rest/wlanconf", None, &cookie).await;
         assert_eq!((status, body["meta"]["msg"].clone()), (400, json!("api.err.NoSiteContext")));
-        // A write without the CSRF token is refused.
-        let no_csrf = client
-            .post(format!("{base}{wlans}"))
-            .header("Cookie", cookie.split("; ").next().unwrap_or(""))
-            .json(&staff("another passphrase"))
-            .send()
-            .await
-            .expect("request");
-        assert_eq!(no_csrf.status(), 403);
         // Networks are held to their own definitions; devices are listed with their state.
         let networks = "/api/s/k3n8w2q1/rest/networkconf";
         let (status, body, _) = call(
@@ -240,6 +231,15 @@ fn the_unifi_os_flavour_answers_its_root_logs_in_with_a_token_and_proxies_the_ap
             .await
             .expect("create");
         assert_eq!(created.status(), 200);
+        // A write without the session's CSRF token is refused.
+        let no_csrf = client
+            .post(format!("{base}/proxy/network/api/s/k3n8w2q1/rest/wlanconf"))
+            .header("Cookie", &token)
+            .json(&json!({"name": "Guests", "security": "open"}))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(no_csrf.status(), 403);
         let unproxied = client
             .get(format!("{base}/api/self/sites"))
             .header("Cookie", &token)
@@ -248,4 +248,40 @@ fn the_unifi_os_flavour_answers_its_root_logs_in_with_a_token_and_proxies_the_ap
             .expect("unproxied");
         assert_eq!(unproxied.status(), 404);
     });
+}
+
+#[test]
+fn an_open_source_unifi_client_works_against_the_lab_unchanged() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    for (unifi_os, flavour) in [(false, "v5"), (true, "UDMP-unifiOS")] {
+        let mut s = spec(unifi_os);
+        s.sites[1].wlans = vec![json!({"_id": "w1", "name": "Staff", "security": "wpapsk"})];
+        let (addr, cert) = rt.block_on(unifi::start(s, 0)).expect("lab starts");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cert_file = dir.path().join("controller.pem");
+        std::fs::write(&cert_file, &cert.pem).expect("cert file");
+        // The lab keeps serving on the runtime's threads while the client runs.
+        let out = crate::support::output_ok(
+            std::process::Command::new("python3")
+                .arg(crate::support::repo().join("tests/unifi_client_check.py"))
+                .arg(format!("localhost:{}", addr.port()))
+                .arg(&cert_file)
+                .arg(flavour)
+                .arg("k3n8w2q1")
+                // requests lets these override the client's own `verify`.
+                .env_remove("REQUESTS_CA_BUNDLE")
+                .env_remove("CURL_CA_BUNDLE"),
+            "pyunifi against the lab (scripts/test installs it)",
+        );
+        let read: Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(
+            read,
+            json!({
+                "sites": ["Default", "Riverside Food Bank"],
+                "aps": [["Hall AP", 1], ["Office AP", 0]],
+                "wlans": ["Staff"],
+            }),
+            "{flavour}"
+        );
+    }
 }

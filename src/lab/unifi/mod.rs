@@ -7,11 +7,12 @@
 //!   `/proxy/network`;
 //! - login: classic `POST /api/login` sets the `unifises` session cookie and a
 //!   `csrf_token` cookie; UniFi OS `POST /api/auth/login` sets a `TOKEN` cookie and
-//!   answers the CSRF token in `X-CSRF-Token`. Every write must carry that token
-//!   (`X-Csrf-Token`), or is refused with 403. `POST /api/logout`;
+//!   answers the CSRF token in `X-CSRF-Token`, which every write must carry (403
+//!   otherwise). `POST /api/logout`;
 //! - `GET /api/self/sites`; `POST /api/s/default/cmd/sitemgr` `{cmd: add-site, desc}`;
 //! - `GET`/`POST /api/s/{site}/rest/wlanconf` and `networkconf`, `PUT`/`DELETE …/{id}`,
 //!   every field held to the controller's own definitions (`providers::unifi::fields`);
+//!   `GET …/list/wlanconf` and `list/networkconf`, the older listing;
 //! - `GET /api/s/{site}/stat/device`: the site's access points and their state;
 //! - replies in the classic envelope: `{"meta": {"rc": "ok"}, "data": [...]}`, errors with
 //!   `rc: error` and the controller's message keys (`api.err.LoginRequired`,
@@ -167,6 +168,16 @@ fn self_signed() -> Result<(native_tls::Identity, Certificate), String> {
         .build(&cert.x509v3_context(None, None))
         .map_err(e)?;
     cert.append_extension(san).map_err(e)?;
+    // Its own issuer: clients that pin it take it as a trust anchor, which OpenSSL
+    // accepts only from a certificate marked as able to sign.
+    cert.append_extension(
+        openssl::x509::extension::BasicConstraints::new()
+            .critical()
+            .ca()
+            .build()
+            .map_err(e)?,
+    )
+    .map_err(e)?;
     cert.sign(&key, MessageDigest::sha256()).map_err(e)?;
     let cert = cert.build();
     let pem = String::from_utf8_lossy(&cert.to_pem().map_err(e)?).into_owned();
@@ -297,9 +308,10 @@ impl Controller {
         else {
             return refused(StatusCode::UNAUTHORIZED, "api.err.LoginRequired");
         };
-        // Writes carry the session's CSRF token.
+        // On UniFi OS, writes carry the session's CSRF token (a classic controller sets
+        // the cookie but does not require the header, and classic clients send none).
         let sent = headers.get("x-csrf-token").and_then(|v| v.to_str().ok());
-        if method != Method::GET && sent != Some(csrf.as_str()) {
+        if os && method != Method::GET && sent != Some(csrf.as_str()) {
             return refused(StatusCode::FORBIDDEN, "api.err.InvalidCsrfToken");
         }
         if path == "/api/logout" && method == Method::POST {
@@ -334,6 +346,16 @@ impl Controller {
                 let (site, collection) = (site.to_string(), collection.to_string());
                 let id = rest.first().map(|s| s.to_string());
                 st.rest(&method, &site, &collection, id.as_deref(), json)
+            }
+            [
+                "api",
+                "s",
+                site,
+                "list",
+                collection @ ("wlanconf" | "networkconf"),
+            ] if method == Method::GET => {
+                let (site, collection) = (site.to_string(), collection.to_string());
+                st.rest(&method, &site, &collection, None, Value::Null)
             }
             ["api", "s", site, "stat", "device"] if method == Method::GET => {
                 match st.spec.sites.iter().find(|s| s.name == *site) {
