@@ -19,6 +19,7 @@ fn spec(unifi_os: bool) -> Spec {
         username: "steward".into(),
         password: "lab-password-7".into(),
         unifi_os,
+        api_key: Some("lab-api-key-31".into()),
         sites: vec![
             Site::new("5f0000000000000000000001", "default", "Default"),
             riverside,
@@ -284,4 +285,123 @@ fn an_open_source_unifi_client_works_against_the_lab_unchanged() {
             "{flavour}"
         );
     }
+}
+
+#[test]
+fn the_integration_api_pages_sites_and_devices_as_its_openapi_description_says() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (addr, cert) = rt
+        .block_on(unifi::start(spec(true), 0))
+        .expect("lab starts");
+    let base = format!(
+        "https://localhost:{}/proxy/network/integration/v1",
+        addr.port()
+    );
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(cert.pem.as_bytes()).expect("pem"))
+        .resolve("localhost", addr)
+        .build()
+        .expect("client");
+    let get = |path: &str, key: Option<&str>| {
+        let mut req = client.get(format!("{base}{path}"));
+        if let Some(k) = key {
+            req = req.header("X-API-KEY", k);
+        }
+        rt.block_on(async {
+            let r = req.send().await.expect("request");
+            (
+                r.status().as_u16(),
+                r.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        })
+    };
+    let key = Some("lab-api-key-31");
+    let (status, body) = get("/sites", None);
+    assert_eq!(
+        (status, body["code"].clone()),
+        (401, json!("api.authentication.missing-credentials"))
+    );
+    let (status, _) = get("/sites", Some("wrong"));
+    assert_eq!(status, 401);
+    let (status, info) = get("/info", key);
+    assert_eq!(status, 200);
+    let (_, all) = get("/sites", key);
+    assert_eq!(
+        (all["count"].clone(), all["totalCount"].clone()),
+        (json!(2), json!(2))
+    );
+    let (_, second) = get("/sites?offset=1&limit=1", key);
+    assert_eq!(second["data"][0]["internalReference"], "k3n8w2q1");
+    assert_eq!(second["data"][0]["name"], "Riverside Food Bank");
+    let (status, too_many) = get("/sites?limit=201", key);
+    assert_eq!(status, 400, "{too_many}");
+    let site = second["data"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let (_, devices) = get(&format!("/sites/{site}/devices"), key);
+    let states: Vec<(&str, bool)> = devices["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|d| {
+            (
+                d["state"].as_str().unwrap_or(""),
+                d["firmwareUpdatable"] == true,
+            )
+        })
+        .collect();
+    assert_eq!(states, [("ONLINE", false), ("OFFLINE", true)]);
+    // Every reply matches its schema in the published description (an independent
+    // validator resolves its references).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut args = Vec::new();
+    for (name, value) in [
+        ("Application info", &info),
+        ("Site overview page", &all),
+        ("Adopted device overview page", &devices),
+        ("Error Message", &body),
+    ] {
+        let file = dir.path().join(format!("{}.json", name.replace(' ', "-")));
+        std::fs::write(&file, value.to_string()).expect("write");
+        args.push(format!("{name}={}", file.display()));
+    }
+    let contract = std::env::var_os("STEWARD_CONTRACTS_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| crate::support::repo().join("../shared/contracts"))
+        .join("unifi/integration-openapi-10.4.57.json");
+    assert!(
+        contract.is_file(),
+        "CONTRACT CHECK DID NOT RUN: no {}; set STEWARD_CONTRACTS_DIR",
+        contract.display()
+    );
+    crate::support::output_ok(
+        std::process::Command::new("python3")
+            .arg(crate::support::repo().join("tests/tools/openapi_check.py"))
+            .arg(&contract)
+            .args(&args),
+        "the lab's integration replies against the OpenAPI description",
+    );
+    // A controller too old for the integration API does not have it at all.
+    let mut old = spec(false);
+    old.api_key = None;
+    let (addr, cert) = rt.block_on(unifi::start(old, 0)).expect("lab starts");
+    let old_client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(cert.pem.as_bytes()).expect("pem"))
+        .resolve("localhost", addr)
+        .build()
+        .expect("client");
+    let status = rt.block_on(async {
+        old_client
+            .get(format!(
+                "https://localhost:{}/proxy/network/integration/v1/sites",
+                addr.port()
+            ))
+            .header("X-API-KEY", "lab-api-key-31")
+            .send()
+            .await
+            .expect("request")
+            .status()
+    });
+    assert_eq!(status, 404);
 }

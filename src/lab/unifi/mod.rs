@@ -14,6 +14,10 @@
 //!   every field held to the controller's own definitions (`providers::unifi::fields`);
 //!   `GET …/list/wlanconf` and `list/networkconf`, the older listing;
 //! - `GET /api/s/{site}/stat/device`: the site's access points and their state;
+//! - the integration API (`/proxy/network/integration/v1`, `X-API-KEY`) when the spec
+//!   gives a key — an older controller has none: `info`, `sites` and a site's
+//!   `devices`, paged by `offset` and `limit` (at most 200) as its OpenAPI description
+//!   says, errors in its `Error Message` shape;
 //! - replies in the classic envelope: `{"meta": {"rc": "ok"}, "data": [...]}`, errors with
 //!   `rc: error` and the controller's message keys (`api.err.LoginRequired`,
 //!   `api.err.Invalid` with the failing field and pattern, `api.err.NoSiteContext`).
@@ -68,6 +72,8 @@ pub struct Spec {
     pub password: String,
     /// A UniFi OS console (true) or a classic Network Application (false).
     pub unifi_os: bool,
+    /// The integration API's key; `None`: a controller too old to have that API.
+    pub api_key: Option<String>,
     pub sites: Vec<Site>,
 }
 
@@ -237,6 +243,14 @@ impl Controller {
     async fn handle(&self, req: Request<Incoming>) -> Reply {
         let method = req.method().clone();
         let path = req.uri().path().to_string();
+        let query: BTreeMap<String, String> = req
+            .uri()
+            .query()
+            .unwrap_or("")
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let headers = req.headers().clone();
         let body = req
             .into_body()
@@ -265,6 +279,9 @@ impl Controller {
                 hyper::header::HeaderValue::from_static("/manage"),
             );
             return r;
+        }
+        if let Some(rest) = path.strip_prefix("/proxy/network/integration/v1/") {
+            return st.integration(&method, rest, &path, &query, &headers);
         }
         let login_path = if os { "/api/auth/login" } else { "/api/login" };
         if path == login_path && method == Method::POST {
@@ -369,7 +386,160 @@ impl Controller {
     }
 }
 
+/// The integration API's error body (`Error Message` in its OpenAPI description).
+fn integration_error(status: StatusCode, code: &str, message: &str, path: &str) -> Reply {
+    let body = json!({
+        "statusCode": status.as_u16(),
+        "statusName": status.canonical_reason().unwrap_or("").to_ascii_uppercase().replace(' ', "_"),
+        "code": code,
+        "message": message,
+        "timestamp": crate::util::now_rfc3339(),
+        "requestPath": path.trim_start_matches("/proxy/network"),
+    });
+    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+/// A UUID for an object the classic API knows by a 24-hex-digit id.
+fn uuid_of(id: &str) -> String {
+    let hex: String = format!("{id:0>32}").chars().take(32).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
 impl State {
+    /// The integration API: read-only here so far (what a plan reads).
+    fn integration(
+        &self,
+        method: &Method,
+        rest: &str,
+        path: &str,
+        query: &BTreeMap<String, String>,
+        headers: &hyper::HeaderMap,
+    ) -> Reply {
+        let Some(key) = &self.spec.api_key else {
+            // An older controller: no such API at all.
+            return refused(StatusCode::NOT_FOUND, "api.err.NotFound");
+        };
+        match headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
+            None => {
+                return integration_error(
+                    StatusCode::UNAUTHORIZED,
+                    "api.authentication.missing-credentials",
+                    "Missing credentials",
+                    path,
+                );
+            }
+            Some(k) if k != key => {
+                return integration_error(
+                    StatusCode::UNAUTHORIZED,
+                    "api.authentication.failed",
+                    "Authentication failed",
+                    path,
+                );
+            }
+            Some(_) => {}
+        }
+        if method != Method::GET {
+            return integration_error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "api.request.method-not-allowed",
+                "Method not allowed",
+                path,
+            );
+        }
+        let number = |name: &str, default: usize| -> Result<usize, ()> {
+            query
+                .get(name)
+                .map_or(Ok(default), |v| v.parse().map_err(|_| ()))
+        };
+        let (Ok(offset), Ok(limit)) = (number("offset", 0), number("limit", 25)) else {
+            return integration_error(
+                StatusCode::BAD_REQUEST,
+                "api.request.argument-type-mismatch",
+                "offset and limit are numbers",
+                path,
+            );
+        };
+        if limit > 200 {
+            return integration_error(
+                StatusCode::BAD_REQUEST,
+                "api.request.invalid-argument",
+                "limit must be at most 200",
+                path,
+            );
+        }
+        let page = |items: Vec<Value>| {
+            let total = items.len();
+            let data: Vec<Value> = items.into_iter().skip(offset).take(limit).collect();
+            let body = json!({"offset": offset, "limit": limit, "count": data.len(), "totalCount": total, "data": data});
+            let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+            r.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static("application/json"),
+            );
+            r
+        };
+        let segs: Vec<&str> = rest.split('/').collect();
+        match segs.as_slice() {
+            ["info"] => {
+                let body = json!({"applicationVersion": "10.4.57"});
+                let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+                r.headers_mut().insert(
+                    hyper::header::CONTENT_TYPE,
+                    hyper::header::HeaderValue::from_static("application/json"),
+                );
+                r
+            }
+            ["sites"] => page(
+                self.spec
+                    .sites
+                    .iter()
+                    .map(|s| json!({"id": uuid_of(&s.id), "internalReference": s.name, "name": s.desc}))
+                    .collect(),
+            ),
+            ["sites", site, "devices"] => {
+                let Some(s) = self.spec.sites.iter().find(|s| uuid_of(&s.id) == *site) else {
+                    return integration_error(StatusCode::NOT_FOUND, "api.site.not-found", "Site not found", path);
+                };
+                page(
+                    s.devices
+                        .iter()
+                        .filter(|d| d["adopted"] != false)
+                        .map(|d| {
+                            let state = match d["state"].as_i64() {
+                                Some(1) => "ONLINE",
+                                Some(0) => "OFFLINE",
+                                _ => "GETTING_READY",
+                            };
+                            json!({
+                                "id": uuid_of(d["_id"].as_str().unwrap_or_default()),
+                                "macAddress": d["mac"], "ipAddress": d["ip"].as_str().unwrap_or(""),
+                                "name": d["name"], "model": d["model"].as_str().unwrap_or("U6-Lite"),
+                                "state": state, "supported": true,
+                                "firmwareVersion": d["version"].as_str().unwrap_or("6.6.77"),
+                                "firmwareUpdatable": d["upgradable"] == true,
+                                "features": ["accessPoint"], "interfaces": ["radios"],
+                            })
+                        })
+                        .collect(),
+                )
+            }
+            _ => integration_error(StatusCode::NOT_FOUND, "api.request.not-found", "Not found", path),
+        }
+    }
+
     /// `cmd/sitemgr`: `add-site` makes a site with a new short name.
     fn sitemgr(&mut self, body: &Value) -> Reply {
         if body["cmd"] != "add-site" {
