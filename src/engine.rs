@@ -176,7 +176,7 @@ impl Engine {
         } else {
             ProgressDrawTarget::hidden()
         });
-        // 80 columns: 24 for the org, 30 for the bar, the rest for counts and the change.
+        // 80 columns: 20 for the org, 30 for the bar, the rest for counts and the change.
         let style =
             ProgressStyle::with_template("{prefix:>20.bold} [{bar:30}] {pos}/{len} {wide_msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
@@ -275,12 +275,13 @@ impl Engine {
         });
         let graph = change_graph(&op.changes);
         let changes: Arc<Vec<Change>> = Arc::new(op.changes.clone());
+        let providers = Arc::new(self.providers.clone());
         let outcomes = walk(&graph, self.parallelism, |node: NodeIndex| {
             let sessions = sessions.clone();
             let ctx = ctx.clone();
             let changes = changes.clone();
             let bar = bar.clone();
-            let providers = self.providers.clone();
+            let providers = providers.clone();
             async move {
                 let change = &changes[node.index()];
                 bar.set_message(format!("{} {}", change.action.symbol(), change.address));

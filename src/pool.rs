@@ -1,6 +1,5 @@
 //! The pool: `steward.yaml` at the root of the repository, and where things live.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -150,29 +149,35 @@ impl Pool {
         let mut config = config;
         config.parallelism = config.parallelism.max(1);
         let providers = &crate::providers::REGISTRY;
-        // Every top-level key is the pool's own or a provider's.
-        let keys: BTreeMap<String, serde::de::IgnoredAny> = if text.trim().is_empty() {
-            BTreeMap::new()
-        } else {
-            serde_yaml::from_str(&text).map_err(|e| yaml_problem(&path, &text, &e))?
-        };
-        if let Some(key) = keys.keys().find(|k| {
-            !OWN_KEYS.contains(&k.as_str()) && !providers.iter().any(|p| p.name == k.as_str())
-        }) {
+        // Every top-level key is the pool's own or a provider's; the positioned YAML
+        // tree says where an unknown one is.
+        let root_node = crate::yaml::parse(&text).ok();
+        let unknown = root_node
+            .as_ref()
+            .and_then(|n| n.entries())
+            .and_then(|entries| {
+                entries.iter().map(|(k, _)| k).find(|k| {
+                    !OWN_KEYS.contains(&k.text.as_str())
+                        && !providers.iter().any(|p| p.name == k.text.as_str())
+                })
+            });
+        if let Some(key) = unknown {
             let expected: Vec<String> = OWN_KEYS
                 .iter()
                 .chain(providers.iter().map(|p| &p.name))
                 .map(|k| format!("`{k}`"))
                 .collect();
-            return Err(key_problem(
-                &path,
-                &text,
-                key,
+            return Err(Box::new(Problem::at(
+                "yaml",
+                &SourceFile::new(&path, text.clone()),
+                key.span,
                 format!(
-                    "unknown field `{key}`, expected one of {}",
+                    "unknown field `{}`, expected one of {}",
+                    key.text,
                     expected.join(", ")
                 ),
-            ));
+                "here",
+            )));
         }
         let mut settings = crate::providers::Parts::default();
         for p in providers {
@@ -192,6 +197,15 @@ impl Pool {
             .ancestors()
             .find(|dir| dir.join(POOL_FILE).is_file())
             .map(Path::to_path_buf)
+    }
+
+    /// The settings `provider` read from its part of the file (its defaults when the
+    /// file has none).
+    pub fn provider_settings<T: std::any::Any + Clone + Default>(&self, provider: &str) -> T {
+        self.settings
+            .get::<T>(provider)
+            .cloned()
+            .unwrap_or_default()
     }
 
     pub fn orgs_dir(&self) -> PathBuf {
@@ -241,30 +255,6 @@ pub fn json_schema() -> serde_json::Value {
     root["additionalProperties"] = false.into();
     root["title"] = "Steward pool file (steward.yaml)".into();
     root
-}
-
-/// A top-level key of the pool file that is not one, at its line.
-fn key_problem(path: &Path, text: &str, key: &str, message: String) -> Box<Problem> {
-    let file = SourceFile::new(path, text.to_string());
-    let at = text
-        .lines()
-        .scan(0usize, |offset, line| {
-            let start = *offset;
-            *offset += line.len() + 1;
-            Some((start, line))
-        })
-        .find(|(_, line)| {
-            line.strip_prefix(key)
-                .is_some_and(|rest| rest.trim_start().starts_with(':'))
-        })
-        .map_or(0, |(start, _)| start);
-    Box::new(Problem::at(
-        "yaml",
-        &file,
-        Span::new(at, key.len().max(1)),
-        message,
-        "here",
-    ))
 }
 
 /// A serde_yaml error as a diagnostic at its line and column.

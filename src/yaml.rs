@@ -673,36 +673,6 @@ impl MarkedEventReceiver for JsonBuilder<'_> {
     }
 }
 
-/// Parses one YAML document into JSON (YAML 1.2 core schema for plain scalars).
-/// Errors carry a byte span.
-pub fn parse_json(src: &str) -> Result<Value, SyntaxError> {
-    parse_json_streaming(src, None)
-}
-
-/// As [`parse_json`]; with `stream = (key, on_item)`, each item of the top-level list
-/// under `key` is handed to `on_item` when complete and left out of the result.
-pub fn parse_json_streaming<'a>(
-    src: &str,
-    stream: Option<Stream<'a>>,
-) -> Result<Value, SyntaxError> {
-    let offsets = Offsets::new(src);
-    let mut builder = JsonBuilder {
-        stream,
-        ..JsonBuilder::default()
-    };
-    drive_str(src, &offsets, &mut builder)?;
-    if let Some((message, mark)) = builder.error {
-        let at = offsets.byte(mark.index());
-        return Err(SyntaxError {
-            message,
-            span: Span::new(at, usize::from(at < src.len())),
-        });
-    }
-    Ok(builder
-        .root
-        .unwrap_or(Value::Object(serde_json::Map::new())))
-}
-
 /// A parse failure in text that was never held whole: where it is, by line and column
 /// (both 1-based, columns in characters).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -712,8 +682,10 @@ pub struct LineError {
     pub column: usize,
 }
 
-/// As [`parse_json_streaming`], reading the text as it arrives (from a renderer on
-/// another thread), so the whole text need never exist at once.
+/// Parses one YAML document into JSON (YAML 1.2 core schema for plain scalars) as
+/// its text arrives (from a renderer, perhaps on another thread), so the whole text need
+/// never exist at once. With `stream = (key, on_item)`, each item of the top-level list
+/// under `key` is handed to `on_item` when complete and left out of the result.
 pub fn parse_json_chars<'a>(
     chars: impl Iterator<Item = char>,
     stream: Option<Stream<'a>>,

@@ -27,6 +27,17 @@ fn spec(unifi_os: bool) -> Spec {
     }
 }
 
+/// A client that trusts only the lab's certificate (pinned, as Steward will) and
+/// follows no redirect, reaching the lab as `localhost`.
+fn pinned_client(addr: std::net::SocketAddr, cert: &unifi::Certificate) -> reqwest::Client {
+    reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(cert.pem.as_bytes()).expect("pem"))
+        .redirect(reqwest::redirect::Policy::none())
+        .resolve("localhost", addr)
+        .build()
+        .expect("client")
+}
+
 #[test]
 fn the_controller_lab_speaks_the_classic_api_over_pinned_https() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
@@ -37,13 +48,7 @@ fn the_controller_lab_speaks_the_classic_api_over_pinned_https() {
         // A client that does not trust the certificate gets nothing.
         let stranger = reqwest::Client::new();
         assert!(stranger.get(format!("{base}/api/self/sites")).send().await.is_err());
-        let trusted = reqwest::Certificate::from_pem(cert.pem.as_bytes()).expect("pem");
-        let client = reqwest::Client::builder()
-            .add_root_certificate(trusted)
-            .redirect(reqwest::redirect::Policy::none())
-            .resolve("localhost", addr)
-            .build()
-            .expect("client");
+        let client = pinned_client(addr, &cert);
         // A classic controller redirects `/` (a UniFi OS console answers 200).
         let root = client.get(format!("{base}/")).send().await.expect("GET /");
         assert_eq!(root.status(), 302);
@@ -182,12 +187,7 @@ fn the_unifi_os_flavour_answers_its_root_logs_in_with_a_token_and_proxies_the_ap
     rt.block_on(async {
         let (addr, cert) = unifi::start(spec(true), 0).await.expect("lab starts");
         let base = format!("https://localhost:{}", addr.port());
-        let client = reqwest::Client::builder()
-            .add_root_certificate(reqwest::Certificate::from_pem(cert.pem.as_bytes()).expect("pem"))
-            .redirect(reqwest::redirect::Policy::none())
-            .resolve("localhost", addr)
-            .build()
-            .expect("client");
+        let client = pinned_client(addr, &cert);
         let root = client.get(format!("{base}/")).send().await.expect("GET /");
         assert_eq!(root.status(), 200);
         let classic = client
@@ -297,11 +297,7 @@ fn the_integration_api_pages_sites_and_devices_as_its_openapi_description_says()
         "https://localhost:{}/proxy/network/integration/v1",
         addr.port()
     );
-    let client = reqwest::Client::builder()
-        .add_root_certificate(reqwest::Certificate::from_pem(cert.pem.as_bytes()).expect("pem"))
-        .resolve("localhost", addr)
-        .build()
-        .expect("client");
+    let client = pinned_client(addr, &cert);
     let get = |path: &str, key: Option<&str>| {
         let mut req = client.get(format!("{base}{path}"));
         if let Some(k) = key {
@@ -386,11 +382,7 @@ fn the_integration_api_pages_sites_and_devices_as_its_openapi_description_says()
     let mut old = spec(false);
     old.api_key = None;
     let (addr, cert) = rt.block_on(unifi::start(old, 0)).expect("lab starts");
-    let old_client = reqwest::Client::builder()
-        .add_root_certificate(reqwest::Certificate::from_pem(cert.pem.as_bytes()).expect("pem"))
-        .resolve("localhost", addr)
-        .build()
-        .expect("client");
+    let old_client = pinned_client(addr, &cert);
     let status = rt.block_on(async {
         old_client
             .get(format!(

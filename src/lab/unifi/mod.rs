@@ -201,15 +201,29 @@ fn self_signed() -> Result<(native_tls::Identity, Certificate), String> {
 
 type Reply = Response<Full<Bytes>>;
 
-fn envelope(status: StatusCode, meta: Value, data: Vec<Value>) -> Reply {
-    let body = json!({"meta": meta, "data": data});
+/// A JSON reply; `content_type` as the API that answers writes it.
+fn json_reply(status: StatusCode, body: &Value, content_type: &'static str) -> Reply {
     let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
     *r.status_mut() = status;
     r.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
-        hyper::header::HeaderValue::from_static("application/json;charset=UTF-8"),
+        hyper::header::HeaderValue::from_static(content_type),
     );
     r
+}
+
+/// The classic API's envelope.
+fn envelope(status: StatusCode, meta: Value, data: Vec<Value>) -> Reply {
+    json_reply(
+        status,
+        &json!({"meta": meta, "data": data}),
+        "application/json;charset=UTF-8",
+    )
+}
+
+/// A reply of the integration API.
+fn integration_reply(status: StatusCode, body: &Value) -> Reply {
+    json_reply(status, body, "application/json")
 }
 
 fn ok(data: Vec<Value>) -> Reply {
@@ -396,13 +410,7 @@ fn integration_error(status: StatusCode, code: &str, message: &str, path: &str) 
         "timestamp": crate::util::now_rfc3339(),
         "requestPath": path.trim_start_matches("/proxy/network"),
     });
-    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
-    *r.status_mut() = status;
-    r.headers_mut().insert(
-        hyper::header::CONTENT_TYPE,
-        hyper::header::HeaderValue::from_static("application/json"),
-    );
-    r
+    integration_reply(status, &body)
 }
 
 /// A UUID for an object the classic API knows by a 24-hex-digit id.
@@ -484,23 +492,12 @@ impl State {
             let total = items.len();
             let data: Vec<Value> = items.into_iter().skip(offset).take(limit).collect();
             let body = json!({"offset": offset, "limit": limit, "count": data.len(), "totalCount": total, "data": data});
-            let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
-            r.headers_mut().insert(
-                hyper::header::CONTENT_TYPE,
-                hyper::header::HeaderValue::from_static("application/json"),
-            );
-            r
+            integration_reply(StatusCode::OK, &body)
         };
         let segs: Vec<&str> = rest.split('/').collect();
         match segs.as_slice() {
             ["info"] => {
-                let body = json!({"applicationVersion": "10.4.57"});
-                let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
-                r.headers_mut().insert(
-                    hyper::header::CONTENT_TYPE,
-                    hyper::header::HeaderValue::from_static("application/json"),
-                );
-                r
+                integration_reply(StatusCode::OK, &json!({"applicationVersion": "10.4.57"}))
             }
             ["sites"] => page(
                 self.spec

@@ -26,11 +26,7 @@ pub static ENTRY: Entry = Entry {
 };
 
 fn start(pool: &Pool, secrets: &Secrets) -> Started {
-    let config = pool
-        .settings
-        .get::<config::GoogleConfig>(NAME)
-        .cloned()
-        .unwrap_or_default();
+    let config: config::GoogleConfig = pool.provider_settings(NAME);
     Ok(Arc::new(Google {
         http: Http::new(&config)?,
         secrets: secrets.clone(),

@@ -25,11 +25,7 @@ pub static ENTRY: Entry = Entry {
 };
 
 fn start(pool: &Pool, secrets: &Secrets) -> Started {
-    let config = pool
-        .settings
-        .get::<config::SshConfig>(NAME)
-        .cloned()
-        .unwrap_or_default();
+    let config: config::SshConfig = pool.provider_settings(NAME);
     let settings = Settings::from_config(pool, &config).map_err(|e| {
         ProviderError::Config(format!(
             "cannot read the known_hosts file {}: {e}",
