@@ -79,6 +79,8 @@ impl ModuleSpec {
             max: None,
             format: None,
             when_missing: None,
+            only_if: None,
+            values_only_if: None,
         }
     }
 }
@@ -284,6 +286,15 @@ impl Catalogue {
                     continue;
                 }
             };
+            if let Some(fields) = spec.input_schema().nested()
+                && let Err(message) = crate::schema::check_conditions(fields)
+            {
+                problems.push(Problem::new(
+                    "module_file",
+                    format!("{}: {message}", spec_path.display()),
+                ));
+                continue;
+            }
             let template_path = path.join(&spec.template);
             let uses_inputs;
             match crate::util::read_inside(&template_path, &path, &template_path) {

@@ -98,6 +98,80 @@ pub struct Schema {
     /// On a secret: what to do when it is not set (how to create it).
     #[serde(default)]
     pub when_missing: Option<String>,
+    /// On an object's field: it applies only when these sibling fields (defaults
+    /// included) have one of the listed values, e.g. `{backend: [hostapd]}`. Given
+    /// otherwise, it is an error at its line, never silently dropped; `required` holds
+    /// only where it applies.
+    #[serde(default)]
+    pub only_if: Option<BTreeMap<String, Vec<String>>>,
+    /// On a field with `enum`: values allowed only under conditions like `only_if`,
+    /// e.g. `{both: {backend: [unifi]}}`.
+    #[serde(default)]
+    pub values_only_if: Option<BTreeMap<String, BTreeMap<String, Vec<String>>>>,
+}
+
+/// Which of `conditions` (sibling field -> allowed values) the sibling values in `out`
+/// fail, as `field` and its value; `None` when all hold.
+fn unmet<'a>(
+    conditions: &'a BTreeMap<String, Vec<String>>,
+    out: &'a Map<String, Value>,
+) -> Option<(&'a str, String, &'a [String])> {
+    conditions.iter().find_map(|(field, allowed)| {
+        let have = match out.get(field) {
+            Some(Value::String(s)) => s.clone(),
+            Some(v) => v.to_string(),
+            None => String::new(),
+        };
+        (!allowed.contains(&have)).then_some((field.as_str(), have, allowed.as_slice()))
+    })
+}
+
+/// Checks a module's `only_if` and `values_only_if` (and those nested in its fields):
+/// each names a sibling field and values it can have, so a typo in a module cannot
+/// switch an input off for everyone.
+pub fn check_conditions(fields: &BTreeMap<String, Schema>) -> Result<(), String> {
+    for (name, schema) in fields {
+        let mut all: Vec<&BTreeMap<String, Vec<String>>> = schema.only_if.iter().collect();
+        if let Some(rules) = &schema.values_only_if {
+            for value in rules.keys() {
+                if !schema.one_of.as_ref().is_some_and(|e| e.contains(value)) {
+                    return Err(format!(
+                        "`{name}`: values_only_if names `{value}`, which is not in its enum"
+                    ));
+                }
+            }
+            all.extend(rules.values());
+        }
+        for conditions in all {
+            for (field, values) in conditions {
+                let Some(sibling) = fields.get(field).filter(|f| f.only_if.is_none()) else {
+                    return Err(format!(
+                        "`{name}`: its condition names `{field}`, which is not an unconditional field beside it"
+                    ));
+                };
+                if let Some(e) = &sibling.one_of
+                    && let Some(v) = values.iter().find(|v| !e.contains(v))
+                {
+                    return Err(format!(
+                        "`{name}`: its condition names `{field}: {v}`, which `{field}` cannot be"
+                    ));
+                }
+            }
+        }
+        if let Some(nested) = schema.nested() {
+            check_conditions(nested)?;
+        }
+    }
+    Ok(())
+}
+
+/// `backend hostapd` or `backend hostapd or unifi`, for messages.
+fn conditions_text(conditions: &BTreeMap<String, Vec<String>>) -> String {
+    conditions
+        .iter()
+        .map(|(f, v)| format!("`{f}` is {}", v.join(" or ")))
+        .collect::<Vec<_>>()
+        .join(" and ")
 }
 
 /// Formats a value's consumer requires (checked on a secret's value for secrets).
@@ -198,6 +272,9 @@ impl Schema {
         } else if let Some(d) = &self.default {
             text.push_str(&format!(", default {d}"));
         }
+        if let Some(conditions) = &self.only_if {
+            text.push_str(&format!(" (only when {})", conditions_text(conditions)));
+        }
         text
     }
 
@@ -243,7 +320,9 @@ impl Schema {
                 static NONE: BTreeMap<String, Schema> = BTreeMap::new();
                 let fields = self.fields.as_ref().unwrap_or(&NONE);
                 let mut out = Map::new();
+                let mut given: BTreeMap<&str, (Span, Span)> = BTreeMap::new();
                 for (key, value) in entries {
+                    given.insert(key.text.as_str(), (key.span, value.span));
                     match fields.get(&key.text) {
                         Some(schema) => {
                             let v = schema.check(value, &join(path, &key.text), ctx);
@@ -268,7 +347,53 @@ impl Schema {
                         }
                     }
                 }
-                for (name, schema) in fields {
+                // Unconditional fields first: conditions read their values.
+                let (conditional, plain): (Vec<_>, Vec<_>) =
+                    fields.iter().partition(|(_, s)| s.only_if.is_some());
+                for (name, schema) in plain.into_iter().chain(conditional) {
+                    if let Some(conditions) = &schema.only_if
+                        && let Some((field, have, _)) = unmet(conditions, &out)
+                    {
+                        if let Some((key_span, _)) = given.get(name.as_str()) {
+                            let p = Problem::at(
+                                "not_applicable",
+                                ctx.file,
+                                *key_span,
+                                format!(
+                                    "`{name}` applies only when {}; here `{field}` is `{have}`",
+                                    conditions_text(conditions)
+                                ),
+                                "not used with this setting",
+                            )
+                            .with_help(format!(
+                                "remove `{name}`, or change `{field}`: with `{have}` it would be silently ignored"
+                            ));
+                            ctx.problems.push(p);
+                        }
+                        out.remove(name);
+                        continue;
+                    }
+                    if let (Some(rules), Some((_, value_span)), Some(Value::String(v))) = (
+                        &schema.values_only_if,
+                        given.get(name.as_str()),
+                        out.get(name),
+                    ) && let Some(conditions) = rules.get(v)
+                        && let Some((field, have, _)) = unmet(conditions, &out)
+                    {
+                        ctx.problems.push(
+                            Problem::at(
+                                "not_applicable",
+                                ctx.file,
+                                *value_span,
+                                format!(
+                                    "`{name}: {v}` is possible only when {}; here `{field}` is `{have}`",
+                                    conditions_text(conditions)
+                                ),
+                                "not possible with this setting",
+                            )
+                            .with_help(format!("choose another value of `{name}`, or change `{field}`")),
+                        );
+                    }
                     if out.contains_key(name) {
                         continue;
                     }
@@ -723,7 +848,7 @@ impl Schema {
                         .collect();
                     let required: Vec<Value> = fields
                         .iter()
-                        .filter(|(_, v)| v.required)
+                        .filter(|(_, v)| v.required && v.only_if.is_none())
                         .map(|(k, _)| Value::String(k.clone()))
                         .collect();
                     out.insert("properties".into(), Value::Object(properties));

@@ -17,15 +17,15 @@ pub struct LabArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum LabCommand {
-    /// Create the lab credentials (Google: a service-account key in the secrets folder) every org lacks.
+    /// Create the lab credentials every org lacks (Google: a service-account key; UniFi: the controller's password, API key and certificate) in the secrets folder.
     Init,
-    /// Serve the emulators (Google: Directory API and token endpoint) on loopback until stopped.
+    /// Serve the emulators (Google: Directory API and token endpoint; a UniFi controller when steward.yaml has `unifi:`) on loopback until stopped.
     Serve(ServeArgs),
 }
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
-    /// Port on 127.0.0.1 (0 picks a free one).
+    /// Port on 127.0.0.1 of the first emulator (0 picks a free one for every emulator).
     #[arg(long, default_value_t = 8089)]
     pub port: u16,
     /// Create missing lab keys first (as `steward lab init`).
@@ -52,6 +52,13 @@ pub struct ServeArgs {
     /// Write the lab's URL to this file once it listens (the first emulator's, Google's).
     #[arg(long)]
     pub ready_file: Option<PathBuf>,
+    /// Another emulator's port, as NAME=PORT (repeatable); each has a default of its own.
+    #[arg(long, value_name = "NAME=PORT")]
+    pub port_of: Vec<String>,
+    /// Write `export NAME=VALUE` lines for every emulator to this file once they all
+    /// listen, for `. FILE` in a shell.
+    #[arg(long)]
+    pub env_file: Option<PathBuf>,
 }
 
 fn open_pool(root: &Option<PathBuf>) -> Result<Pool, Box<Problem>> {
@@ -94,20 +101,41 @@ pub fn run(root: &Option<PathBuf>, _ui: &Ui, args: LabArgs) -> CmdResult {
             let rt = runtime()?;
             rt.block_on(async move {
                 let mut first = None;
+                let mut exports = String::new();
                 for (i, emulator) in EMULATORS.iter().enumerate() {
                     let (what, created) = (emulator.prepare)(&pool, a.init).map_err(lab_problem)?;
                     for c in &created {
                         eprintln!("created lab key {c}");
                     }
-                    // `--port` is the first emulator's; the others pick free ports.
-                    let port = if i == 0 { a.port } else { 0 };
-                    let addr = (emulator.start)(&pool, &options, port)
+                    // `--port` is the first emulator's (Google's).
+                    let asked = a.port_of.iter().find_map(|p| {
+                        let (name, port) = p.split_once('=')?;
+                        (name == emulator.name).then(|| port.parse::<u16>().ok())?
+                    });
+                    let port = match (i, asked) {
+                        (0, _) => a.port,
+                        (_, Some(p)) => p,
+                        _ if a.port == 0 => 0,
+                        _ => emulator.default_port,
+                    };
+                    let Some(served) = (emulator.start)(&pool, &options, port)
                         .await
-                        .map_err(lab_problem)?;
-                    let url = format!("http://{addr}");
-                    eprintln!("steward lab: {what} on {url}");
-                    eprintln!("use it with: export {}={url}", emulator.url_env);
-                    first.get_or_insert(url);
+                        .map_err(lab_problem)?
+                    else {
+                        eprintln!("steward lab: no {} emulator: {what}", emulator.name);
+                        continue;
+                    };
+                    eprintln!("steward lab: {what} on {}", served.url);
+                    for (k, v) in &served.env {
+                        eprintln!("use it with: export {k}={v}");
+                        exports.push_str(&format!("export {k}='{v}'\n"));
+                    }
+                    first.get_or_insert(served.url);
+                }
+                if let Some(f) = &a.env_file {
+                    crate::util::write_atomic(f, exports.as_bytes(), 0o644).map_err(|e| {
+                        Problem::new("lab", format!("cannot write {}: {e}", f.display()))
+                    })?;
                 }
                 if let (Some(f), Some(url)) = (&a.ready_file, &first) {
                     lab::write_ready(f, url).map_err(|e| {

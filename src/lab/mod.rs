@@ -15,18 +15,42 @@ use crate::pool::Pool;
 use crate::providers::BoxFuture;
 
 /// Every emulator `steward lab` prepares and serves, one line each.
-pub static EMULATORS: [&Emulator; 1] = [&google::EMULATOR];
+pub static EMULATORS: [&Emulator; 2] = [&google::EMULATOR, &unifi::EMULATOR];
 
 /// One emulator as `steward lab` runs it.
 pub struct Emulator {
     pub name: &'static str,
     /// The environment variable that points Steward at it.
     pub url_env: &'static str,
+    /// Its port on 127.0.0.1 unless told otherwise.
+    pub default_port: u16,
     /// Reads the pool and, with `create`, writes the lab credentials that are missing.
     /// Returns what it will host (for people) and the files it wrote.
     pub prepare: fn(&Pool, bool) -> Result<Prepared, LabError>,
-    /// Starts serving on 127.0.0.1 (port 0 picks one); returns where it listens.
-    pub start: fn(&Pool, &Faults, u16) -> BoxFuture<'static, Result<SocketAddr, LabError>>,
+    /// Starts serving on 127.0.0.1 (port 0 picks one); `None` when the pool has nothing
+    /// for it to host.
+    pub start: fn(&Pool, &Faults, u16) -> Starting,
+}
+
+/// An emulator starting: serving, `None` with nothing to host, or why it cannot.
+pub type Starting = BoxFuture<'static, Result<Option<Served>, LabError>>;
+
+/// An emulator serving: its URL, and the environment that points Steward at it.
+#[derive(Debug, Clone)]
+pub struct Served {
+    pub url: String,
+    pub env: Vec<(&'static str, String)>,
+}
+
+impl Served {
+    /// Served at `url`, found through `url_env` alone.
+    pub fn at(emulator: &Emulator, addr: SocketAddr, scheme: &str) -> Served {
+        let url = format!("{scheme}://{addr}");
+        Served {
+            env: vec![(emulator.url_env, url.clone())],
+            url,
+        }
+    }
 }
 
 /// What an emulator will host (for people), and the credential files it wrote.

@@ -435,7 +435,13 @@ impl Change {
 pub fn show(v: &Option<Value>) -> String {
     match v {
         None | Some(Value::Null) => "(none)".into(),
-        Some(Value::String(s)) if s == REDACTED => REDACTED.into(),
+        // The marker, or what a provider says of a secret it compared (`(secret, not
+        // the file's)`): never a value.
+        Some(Value::String(s))
+            if s == REDACTED || (s.starts_with("(secret") && s.ends_with(')')) =>
+        {
+            s.clone()
+        }
         Some(v) => v.to_string(),
     }
 }

@@ -28,7 +28,7 @@ use crate::yaml::Node;
 
 /// Every provider, one line each: its name, its kinds, how it checks an org file and
 /// how it starts for a run.
-pub static REGISTRY: [&Entry; 2] = [&google::ENTRY, &ssh::ENTRY];
+pub static REGISTRY: [&Entry; 3] = [&google::ENTRY, &ssh::ENTRY, &unifi::ENTRY];
 
 /// A provider as the registry lists it.
 pub struct Entry {

@@ -19,6 +19,7 @@ mod newcomer;
 mod plan_apply;
 mod schedules;
 mod sudo;
+mod unifi;
 mod unifi_lab;
 mod validate;
 mod wifi;

@@ -15,16 +15,15 @@ fn spec(unifi_os: bool) -> Spec {
         json!({"_id": "d1", "mac": "74:83:c2:00:00:01", "name": "Hall AP", "type": "uap", "adopted": true, "state": 1, "upgradable": false}),
         json!({"_id": "d2", "mac": "74:83:c2:00:00:02", "name": "Office AP", "type": "uap", "adopted": true, "state": 0, "upgradable": true}),
     ];
-    Spec {
-        username: "steward".into(),
-        password: "lab-password-7".into(),
+    let mut spec = Spec::new(
+        "steward",
+        "lab-password-7",
         unifi_os,
-        api_key: Some("lab-api-key-31".into()),
-        sites: vec![
-            Site::new("5f0000000000000000000001", "default", "Default"),
-            riverside,
-        ],
-    }
+        Some("lab-api-key-31".into()),
+    );
+    spec.sites.push(riverside);
+    spec.version = "10.4.57".into();
+    spec
 }
 
 /// A client that trusts only the lab's certificate (pinned, as Steward will) and

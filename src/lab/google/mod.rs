@@ -18,6 +18,7 @@ use super::{Emulator, LabError};
 
 pub static EMULATOR: Emulator = Emulator {
     name: "google",
+    default_port: 8089,
     url_env: "STEWARD_GOOGLE_URL",
     prepare: |pool, create| {
         let (tenants, created) = tenants(pool, create)?;
@@ -28,9 +29,10 @@ pub static EMULATOR: Emulator = Emulator {
         let faults = faults.clone();
         Box::pin(async move {
             let lab = Lab::new(tenants?, faults).map_err(LabError::Io)?;
-            directory::start(lab, port)
+            let addr = directory::start(lab, port)
                 .await
-                .map_err(|e| LabError::Io(format!("cannot listen on port {port}: {e}")))
+                .map_err(|e| LabError::Io(format!("cannot listen on port {port}: {e}")))?;
+            Ok(Some(super::Served::at(&EMULATOR, addr, "http")))
         })
     },
 };

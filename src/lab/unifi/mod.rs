@@ -38,6 +38,9 @@ use tokio::sync::Mutex;
 
 use crate::providers::unifi::fields;
 
+mod pool;
+pub use pool::EMULATOR;
+
 /// One site of the controller.
 #[derive(Debug, Clone)]
 pub struct Site {
@@ -75,6 +78,41 @@ pub struct Spec {
     /// The integration API's key; `None`: a controller too old to have that API.
     pub api_key: Option<String>,
     pub sites: Vec<Site>,
+    /// The Network application's version, as `stat/sysinfo` says it.
+    pub version: String,
+    /// Access points that join a site when a site with this description is made (as
+    /// an office's access points do once their site exists and they are adopted).
+    pub arrivals: BTreeMap<String, Vec<Value>>,
+    /// The private key and certificate (PEM, one after the other) to serve; a new pair
+    /// when `None`.
+    pub identity: Option<String>,
+    pub faults: crate::lab::Faults,
+}
+
+impl Spec {
+    /// A controller of `version` with these credentials and only its `Default` site.
+    pub fn new(username: &str, password: &str, unifi_os: bool, api_key: Option<String>) -> Spec {
+        Spec {
+            username: username.into(),
+            password: password.into(),
+            unifi_os,
+            api_key,
+            sites: vec![Site::new("5f0000000000000000000001", "default", "Default")],
+            version: "9.5.21".into(),
+            arrivals: BTreeMap::new(),
+            identity: None,
+            faults: crate::lab::Faults::default(),
+        }
+    }
+}
+
+/// An access point as `stat/device` lists it: adopted and connected.
+pub fn access_point(n: u32, name: &str) -> Value {
+    json!({
+        "_id": format!("d{n:023x}"), "mac": format!("74:83:c2:{:02x}:{:02x}:{:02x}", (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff),
+        "name": name, "type": "uap", "model": "U6-Lite", "adopted": true, "state": 1,
+        "upgradable": false, "version": "6.6.77", "ip": format!("10.0.{}.{}", (n >> 8) & 0xff, n & 0xff),
+    })
 }
 
 struct State {
@@ -82,6 +120,8 @@ struct State {
     /// Session cookie -> CSRF token.
     sessions: BTreeMap<String, String>,
     next_id: u64,
+    /// API requests served (the lab's own `/_lab/` calls aside), by kind.
+    stats: BTreeMap<&'static str, u64>,
 }
 
 pub struct Controller {
@@ -99,7 +139,11 @@ pub struct Certificate {
 /// Starts a controller on 127.0.0.1:`port` (0 picks one) with a new self-signed
 /// certificate; returns where it listens and the certificate.
 pub async fn start(spec: Spec, port: u16) -> std::io::Result<(SocketAddr, Certificate)> {
-    let (identity, certificate) = self_signed().map_err(std::io::Error::other)?;
+    let pem = match &spec.identity {
+        Some(pem) => pem.clone(),
+        None => new_identity().map_err(std::io::Error::other)?,
+    };
+    let (identity, certificate) = load_identity(&pem).map_err(std::io::Error::other)?;
     let acceptor = tokio_native_tls::TlsAcceptor::from(
         native_tls::TlsAcceptor::new(identity).map_err(std::io::Error::other)?,
     );
@@ -110,6 +154,7 @@ pub async fn start(spec: Spec, port: u16) -> std::io::Result<(SocketAddr, Certif
             spec,
             sessions: BTreeMap::new(),
             next_id: 1,
+            stats: BTreeMap::new(),
         }),
     });
     tokio::spawn(async move {
@@ -136,9 +181,9 @@ pub async fn start(spec: Spec, port: u16) -> std::io::Result<(SocketAddr, Certif
     Ok((addr, certificate))
 }
 
-/// A new key and certificate for `localhost` and 127.0.0.1, as a controller makes on
-/// first start.
-fn self_signed() -> Result<(native_tls::Identity, Certificate), String> {
+/// A new private key and self-signed certificate for `localhost` and 127.0.0.1, as a
+/// controller makes on first start: PEM, key first.
+pub fn new_identity() -> Result<String, String> {
     use openssl::asn1::Asn1Time;
     use openssl::bn::{BigNum, MsbOption};
     use openssl::ec::{EcGroup, EcKey};
@@ -186,17 +231,42 @@ fn self_signed() -> Result<(native_tls::Identity, Certificate), String> {
     .map_err(e)?;
     cert.sign(&key, MessageDigest::sha256()).map_err(e)?;
     let cert = cert.build();
-    let pem = String::from_utf8_lossy(&cert.to_pem().map_err(e)?).into_owned();
-    let digest = cert.digest(MessageDigest::sha256()).map_err(e)?;
-    let sha256 = digest
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect::<Vec<_>>()
-        .join(":");
     let key_pem = key.private_key_to_pem_pkcs8().map_err(e)?;
-    let identity =
-        native_tls::Identity::from_pkcs8(pem.as_bytes(), &key_pem).map_err(|e| e.to_string())?;
-    Ok((identity, Certificate { pem, sha256 }))
+    let cert_pem = cert.to_pem().map_err(e)?;
+    Ok(format!(
+        "{}{}",
+        String::from_utf8_lossy(&key_pem),
+        String::from_utf8_lossy(&cert_pem)
+    ))
+}
+
+/// The TLS identity and the certificate (with its fingerprint) of a PEM key and
+/// certificate.
+fn load_identity(pem: &str) -> Result<(native_tls::Identity, Certificate), String> {
+    let e = |e: openssl::error::ErrorStack| e.to_string();
+    let cert = openssl::x509::X509::from_pem(pem.as_bytes()).map_err(e)?;
+    let key = openssl::pkey::PKey::private_key_from_pem(pem.as_bytes()).map_err(e)?;
+    let cert_pem = String::from_utf8_lossy(&cert.to_pem().map_err(e)?).into_owned();
+    let sha256 = certificate_fingerprint(&cert_pem)?;
+    let key_pem = key.private_key_to_pem_pkcs8().map_err(e)?;
+    let identity = native_tls::Identity::from_pkcs8(cert_pem.as_bytes(), &key_pem)
+        .map_err(|e| e.to_string())?;
+    Ok((
+        identity,
+        Certificate {
+            pem: cert_pem,
+            sha256,
+        },
+    ))
+}
+
+/// The SHA-256 fingerprint of the (first) certificate in `pem`, `AB:CD:…`.
+pub fn certificate_fingerprint(pem: &str) -> Result<String, String> {
+    let cert = openssl::x509::X509::from_pem(pem.as_bytes()).map_err(|e| e.to_string())?;
+    let digest = cert
+        .digest(openssl::hash::MessageDigest::sha256())
+        .map_err(|e| e.to_string())?;
+    Ok(crate::providers::unifi::config::show_fingerprint(&digest))
 }
 
 type Reply = Response<Full<Bytes>>;
@@ -254,6 +324,52 @@ fn random_hex(bytes: usize) -> String {
 }
 
 impl Controller {
+    /// The lab's own calls, for tests and `steward lab`: `POST devices`
+    /// `{site: DESC, devices: [...]}` sets a site's devices (an access point going
+    /// offline); `POST faults` sets latency and faults; `GET stats` counts requests.
+    async fn control(&self, method: &Method, path: &str, body: Value) -> Reply {
+        let mut st = self.state.lock().await;
+        match (method, path) {
+            (&Method::POST, "devices") => {
+                let desc = body["site"].as_str().unwrap_or_default();
+                let Some(site) = st.spec.sites.iter_mut().find(|s| s.desc == desc) else {
+                    return refused(StatusCode::NOT_FOUND, "no such site");
+                };
+                site.devices = body["devices"].as_array().cloned().unwrap_or_default();
+                ok(vec![])
+            }
+            (&Method::POST, "faults") => match serde_json::from_value(body) {
+                Ok(f) => {
+                    st.spec.faults = f;
+                    ok(vec![])
+                }
+                Err(e) => refused(StatusCode::BAD_REQUEST, &e.to_string()),
+            },
+            (&Method::GET, "stats") => ok(vec![json!(st.stats)]),
+            // Another controller at the same address: flavour, version, integration key.
+            (&Method::POST, "controller") => {
+                if let Some(os) = body["unifi_os"].as_bool() {
+                    st.spec.unifi_os = os;
+                }
+                if let Some(v) = body["version"].as_str() {
+                    st.spec.version = v.to_string();
+                }
+                if body.get("api_key").is_some() {
+                    st.spec.api_key = body["api_key"].as_str().map(str::to_string);
+                }
+                st.sessions.clear();
+                ok(vec![])
+            }
+            (&Method::GET, "sites") => ok(st
+                .spec
+                .sites
+                .iter()
+                .map(|s| json!({"name": s.name, "desc": s.desc, "wlans": s.wlans, "networks": s.networks, "devices": s.devices}))
+                .collect()),
+            _ => refused(StatusCode::NOT_FOUND, "api.err.NotFound"),
+        }
+    }
+
     async fn handle(&self, req: Request<Incoming>) -> Reply {
         let method = req.method().clone();
         let path = req.uri().path().to_string();
@@ -273,7 +389,33 @@ impl Controller {
             .map(|b| b.to_bytes())
             .unwrap_or_default();
         let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        if let Some(control) = path.strip_prefix("/_lab/") {
+            return self.control(&method, control, json).await;
+        }
+        // Latency and faults as a busy controller has them, outside the state's lock.
+        let faults = self.state.lock().await.spec.faults.clone();
+        if faults.latency_ms > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(faults.latency_ms)).await;
+        }
+        if faults.rate > 0.0 && path != "/" {
+            let mut b = [0u8; 4];
+            let _ = openssl::rand::rand_bytes(&mut b);
+            if f64::from(u32::from_le_bytes(b)) / f64::from(u32::MAX) < faults.rate {
+                let status = match faults.kinds.first().map(String::as_str) {
+                    Some("500") => StatusCode::INTERNAL_SERVER_ERROR,
+                    Some("429") => StatusCode::TOO_MANY_REQUESTS,
+                    _ => StatusCode::SERVICE_UNAVAILABLE,
+                };
+                return refused(status, "api.err.ServerBusy");
+            }
+        }
         let mut st = self.state.lock().await;
+        let what = match (&method, path.as_str()) {
+            (_, p) if p.ends_with("/login") => "login",
+            (&Method::GET, _) => "read",
+            _ => "write",
+        };
+        *st.stats.entry(what).or_default() += 1;
         let os = st.spec.unifi_os;
         if path == "/" {
             if os {
@@ -395,6 +537,15 @@ impl Controller {
                 }
             }
             ["api", "s", _, "cmd", "sitemgr"] if method == Method::POST => st.sitemgr(&json),
+            ["api", "s", site, "stat", "sysinfo"] if method == Method::GET => {
+                if st.spec.sites.iter().any(|s| s.name == *site) {
+                    ok(vec![
+                        json!({"version": st.spec.version, "name": "UniFi Network", "timezone": "UTC"}),
+                    ])
+                } else {
+                    refused(StatusCode::BAD_REQUEST, "api.err.NoSiteContext")
+                }
+            }
             _ => refused(StatusCode::NOT_FOUND, "api.err.NotFound"),
         }
     }
@@ -497,13 +648,29 @@ impl State {
         let segs: Vec<&str> = rest.split('/').collect();
         match segs.as_slice() {
             ["info"] => {
-                integration_reply(StatusCode::OK, &json!({"applicationVersion": "10.4.57"}))
+                integration_reply(StatusCode::OK, &json!({"applicationVersion": self.spec.version}))
             }
             ["sites"] => page(
                 self.spec
                     .sites
                     .iter()
                     .map(|s| json!({"id": uuid_of(&s.id), "internalReference": s.name, "name": s.desc}))
+                    .collect(),
+            ),
+            ["pending-devices"] => page(
+                self.spec
+                    .sites
+                    .iter()
+                    .flat_map(|s| s.devices.iter().filter(|d| d["adopted"] == false).map(move |d| (s, d)))
+                    .map(|(s, d)| {
+                        json!({
+                            "macAddress": d["mac"], "ipAddress": d["ip"].as_str().unwrap_or(""),
+                            "model": d["model"].as_str().unwrap_or("U6-Lite"), "state": "PENDING_ADOPTION",
+                            "supported": true, "firmwareVersion": d["version"].as_str().unwrap_or("6.6.77"),
+                            "firmwareUpdatable": d["upgradable"] == true, "features": ["accessPoint"],
+                            "adoptionTargetSiteIds": [uuid_of(&s.id)],
+                        })
+                    })
                     .collect(),
             ),
             ["sites", site, "devices"] => {
@@ -546,11 +713,18 @@ impl State {
         if desc.is_empty() {
             return refused(StatusCode::BAD_REQUEST, "api.err.InvalidPayload");
         }
-        let site = Site::new(
+        let mut site = Site::new(
             &format!("{:024x}", 0x5f00_0000_u64 + self.next_id),
             &random_hex(4),
             &desc,
         );
+        // A new site has its untagged LAN, as the controller makes it.
+        site.networks.push(json!({
+            "_id": format!("{:024x}", 0x6e00_0000_u64 + self.next_id),
+            "name": "Default", "purpose": "corporate", "enabled": true, "vlan_enabled": false,
+            "site_id": site.id,
+        }));
+        site.devices = self.spec.arrivals.get(&desc).cloned().unwrap_or_default();
         self.next_id += 1;
         let reply = json!({"_id": site.id, "name": site.name, "desc": site.desc});
         self.spec.sites.push(site);

@@ -1,8 +1,14 @@
-//! UniFi Network controllers: Wi-Fi broadcasts and networks, one site per member org.
-//!
-//! Being built (issue: Wi-Fi on a UniFi controller). What is here so far: the
-//! controller's own field definitions and the checker that holds every value Steward
-//! sends, and every value the lab accepts, to them. The provider is not in the registry
-//! yet.
+//! UniFi Network controllers: Wi-Fi broadcasts and VLAN networks, one site per member
+//! org on the pool's controller (`unifi:` in steward.yaml). Every value sent is held to
+//! the controller's own field definitions ([`fields`]).
 
+pub mod client;
+pub mod config;
 pub mod fields;
+pub mod kinds;
+pub mod provider;
+
+pub use provider::ENTRY;
+
+/// The provider's name: in kinds, settings and sessions.
+pub const NAME: &str = "unifi";

@@ -4,6 +4,7 @@
 pub mod drift;
 pub mod hosts;
 pub mod mail;
+pub mod unifi;
 pub mod workflows;
 
 use std::io::{Read, Write};
@@ -203,7 +204,17 @@ impl Env {
         assert_eq!(init.code, 0, "lab init: {init:?}");
         let ready = self.path(".lab-url");
         let _ = std::fs::remove_file(&ready);
-        let mut full = vec!["lab", "serve", "--port", "0", "--ready-file", ".lab-url"];
+        let _ = std::fs::remove_file(self.path(".lab-env"));
+        let mut full = vec![
+            "lab",
+            "serve",
+            "--port",
+            "0",
+            "--ready-file",
+            ".lab-url",
+            "--env-file",
+            ".lab-env",
+        ];
         full.extend_from_slice(args);
         let child = self
             .command(&full)
@@ -217,6 +228,17 @@ impl Env {
             let url = self.read(".lab-url");
             if !url.trim().is_empty() {
                 self.lab_url = Some(url.trim().to_string());
+                // The other emulators' settings (a UniFi controller's URL and
+                // certificate fingerprint), written before the ready file.
+                for line in self.read(".lab-env").lines() {
+                    let Some((k, v)) = line.trim_start_matches("export ").split_once('=') else {
+                        continue;
+                    };
+                    if k != "STEWARD_GOOGLE_URL" {
+                        self.extra_env
+                            .push((k.to_string(), v.trim_matches('\'').to_string()));
+                    }
+                }
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
