@@ -126,6 +126,55 @@ fn unmet<'a>(
     })
 }
 
+/// `only_if` and `values_only_if` as JSON Schema `if`/`then`, so an editor flags a
+/// hostapd-only input under `backend: unifi` as `validate` does.
+fn conditional_json_schema(fields: &BTreeMap<String, Schema>) -> Vec<Value> {
+    // Whether the siblings meet `conditions`; a sibling left out has its default.
+    let holds = |conditions: &BTreeMap<String, Vec<String>>| -> Value {
+        let all: Vec<Value> = conditions
+            .iter()
+            .map(|(field, values)| {
+                let listed = serde_json::json!({
+                    "required": [field],
+                    "properties": {field: {"enum": values}},
+                });
+                let default_holds = fields
+                    .get(field)
+                    .and_then(|f| f.default.as_ref())
+                    .and_then(Value::as_str)
+                    .is_some_and(|d| values.iter().any(|v| v == d));
+                if default_holds {
+                    serde_json::json!({"anyOf": [{"not": {"required": [field]}}, listed]})
+                } else {
+                    listed
+                }
+            })
+            .collect();
+        serde_json::json!({"allOf": all})
+    };
+    let mut out = Vec::new();
+    for (name, schema) in fields {
+        if let Some(conditions) = &schema.only_if {
+            out.push(serde_json::json!({
+                "if": {"not": holds(conditions)},
+                "then": {"not": {"required": [name]}},
+            }));
+            if schema.required {
+                out.push(
+                    serde_json::json!({"if": holds(conditions), "then": {"required": [name]}}),
+                );
+            }
+        }
+        for (value, conditions) in schema.values_only_if.iter().flatten() {
+            out.push(serde_json::json!({
+                "if": {"required": [name], "properties": {name: {"const": value}}},
+                "then": holds(conditions),
+            }));
+        }
+    }
+    out
+}
+
 /// Checks a module's `only_if` and `values_only_if` (and those nested in its fields):
 /// each names a sibling field and values it can have, so a typo in a module cannot
 /// switch an input off for everyone.
@@ -856,6 +905,10 @@ impl Schema {
                         out.insert("required".into(), Value::Array(required));
                     }
                     out.insert("additionalProperties".into(), false.into());
+                    let conditions = conditional_json_schema(fields);
+                    if !conditions.is_empty() {
+                        out.insert("allOf".into(), Value::Array(conditions));
+                    }
                 }
             }
             Type::Map => {

@@ -205,7 +205,19 @@ fn the_quick_start_runs_as_written() {
         "2 org file(s) valid.",
         "Apply: 23 done, 0 failed, 0 skipped.",
         "(exit 0: no changes)",
+        // Wi-Fi on the lab's UniFi controller, one site per org.
+        "== steward plan (UniFi)",
+        "+ unifi_site[riverside-food-bank]",
+        "Apply: 8 done, 0 failed, 0 skipped.",
+        "UniFi controller 9.5.21 (Network Application, integration API)",
+        "Access point `Hall AP`",
+        "is offline",
     ] {
         assert!(text.contains(step), "{step}\n{text}");
     }
+    assert_eq!(
+        text.matches("(exit 0: no changes)").count(),
+        2,
+        "both plans after apply had nothing to do: {text}"
+    );
 }

@@ -463,3 +463,63 @@ modules:
     // And nothing was sent: validate never reaches the controller.
     assert_eq!(env.unifi_requests("login"), 0);
 }
+
+#[test]
+fn a_busy_controller_is_asked_again_and_the_apply_completes() {
+    let env = unifi::pool(&["alpha", "beta"], true);
+    env.unifi_lab(
+        "POST",
+        "faults",
+        json!({"rate": 0.3, "kinds": ["503"], "latency_ms": 20}),
+    );
+    let apply = env.run(&["apply", "--yes", "--stats"]);
+    assert_eq!(apply.code, 0, "{apply:?}");
+    let retries: u64 = apply
+        .all()
+        .split("retries ")
+        .filter_map(|s| s.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
+        .last()
+        .expect("a retries count");
+    assert!(
+        retries > 0,
+        "with 30% of requests refused, some were asked again: {apply:?}"
+    );
+    env.unifi_lab("POST", "faults", json!({}));
+    assert_eq!(env.run(&["plan", "--detailed-exitcode"]).code, 0);
+}
+
+#[test]
+fn a_saved_plan_is_stale_after_a_hand_edit_but_not_after_an_access_point_drops() {
+    let env = unifi::pool(&["alpha"], false);
+    assert_eq!(env.run(&["apply", "--yes"]).code, 0);
+    env.write("secrets/alpha/staff-wifi", "alpha-rotated-passphrase-77");
+    assert_eq!(env.run(&["plan", "--out", "p1.json"]).code, 0);
+    // Health is not the live state a plan rests on.
+    let alpha = env.unifi_site("alpha").expect("site");
+    let mut devices = alpha["devices"].as_array().cloned().expect("devices");
+    devices[0]["state"] = json!(0);
+    env.unifi_lab(
+        "POST",
+        "devices",
+        json!({"site": "alpha", "devices": devices}),
+    );
+    let applied = env.run(&["apply", "p1.json"]);
+    assert_eq!(applied.code, 0, "{applied:?}");
+
+    env.write("secrets/alpha/staff-wifi", "alpha-rotated-passphrase-78");
+    assert_eq!(env.run(&["plan", "--out", "p2.json"]).code, 0);
+    let (site, id) = env.unifi_wlan_id("alpha", "alpha guests");
+    env.unifi_admin(
+        "PUT",
+        &format!("/api/s/{site}/rest/wlanconf/{id}"),
+        json!({"hide_ssid": true}),
+    );
+    let stale = env.run(&["apply", "p2.json"]);
+    assert_eq!(stale.code, 1, "{stale:?}");
+    assert!(
+        stale
+            .stdout
+            .contains("live state changed since the plan was made"),
+        "{stale:?}"
+    );
+}

@@ -1,6 +1,7 @@
-//! The UniFi Network controller lab (being built; not in `lab::EMULATORS` until the
-//! provider is): a classic controller's API over HTTPS with a self-signed certificate,
-//! several sites in one state. What it serves so far:
+//! The UniFi Network controller lab: a controller's API over HTTPS with a self-signed
+//! certificate, several sites in one state, built by the controller's field
+//! definitions and the integration API's OpenAPI description
+//! (`../shared/contracts/unifi/`). `steward lab` runs it for a pool ([`pool`]). It serves:
 //!
 //! - two flavours, as clients tell them apart: a classic controller redirects `GET /` to
 //!   `/manage`; a UniFi OS console answers 200 and serves the same API under
@@ -14,10 +15,13 @@
 //!   every field held to the controller's own definitions (`providers::unifi::fields`);
 //!   `GET …/list/wlanconf` and `list/networkconf`, the older listing;
 //! - `GET /api/s/{site}/stat/device`: the site's access points and their state;
+//!   `GET /api/s/{site}/stat/sysinfo`: the version;
 //! - the integration API (`/proxy/network/integration/v1`, `X-API-KEY`) when the spec
-//!   gives a key — an older controller has none: `info`, `sites` and a site's
-//!   `devices`, paged by `offset` and `limit` (at most 200) as its OpenAPI description
-//!   says, errors in its `Error Message` shape;
+//!   gives a key — an older controller has none: `info`, `sites`, a site's `devices`
+//!   and `pending-devices`, paged by `offset` and `limit` (at most 200) as its OpenAPI
+//!   description says, errors in its `Error Message` shape;
+//! - latency and faults (`/_lab/faults`, as the Google lab's), and its own calls for
+//!   tests: `/_lab/devices`, `/_lab/controller`, `/_lab/stats`, `/_lab/sites`;
 //! - replies in the classic envelope: `{"meta": {"rc": "ok"}, "data": [...]}`, errors with
 //!   `rc: error` and the controller's message keys (`api.err.LoginRequired`,
 //!   `api.err.Invalid` with the failing field and pattern, `api.err.NoSiteContext`).

@@ -143,6 +143,9 @@ impl Provider for Google {
 
     fn stats(&self) -> Option<String> {
         let s = &self.http.stats;
+        if s.total() == 0 {
+            return None;
+        }
         Some(format!(
             "API requests: {} (token {}, list {}, write {}, other {}; retries {})",
             s.total(),

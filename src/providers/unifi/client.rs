@@ -78,6 +78,7 @@ pub struct Stats {
     pub login: AtomicU64,
     pub read: AtomicU64,
     pub write: AtomicU64,
+    pub retries: AtomicU64,
 }
 
 /// A reply: status, headers, body.
@@ -98,6 +99,7 @@ pub struct Http {
     idle: Mutex<Vec<SendRequest<Full<Bytes>>>>,
     in_flight: Semaphore,
     timeout: Duration,
+    retry_for: Duration,
     pub stats: Stats,
 }
 
@@ -147,6 +149,7 @@ impl Http {
             idle: Mutex::new(Vec::new()),
             in_flight: Semaphore::new(config.max_in_flight),
             timeout: Duration::from_secs(config.request_timeout_secs.max(1)),
+            retry_for: Duration::from_secs(config.retry_for_secs),
             stats: Stats::default(),
         })
     }
@@ -203,8 +206,36 @@ impl Http {
         Ok(sender)
     }
 
-    /// One request; `headers` are added as given. Waits for a free slot first.
+    /// One request; `headers` are added as given. A controller that is busy (429, 502,
+    /// 503, 504: the request was not carried out) is asked again, backing off, for up
+    /// to `retry_for_secs`.
     pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<Reply, UnifiError> {
+        let deadline = tokio::time::Instant::now() + self.retry_for;
+        let mut wait = Duration::from_millis(200);
+        loop {
+            let reply = self.send_once(method.clone(), path, headers, body).await?;
+            let busy = matches!(reply.status.as_u16(), 429 | 502 | 503 | 504);
+            if !busy || tokio::time::Instant::now() + wait > deadline {
+                return Ok(reply);
+            }
+            self.stats.retries.fetch_add(1, Ordering::Relaxed);
+            let asked = reply
+                .headers
+                .get(hyper::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+                .map(Duration::from_secs);
+            tokio::time::sleep(asked.unwrap_or(wait).min(Duration::from_secs(10))).await;
+            wait = (wait * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    async fn send_once(
         &self,
         method: Method,
         path: &str,

@@ -28,6 +28,8 @@ pub struct UnifiConfig {
     pub request_timeout_secs: u64,
     /// Requests in flight at once across all orgs (one controller serves them all).
     pub max_in_flight: usize,
+    /// Seconds a request the controller is too busy for (429, 5xx) is asked again for.
+    pub retry_for_secs: u64,
     /// The line of `fingerprint` in steward.yaml, for the message that shows how to
     /// trust a renewed certificate.
     #[serde(skip)]
@@ -45,6 +47,7 @@ impl Default for UnifiConfig {
             api_key: None,
             request_timeout_secs: 30,
             max_in_flight: 16,
+            retry_for_secs: 60,
             fingerprint_line: None,
         }
     }

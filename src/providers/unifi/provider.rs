@@ -125,6 +125,9 @@ struct OrgSite {
     default_network: Option<String>,
     /// SSID -> broadcast id.
     wlans: BTreeMap<String, String>,
+    /// The site's devices, for health. Kept out of the live state: an access point
+    /// going offline between a saved plan and its apply does not make the plan stale.
+    devices: Vec<(crate::resource::Address, Attrs)>,
 }
 
 impl Unifi {
@@ -157,11 +160,13 @@ impl Unifi {
             .sites
             .get_or_init(|| async {
                 let read = async {
-                    let classic = c.sites().await?;
-                    let (uuids, pending) = if c.integration {
-                        (c.integration_sites().await?, c.pending_devices().await?)
+                    // Three independent lists: read at once.
+                    let (classic, uuids, pending) = if c.integration {
+                        let (classic, uuids, pending) =
+                            tokio::join!(c.sites(), c.integration_sites(), c.pending_devices());
+                        (classic?, uuids?, pending?)
                     } else {
-                        (BTreeMap::new(), Vec::new())
+                        (c.sites().await?, BTreeMap::new(), Vec::new())
                     };
                     Ok::<_, UnifiError>(Arc::new(Sites {
                         classic,
@@ -489,6 +494,7 @@ impl Provider for Unifi {
                 networks: Mutex::new(BTreeMap::new()),
                 default_network: None,
                 wlans: BTreeMap::new(),
+                devices: Vec::new(),
             };
             if let Some(site) = mine.first() {
                 let base = format!("/api/s/{}", site.name);
@@ -549,17 +555,15 @@ impl Provider for Unifi {
                     } else {
                         d.name.clone()
                     };
-                    live.objects.insert(
+                    session.devices.push((
                         U::Device.at(id),
-                        LiveObject {
-                            attrs: attrs(&[
-                                ("mac", json!(d.mac)),
-                                ("state", json!(state_text(&d.state))),
-                                ("upgradable", json!(d.upgradable)),
-                                ("version", json!(d.version)),
-                            ]),
-                        },
-                    );
+                        attrs(&[
+                            ("mac", json!(d.mac)),
+                            ("state", json!(state_text(&d.state))),
+                            ("upgradable", json!(d.upgradable)),
+                            ("version", json!(d.version)),
+                        ]),
+                    ));
                 }
                 session.networks = Mutex::new(by_vlan);
                 session.site = Mutex::new(Some((*site).clone()));
@@ -598,7 +602,7 @@ impl Provider for Unifi {
     fn review(
         &self,
         org: &Org,
-        _: &Refresh,
+        refresh: &Refresh,
         live: &LiveState,
         changes: &mut Vec<Change>,
     ) -> Review {
@@ -611,72 +615,68 @@ impl Provider for Unifi {
             .setting(&module, "other_networks")
             .and_then(Value::as_str)
             == Some("remove");
-        for (address, obj) in &live.objects {
-            match U::of(address.kind) {
-                Some(U::Wlan) if org.resource(address).is_none() => {
-                    if remove {
-                        changes.push(Change {
-                            address: address.clone(),
-                            module: module.clone(),
-                            action: Action::Delete,
-                            fields: vec![],
-                            reason: Some(
-                                "not in the org file, and `other_networks: remove`".into(),
-                            ),
-                            source: Some(source_of(
-                                org,
-                                &format!("modules.{module}.other_networks"),
-                            )),
-                            depends_on: vec![],
-                            destructive: true,
-                            triggered_by: Vec::new(),
-                        });
-                    } else {
-                        review.unmanaged.push(address.clone());
-                    }
-                }
-                Some(U::Device) => {
-                    let mac = obj.attrs.str("mac");
-                    let name = if address.id == mac {
-                        format!("`{mac}`")
-                    } else {
-                        format!("`{}` ({mac})", address.id)
-                    };
-                    let state = obj.attrs.str("state");
-                    let mut found = |code: &str, message: String| {
-                        review.unhealthy.push(Unhealthy {
-                            address: address.clone(),
-                            module: module.clone(),
-                            code: code.into(),
-                            message,
-                            source: Some(source_of(org, &site.source)),
-                        });
-                    };
-                    match state {
-                        "online" => {}
-                        "offline" => found(
-                            "ap_offline",
-                            format!(
-                                "access point {name} is offline: the controller cannot reach it"
-                            ),
-                        ),
-                        "pending adoption" => found(
-                            "ap_pending_adoption",
-                            format!("access point {name} is waiting to be adopted to the site"),
-                        ),
-                        other => found("ap_state", format!("access point {name} is {other}")),
-                    }
-                    if obj.attrs.get("upgradable") == Some(&json!(true)) {
-                        found(
-                            "ap_firmware",
-                            format!(
-                                "access point {name} runs firmware {} and the controller has an update for it",
-                                obj.attrs.str("version")
-                            ),
-                        );
-                    }
-                }
-                _ => {}
+        let undeclared = live
+            .objects
+            .keys()
+            .filter(|a| U::of(a.kind) == Some(U::Wlan) && org.resource(a).is_none());
+        for address in undeclared {
+            if remove {
+                changes.push(Change {
+                    address: address.clone(),
+                    module: module.clone(),
+                    action: Action::Delete,
+                    fields: vec![],
+                    reason: Some("not in the org file, and `other_networks: remove`".into()),
+                    source: Some(source_of(org, &format!("modules.{module}.other_networks"))),
+                    depends_on: vec![],
+                    destructive: true,
+                    triggered_by: Vec::new(),
+                });
+            } else {
+                review.unmanaged.push(address.clone());
+            }
+        }
+        let devices = refresh
+            .session
+            .downcast_ref::<OrgSite>()
+            .map_or(&[][..], |s| &s.devices[..]);
+        for (address, obj_attrs) in devices {
+            let mac = obj_attrs.str("mac");
+            let name = if address.id == mac {
+                format!("`{mac}`")
+            } else {
+                format!("`{}` ({mac})", address.id)
+            };
+            let state = obj_attrs.str("state");
+            let mut found = |code: &str, message: String| {
+                review.unhealthy.push(Unhealthy {
+                    address: address.clone(),
+                    module: module.clone(),
+                    code: code.into(),
+                    message,
+                    source: Some(source_of(org, &site.source)),
+                });
+            };
+            match state {
+                "online" => {}
+                "offline" => found(
+                    "ap_offline",
+                    format!("access point {name} is offline: the controller cannot reach it"),
+                ),
+                "pending adoption" => found(
+                    "ap_pending_adoption",
+                    format!("access point {name} is waiting to be adopted to the site"),
+                ),
+                other => found("ap_state", format!("access point {name} is {other}")),
+            }
+            if obj_attrs.get("upgradable") == Some(&json!(true)) {
+                found(
+                    "ap_firmware",
+                    format!(
+                        "access point {name} runs firmware {} and the controller has an update for it",
+                        obj_attrs.str("version")
+                    ),
+                );
             }
         }
         // Passphrase fields are shown as what they are: the file's, or not.
@@ -714,7 +714,7 @@ impl Provider for Unifi {
         let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
         let unmanaged = self.unmanaged_sites();
         Some(format!(
-            "UniFi controller {} ({}{}): API requests {} (login {}, read {}, write {}){}",
+            "UniFi controller {} ({}{}): API requests {} (login {}, read {}, write {}; retries {}){}",
             c.version,
             match c.flavour {
                 super::client::Flavour::Classic => "Network Application",
@@ -729,6 +729,7 @@ impl Provider for Unifi {
             load(&s.login),
             load(&s.read),
             load(&s.write),
+            load(&s.retries),
             if unmanaged.is_empty() {
                 String::new()
             } else {
