@@ -86,6 +86,7 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: DriftArgs) -> CmdResult {
         (false, _) => None,
     };
     let (report, engine) = check(&ws, ui, &args.selection, &args.engine, args.no_record)?;
+    super::plan::print_notes(&engine, ui);
     if args.engine.stats {
         super::plan::print_stats(&engine);
     }

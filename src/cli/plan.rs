@@ -55,6 +55,7 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: PlanArgs) -> CmdResult {
             out.display()
         ));
     }
+    print_notes(&engine, ui);
     if args.engine.stats {
         print_stats(&engine);
     }
@@ -94,6 +95,13 @@ pub fn save(plan: &Plan, out: &std::path::Path) -> Result<(), Box<Problem>> {
             format!("cannot write {}: {e}", out.display()),
         ))
     })
+}
+
+/// Each provider's notes about the pool as a whole, on standard error.
+pub fn print_notes(engine: &crate::engine::Engine, ui: &Ui) {
+    for note in engine.providers.iter().flat_map(|p| p.notes()) {
+        ui.note(format_args!("note: {note}"));
+    }
 }
 
 pub fn print_stats(engine: &crate::engine::Engine) {

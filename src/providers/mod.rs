@@ -186,6 +186,12 @@ pub trait Provider: Send + Sync {
 
     /// Its request counts, for `--stats`; `None` when it did nothing worth a line.
     fn stats(&self) -> Option<String>;
+
+    /// What it found about the pool as a whole rather than one org (a controller's
+    /// sites no org file is named after), for people after a plan or drift report.
+    fn notes(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// What apply needs besides the change itself.

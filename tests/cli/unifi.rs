@@ -72,9 +72,9 @@ fn one_site_per_org(unifi_os: bool) {
     };
     assert!(again.all().contains(flavour), "{again:?}");
     assert!(
-        again
-            .all()
-            .contains("sites no org file is named after, left alone: Default"),
+        again.all().contains(
+            "note: UniFi sites no org file is named after, left alone (unmanaged): Default"
+        ),
         "{again:?}"
     );
     for secret in [

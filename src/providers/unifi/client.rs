@@ -113,14 +113,8 @@ impl Http {
             setup("`unifi.url` must start with https:// (controllers are only reached over TLS)")
         })?;
         let authority = rest.split('/').next().unwrap_or_default();
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((h, p)) if !h.ends_with(']') || p.is_empty() => (
-                h.to_string(),
-                p.parse::<u16>()
-                    .map_err(|_| setup("`unifi.url` has a port that is not a number"))?,
-            ),
-            _ => (authority.to_string(), 443),
-        };
+        let (host, port) = split_authority(authority)
+            .ok_or_else(|| setup("`unifi.url` has a port that is not a number"))?;
         if host.is_empty() {
             return Err(setup("`unifi.url` has no host"));
         }
@@ -154,6 +148,15 @@ impl Http {
         })
     }
 
+    /// `host:port` as the Host header has it.
+    fn authority(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
     fn unreachable(&self, why: impl std::fmt::Display) -> UnifiError {
         UnifiError::Unreachable {
             url: self.url.clone(),
@@ -163,7 +166,7 @@ impl Http {
 
     /// A new connection, its certificate checked against the pin before it is used.
     async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, UnifiError> {
-        let addr = format!("{}:{}", self.host.trim_matches(['[', ']']), self.port);
+        let addr = self.authority();
         let tcp = tokio::time::timeout(CONNECT_BUDGET, tokio::net::TcpStream::connect(&addr))
             .await
             .map_err(|_| {
@@ -258,7 +261,7 @@ impl Http {
             let mut req = Request::builder()
                 .method(method.clone())
                 .uri(path)
-                .header(hyper::header::HOST, format!("{}:{}", self.host, self.port))
+                .header(hyper::header::HOST, self.authority())
                 .header(hyper::header::ACCEPT, "application/json");
             if body.is_some() {
                 req = req.header(hyper::header::CONTENT_TYPE, "application/json");
@@ -310,6 +313,26 @@ impl Http {
                 self.unreachable(format!("no answer within {}s", self.timeout.as_secs()))
             })?
     }
+}
+
+/// Host and port of `host`, `host:port`, `[v6]` or `[v6]:port` (443 when not given);
+/// the host without brackets.
+fn split_authority(authority: &str) -> Option<(String, u16)> {
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(v6) => {
+            let (host, rest) = v6.split_once(']')?;
+            (host, rest.strip_prefix(':'))
+        }
+        None => match authority.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        },
+    };
+    let port = match port {
+        Some(p) => p.parse().ok()?,
+        None => 443,
+    };
+    Some((host.to_string(), port))
 }
 
 /// A site as the classic API lists it.
@@ -742,4 +765,22 @@ fn message_of(body: &[u8]) -> String {
         .or(v["meta"]["msg"].as_str())
         .unwrap_or("")
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_authority;
+
+    #[test]
+    fn authorities_with_and_without_ports_and_brackets() {
+        let ok = |a: &str| split_authority(a).map(|(h, p)| format!("{h} {p}"));
+        assert_eq!(
+            ok("unifi.example:8443").as_deref(),
+            Some("unifi.example 8443")
+        );
+        assert_eq!(ok("192.168.1.1").as_deref(), Some("192.168.1.1 443"));
+        assert_eq!(ok("[fd00::1]:8443").as_deref(), Some("fd00::1 8443"));
+        assert_eq!(ok("[fd00::1]").as_deref(), Some("fd00::1 443"));
+        assert_eq!(ok("host:http"), None);
+    }
 }

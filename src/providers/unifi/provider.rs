@@ -712,9 +712,8 @@ impl Provider for Unifi {
         };
         let s = &c.http.stats;
         let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
-        let unmanaged = self.unmanaged_sites();
         Some(format!(
-            "UniFi controller {} ({}{}): API requests {} (login {}, read {}, write {}; retries {}){}",
+            "UniFi controller {} ({}{}): API requests {} (login {}, read {}, write {}; retries {})",
             c.version,
             match c.flavour {
                 super::client::Flavour::Classic => "Network Application",
@@ -730,15 +729,18 @@ impl Provider for Unifi {
             load(&s.read),
             load(&s.write),
             load(&s.retries),
-            if unmanaged.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    "; sites no org file is named after, left alone: {}",
-                    unmanaged.join(", ")
-                )
-            }
         ))
+    }
+
+    fn notes(&self) -> Vec<String> {
+        let unmanaged = self.unmanaged_sites();
+        if unmanaged.is_empty() {
+            return Vec::new();
+        }
+        vec![format!(
+            "UniFi sites no org file is named after, left alone (unmanaged): {}",
+            unmanaged.join(", ")
+        )]
     }
 }
 
