@@ -274,12 +274,22 @@ fn an_open_source_unifi_client_works_against_the_lab_unchanged() {
             "pyunifi against the lab (scripts/test installs it)",
         );
         let read: Value = serde_json::from_slice(&out.stdout).expect("json");
+        let sites = if unifi_os {
+            json!(["Default", "Riverside Food Bank"])
+        } else {
+            json!(["Default", "Riverside Food Bank", "Hillside Youth Club"])
+        };
         assert_eq!(
             read,
             json!({
-                "sites": ["Default", "Riverside Food Bank"],
+                "sites": sites,
                 "aps": [["Hall AP", 1], ["Office AP", 0]],
                 "wlans": ["Staff"],
+                "clients": [],
+                "users": [],
+                "user_groups": ["Default"],
+                "health": [["wlan", 2, 1]],
+                "version": "10.4.57",
             }),
             "{flavour}"
         );

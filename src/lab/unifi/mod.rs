@@ -443,6 +443,14 @@ impl Controller {
         if let Some(rest) = path.strip_prefix("/proxy/network/integration/v1/") {
             return st.integration(&method, rest, &path, &query, &headers);
         }
+        // A controller's unauthenticated status (classic at `/status`, UniFi OS under
+        // the proxy), which clients read to find the version before logging in.
+        if method == Method::GET
+            && ((!os && path == "/status") || (os && path == "/proxy/network/status"))
+        {
+            let meta = json!({"rc": "ok", "up": true, "server_version": st.spec.version});
+            return envelope(StatusCode::OK, meta, vec![]);
+        }
         let login_path = if os { "/api/auth/login" } else { "/api/login" };
         if path == login_path && method == Method::POST {
             let (user, pass) = (json["username"].as_str(), json["password"].as_str());
@@ -501,6 +509,11 @@ impl Controller {
             (true, None) => return refused(StatusCode::NOT_FOUND, "api.err.NotFound"),
             (false, _) => path.clone(),
         };
+        if api == "/api/self" && method == Method::GET {
+            let admin = json!({"name": st.spec.username, "admin_id": "5f00000000000000000000ad",
+                               "is_super": true, "site_role": "admin"});
+            return ok(vec![admin]);
+        }
         if api == "/api/self/sites" && method == Method::GET {
             let sites = st
                 .spec
@@ -541,6 +554,25 @@ impl Controller {
                 }
             }
             ["api", "s", _, "cmd", "sitemgr"] if method == Method::POST => st.sitemgr(&json),
+            // What else clients read of a site at start: its admin, clients, health.
+            [
+                "api",
+                "s",
+                site,
+                what @ ("self" | "stat" | "list"),
+                rest @ ..,
+            ] if method == Method::GET
+                && matches!(
+                    (*what, rest),
+                    ("self", [])
+                        | ("stat", ["sta" | "health"])
+                        | ("list", ["alarm" | "user" | "usergroup"])
+                ) =>
+            {
+                let site = site.to_string();
+                let what = rest.first().copied().unwrap_or("self").to_string();
+                st.site_reads(&site, &what)
+            }
             ["api", "s", site, "stat", "sysinfo"] if method == Method::GET => {
                 if st.spec.sites.iter().any(|s| s.name == *site) {
                     ok(vec![
@@ -705,6 +737,36 @@ impl State {
                 )
             }
             _ => integration_error(StatusCode::NOT_FOUND, "api.request.not-found", "Not found", path),
+        }
+    }
+
+    /// A site's admin (`self`), health (`stat/health`: its access points), and its
+    /// wireless clients, alarms and known clients (none in the lab).
+    fn site_reads(&self, site: &str, what: &str) -> Reply {
+        let Some(s) = self.spec.sites.iter().find(|s| s.name == site) else {
+            return refused(StatusCode::BAD_REQUEST, "api.err.NoSiteContext");
+        };
+        match what {
+            "self" => ok(vec![
+                json!({"name": self.spec.username, "site_role": "admin"}),
+            ]),
+            // Every site has its default user group (no bandwidth limits).
+            "usergroup" => ok(vec![
+                json!({"_id": format!("{:0>24}", format!("9{}", s.id.trim_start_matches('0'))),
+                                          "name": "Default", "attr_no_delete": true, "site_id": s.id,
+                                          "qos_rate_max_down": -1, "qos_rate_max_up": -1}),
+            ]),
+            "health" => {
+                let down = s.devices.iter().filter(|d| d["state"] != 1).count();
+                ok(vec![json!({
+                    "subsystem": "wlan",
+                    "status": if down == 0 { "ok" } else { "warning" },
+                    "num_ap": s.devices.len(),
+                    "num_adopted": s.devices.iter().filter(|d| d["adopted"] != false).count(),
+                    "num_disconnected": down,
+                })])
+            }
+            _ => ok(vec![]),
         }
     }
 
