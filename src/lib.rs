@@ -11,6 +11,7 @@ pub mod diag;
 pub mod drift;
 pub mod engine;
 pub mod graph;
+pub mod import;
 pub mod lab;
 pub mod lock;
 pub mod modules;

@@ -5,6 +5,7 @@ mod apply;
 mod completions;
 mod drift;
 mod graph;
+mod import;
 mod init;
 mod lab;
 mod modules;
@@ -74,8 +75,10 @@ pub enum Command {
     Modules(modules::ModulesArgs),
     /// List the org files a selection picks (e.g. `--changed-since`, `--shard`).
     Orgs(orgs::OrgsArgs),
-    /// Local lab: emulators of the services that cannot be reached from here (Google).
+    /// Local lab: emulators of the services that cannot be reached from here (Google, UniFi).
     Lab(lab::LabArgs),
+    /// Take an existing org into the pool: write orgs/ORG.yaml from what its live systems hold.
+    Import(crate::import::ImportArgs),
     /// Create a new pool repository: standard modules, an example org, CI, README.
     Init(init::InitArgs),
     /// Show a saved plan (`steward plan --out FILE`) as text, JSON or Markdown.
@@ -248,6 +251,7 @@ pub fn main() -> ExitCode {
         Command::Modules(a) => modules::run(&cli.root, &ui, a),
         Command::Orgs(a) => orgs::run(&cli.root, &ui, a),
         Command::Lab(a) => lab::run(&cli.root, &ui, a),
+        Command::Import(a) => import::run(&cli.root, &ui, a),
         Command::Show(a) => show::run(&ui, a),
         Command::Init(a) => init::run(&ui, a),
         Command::Schema(a) => schema::run(&cli.root, &ui, a),

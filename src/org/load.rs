@@ -41,6 +41,20 @@ pub fn load(
             return Err(problems);
         }
     };
+    load_text(pool, catalogue, secrets, path, text)
+}
+
+/// Checks an org file's text as if it were at `path` (inside the orgs folder), before
+/// it is written there (`steward import`).
+pub fn load_text(
+    pool: &Pool,
+    catalogue: &Catalogue,
+    secrets: &Secrets,
+    path: &Path,
+    text: String,
+) -> Result<Org, Problems> {
+    let mut problems = Problems::default();
+    let shown = pool.display_path(path);
     let sha256 = crate::util::sha256_hex(text.as_bytes());
     let file = SourceFile::new(&shown, text);
     let root = match yaml::parse(file.text()) {

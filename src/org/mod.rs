@@ -21,7 +21,7 @@ use crate::resource::{Address, Resource};
 use crate::secrets::Secrets;
 use crate::yaml::{Node, Span};
 
-pub use load::load;
+pub use load::{load, load_text};
 pub use sections::json_schema;
 
 #[derive(Debug, Clone)]

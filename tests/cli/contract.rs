@@ -58,6 +58,7 @@ fn method_of_top(route: &str) -> (&'static str, &'static str) {
         "PATCH members/item" => ("members", "patch"),
         "DELETE members/item" => ("members", "delete"),
         "GET orgunits" => ("orgunits", "list"),
+        "GET domains" => ("domains", "list"),
         "POST orgunits" => ("orgunits", "insert"),
         "GET orgunits/item" => ("orgunits", "get"),
         "PATCH orgunits/item" => ("orgunits", "patch"),

@@ -3,6 +3,8 @@
 
 mod support;
 
+mod accounts;
+
 mod backups;
 mod changes;
 mod ci_workflows;
@@ -14,6 +16,7 @@ mod fuzz;
 mod google_safety;
 mod hostile;
 mod hosts;
+mod import;
 mod layout;
 mod newcomer;
 mod plan_apply;

@@ -221,7 +221,7 @@ impl Lab {
                         "kind": "admin#directory#user",
                         "id": id,
                         "primaryEmail": admin,
-                        "name": {"givenName": given, "familyName": family, "fullName": format!("{given} {family}")},
+                        "name": {"givenName": given, "familyName": family, "fullName": format!("{given} {family}").trim()},
                         "isAdmin": true,
                         "orgUnitPath": "/",
                         "suspended": false,
@@ -555,6 +555,26 @@ impl Lab {
                     }
                     t.users.insert(email, Obj::new(data, now));
                 }
+                // Org units made by hand, parents first: `{orgUnitPath, description}`.
+                for o in seed["orgunits"].as_array().into_iter().flatten() {
+                    let path = o["orgUnitPath"].as_str().unwrap_or_default().to_string();
+                    let Some((parent, name)) = path.rsplit_once('/') else {
+                        continue;
+                    };
+                    let parent = if parent.is_empty() { "/" } else { parent };
+                    let parent_id = t
+                        .orgunits
+                        .get(parent)
+                        .map_or(json!("id:root"), |p| p.data["orgUnitId"].clone());
+                    let data = json!({
+                        "kind": "admin#directory#orgUnit", "name": name,
+                        "description": o["description"].as_str().unwrap_or_default(),
+                        "orgUnitPath": path, "orgUnitId": format!("id:{}", t.id()),
+                        "parentOrgUnitPath": parent, "parentOrgUnitId": parent_id,
+                        "blockInheritance": false,
+                    });
+                    t.orgunits.insert(path, Obj::new(data, now));
+                }
                 for g in seed["groups"].as_array().into_iter().flatten() {
                     let email = g["email"].as_str().unwrap_or_default().to_ascii_lowercase();
                     let mut data = g.clone();
@@ -637,6 +657,7 @@ fn pick_fault(st: &mut State) -> Option<String> {
 
 fn route_name(method: &Method, segs: &[String]) -> String {
     let shape: Vec<&str> = match segs.first().map(String::as_str) {
+        Some("customer") if segs.get(2).map(String::as_str) == Some("domains") => vec!["domains"],
         Some("customer") => {
             if segs.len() > 3 {
                 vec!["orgunits", "item"]
@@ -1105,6 +1126,26 @@ fn api_call(t: &mut Tenant, req: &ApiRequest<'_>) -> ApiResult {
             let g = resolve(Ty::Group, g, "groupKey")?;
             member(t, req, &g, m)
         }
+        ["customer", cid, "domains"] if req.method == Method::GET => {
+            if *cid != "my_customer" && *cid != t.spec.customer_id {
+                return Err(not_authorized());
+            }
+            // The tenant's domains, the first its primary.
+            let domains: Vec<Value> = t
+                .spec
+                .domains
+                .iter()
+                .enumerate()
+                .map(|(i, d)| {
+                    json!({"kind": "admin#directory#domain", "domainName": d,
+                           "isPrimary": i == 0, "verified": true})
+                })
+                .collect();
+            Ok((
+                StatusCode::OK,
+                json!({"kind": "admin#directory#domains", "domains": domains}),
+            ))
+        }
         ["customer", cid, "orgunits", rest @ ..] => {
             if *cid != "my_customer" && *cid != t.spec.customer_id {
                 return Err(not_authorized());
@@ -1170,7 +1211,7 @@ fn users(t: &mut Tenant, req: &ApiRequest<'_>) -> ApiResult {
                 "kind": "admin#directory#user",
                 "id": id,
                 "primaryEmail": email,
-                "name": {"givenName": given, "familyName": family, "fullName": format!("{given} {family}")},
+                "name": {"givenName": given, "familyName": family, "fullName": format!("{given} {family}").trim()},
                 "isAdmin": false,
                 "orgUnitPath": ou,
                 "suspended": suspended,

@@ -125,10 +125,18 @@ pub async fn apply(
             patch(session, &ou_path(id), &body).await
         }
         (Some(G::OrgUnit), Action::Delete) => delete(session, &ou_path(id)).await,
-        (Some(G::User), Action::Create) => create_user(session, ctx, resource, &want, id).await,
+        (Some(G::User), Action::Create) => {
+            create_user(session, ctx, resource, &want, id).await?;
+            let aliases = want.get("aliases").cloned().unwrap_or(Value::Null);
+            sync_aliases(session, "users", id, &Value::Null, &aliases).await
+        }
         (Some(G::User), Action::Adopt) => {
             let names: Vec<&str> = change.fields.iter().map(|f| f.name.as_str()).collect();
-            adopt_user(session, org, id, &want, &names).await
+            adopt_user(session, org, id, &want, &names).await?;
+            match alias_change(change) {
+                Some((have, want)) => sync_aliases(session, "users", id, &have, &want).await,
+                None => Ok(()),
+            }
         }
         (Some(G::User), Action::Update) => {
             let names: Vec<&str> = change.fields.iter().map(|f| f.name.as_str()).collect();
@@ -137,7 +145,13 @@ pub async fn apply(
                 None => json!({"suspended": true}),
                 Some(_) => Value::Object(user_body(&want, &names)),
             };
-            patch(session, &user_path(id), &body).await
+            if body.as_object().is_some_and(|b| !b.is_empty()) {
+                patch(session, &user_path(id), &body).await?;
+            }
+            match alias_change(change) {
+                Some((have, want)) => sync_aliases(session, "users", id, &have, &want).await,
+                None => Ok(()),
+            }
         }
         (Some(G::User), Action::Delete) => delete(session, &user_path(id)).await,
         (Some(G::Group), Action::Create) => {
@@ -147,27 +161,36 @@ pub async fn apply(
                 "description": want.get("description").cloned().unwrap_or(json!("")),
             });
             let p = format!("{API}/groups");
-            if insert(session, &p, &body, CallOpts::default()).await? {
-                return Ok(());
-            }
-            // Taken: ours after a lost reply, made by hand since the plan, or somebody
-            // else's address. Only the group whose own address this is is taken on.
-            match owner(session, id).await? {
-                Owner::Group { primary, .. } if primary.eq_ignore_ascii_case(id) => {
-                    let fields = json!({"name": body["name"], "description": body["description"]});
-                    patch(session, &group_path(id), &fields).await
+            let aliases = want.get("aliases").cloned().unwrap_or(Value::Null);
+            if !insert(session, &p, &body, CallOpts::default()).await? {
+                // Taken: ours after a lost reply, made by hand since the plan, or
+                // somebody else's address. Only the group whose own address this is is
+                // taken on.
+                match owner(session, id).await? {
+                    Owner::Group { primary, .. } if primary.eq_ignore_ascii_case(id) => {
+                        let fields =
+                            json!({"name": body["name"], "description": body["description"]});
+                        patch(session, &group_path(id), &fields).await?;
+                    }
+                    other => return Err(GoogleError::Refused(other.refusal("group", id))),
                 }
-                other => Err(GoogleError::Refused(other.refusal("group", id))),
             }
+            sync_aliases(session, "groups", id, &Value::Null, &aliases).await
         }
         (Some(G::Group), Action::Update) => {
             let mut body = Map::new();
-            for f in &change.fields {
+            for f in change.fields.iter().filter(|f| f.name != "aliases") {
                 if let Some(v) = &f.after {
                     body.insert(f.name.clone(), v.clone());
                 }
             }
-            patch(session, &group_path(id), &Value::Object(body)).await
+            if !body.is_empty() {
+                patch(session, &group_path(id), &Value::Object(body)).await?;
+            }
+            match alias_change(change) {
+                Some((have, want)) => sync_aliases(session, "groups", id, &have, &want).await,
+                None => Ok(()),
+            }
         }
         (Some(G::Group), Action::Delete) => delete(session, &group_path(id)).await,
         (Some(G::Member), Action::Create) => {
@@ -248,7 +271,7 @@ async fn create_user(
         "orgUnitPath": want.str("org_unit"),
         "password": password.expose(),
         "changePasswordAtNextLogin": true,
-        "suspended": false,
+        "suspended": want.get("suspended").cloned().unwrap_or(json!(false)),
         "externalIds": marker(org, &Value::Null),
     });
     let p = format!("{API}/users");
@@ -515,6 +538,52 @@ async fn insert(
     } else {
         Err(http_error(&Method::POST, path, &reply))
     }
+}
+
+/// The aliases of a user or group (`collection` `users` or `groups`) made to be
+/// `want`, from `have`: added and removed one by one (the API has no other way).
+async fn sync_aliases(
+    session: &Session,
+    collection: &str,
+    id: &str,
+    have: &Value,
+    want: &Value,
+) -> Result<(), GoogleError> {
+    let list = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_ascii_lowercase)
+            .collect()
+    };
+    let (have, want) = (list(have), list(want));
+    let base = format!("{API}/{collection}/{}/aliases", encode_path(id));
+    for alias in want.iter().filter(|a| !have.contains(a)) {
+        // 404 right after the user or group was made: not visible yet.
+        if !insert(session, &base, &json!({"alias": alias}), RETRY).await? {
+            // Taken since the plan: by this object (a lost reply) is done, else refused.
+            match owner(session, alias).await? {
+                Owner::User { primary, .. } | Owner::Group { primary }
+                    if primary.eq_ignore_ascii_case(id) => {}
+                other => return Err(GoogleError::Refused(other.refusal("alias", alias))),
+            }
+        }
+    }
+    for alias in have.iter().filter(|a| !want.contains(a)) {
+        delete(session, &format!("{base}/{}", encode_path(alias))).await?;
+    }
+    Ok(())
+}
+
+/// An update's `aliases` field: (before, after), when the change has it.
+fn alias_change(change: &Change) -> Option<(Value, Value)> {
+    change.fields.iter().find(|f| f.name == "aliases").map(|f| {
+        (
+            f.before.clone().unwrap_or(Value::Null),
+            f.after.clone().unwrap_or(Value::Null),
+        )
+    })
 }
 
 /// DELETE that counts "already gone" as done.

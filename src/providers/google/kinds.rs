@@ -113,6 +113,8 @@ static USER_SPEC: KindSpec = KindSpec {
             ("given_name", false),
             ("family_name", false),
             ("org_unit", true),
+            ("suspended", false),
+            ("aliases", false),
         ],
         address_id,
     )
@@ -126,25 +128,32 @@ static GROUP_SPEC: KindSpec = KindSpec {
         "group",
         NAME,
         2,
-        &[("email", true), ("name", true), ("description", false)],
+        &[
+            ("email", true),
+            ("name", true),
+            ("description", false),
+            ("aliases", false),
+        ],
         address_id,
     )
 };
 
 static MEMBER_SPEC: KindSpec = KindSpec {
     references: |a| {
-        vec![
-            Reference {
-                attribute: "group",
-                kinds: &[GROUP],
-                id: a.str("group").to_ascii_lowercase(),
-            },
-            Reference {
+        let mut r = vec![Reference {
+            attribute: "group",
+            kinds: &[GROUP],
+            id: a.str("group").to_ascii_lowercase(),
+        }];
+        // An external member is by definition not declared in the file.
+        if a.get("external") != Some(&serde_json::Value::Bool(true)) {
+            r.push(Reference {
                 attribute: "email",
                 kinds: &[USER, GROUP],
                 id: a.str("email").to_ascii_lowercase(),
-            },
-        ]
+            });
+        }
+        r
     },
     case_insensitive: ADDRESSES,
     advice: &[TAKEN],
@@ -162,7 +171,12 @@ static MEMBER_SPEC: KindSpec = KindSpec {
         "group member",
         NAME,
         3,
-        &[("group", true), ("email", true), ("role", false)],
+        &[
+            ("group", true),
+            ("email", true),
+            ("role", false),
+            ("external", false),
+        ],
         |a| {
             format!(
                 "{}/{}",

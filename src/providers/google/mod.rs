@@ -11,6 +11,7 @@ mod apply;
 pub mod auth;
 pub mod client;
 pub mod config;
+pub mod import;
 pub mod kinds;
 pub mod passwords;
 mod provider;
@@ -156,7 +157,9 @@ struct MemberItem {
     id: String,
 }
 
-/// Every alias of a user or group, lower-cased (Google addresses ignore case).
+/// Aliases of a user or group, lower-cased (Google addresses ignore case) and sorted:
+/// `aliases` is the ones an administrator made (what a file manages), `all_aliases`
+/// adds those Google derives for domain aliases (what no other object may take).
 fn all_aliases(a: Vec<String>, b: Vec<String>) -> Value {
     let mut all: Vec<String> = a
         .into_iter()
@@ -247,7 +250,11 @@ async fn read(
             "managed_by",
             managed_by(&u.external_ids).map_or(Value::Null, Value::String),
         );
-        attrs.insert("aliases", all_aliases(u.aliases, u.non_editable_aliases));
+        attrs.insert("aliases", all_aliases(u.aliases.clone(), Vec::new()));
+        attrs.insert(
+            "all_aliases",
+            all_aliases(u.aliases, u.non_editable_aliases),
+        );
         objects.insert(
             Address {
                 kind: USER,
@@ -263,7 +270,11 @@ async fn read(
         attrs.insert("email", json!(email));
         attrs.insert("name", json!(g.name));
         attrs.insert("description", json!(g.description));
-        attrs.insert("aliases", all_aliases(g.aliases, g.non_editable_aliases));
+        attrs.insert("aliases", all_aliases(g.aliases.clone(), Vec::new()));
+        attrs.insert(
+            "all_aliases",
+            all_aliases(g.aliases, g.non_editable_aliases),
+        );
         let address = Address {
             kind: GROUP,
             id: email.clone(),
@@ -335,16 +346,36 @@ pub fn desired_attrs(org: &Org, r: &Resource) -> Attrs {
         Some(G::User) => {
             // Google derives the full name from the parts: that is what converges.
             let (given, family) = name_parts(&r.attrs);
-            attrs.insert("name", json!(format!("{given} {family}")));
-            attrs.insert("suspended", json!(false));
+            // A one-word name has no family part: no trailing space either.
+            attrs.insert("name", json!(format!("{given} {family}").trim()));
+            let suspended = r.attrs.get("suspended") == Some(&json!(true));
+            attrs.insert("suspended", json!(suspended));
             attrs.insert("managed_by", json!(org.id));
+            normalise_aliases(&mut attrs);
         }
-        Some(G::Member) if !attrs.contains_key("role") => {
-            attrs.insert("role", json!("MEMBER"));
+        Some(G::Group) => normalise_aliases(&mut attrs),
+        Some(G::Member) => {
+            // Whether the file declares the member is the file's business, not Google's.
+            attrs.remove("external");
+            if !attrs.contains_key("role") {
+                attrs.insert("role", json!("MEMBER"));
+            }
         }
         _ => {}
     }
     attrs
+}
+
+/// A file's `aliases` as refresh reads them: lower-cased and sorted.
+fn normalise_aliases(attrs: &mut Attrs) {
+    if let Some(list) = attrs.get("aliases").and_then(Value::as_array) {
+        let names = list
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect();
+        attrs.insert("aliases", all_aliases(names, Vec::new()));
+    }
 }
 
 /// Leavers and stray members (changes), and unmanaged objects (left alone).

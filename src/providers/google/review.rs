@@ -65,7 +65,7 @@ pub fn review(org: &Org, live: &LiveState, changes: &mut Vec<Change>) -> Review 
         );
         for a in obj
             .attrs
-            .get("aliases")
+            .get("all_aliases")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
@@ -81,6 +81,37 @@ pub fn review(org: &Org, live: &LiveState, changes: &mut Vec<Change>) -> Review 
 
     let mut blocked: BTreeSet<Address> = BTreeSet::new();
     for r in &org.resources {
+        // An alias the file gives must be free, or already this object's.
+        let taken_alias = r
+            .attrs
+            .get("aliases")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_ascii_lowercase)
+            .find_map(|a| {
+                let h = holders.get(a.as_str())?;
+                (!h.primary.eq_ignore_ascii_case(&r.address.id)).then(|| {
+                    format!(
+                        "alias {a} of {} is {}: Steward will not take it from that {}. Remove it there in the Admin console, or from the org file",
+                        r.address.id,
+                        describe(h),
+                        h.kind.noun()
+                    )
+                })
+            });
+        if let Some(message) = taken_alias {
+            blocked.insert(r.address.clone());
+            out.conflicts.push(Unhealthy {
+                address: r.address.clone(),
+                module: r.module.clone(),
+                code: "address_taken".into(),
+                message,
+                source: Some(source_of(org, &format!("{}.aliases", r.source))),
+            });
+            continue;
+        }
         let conflict = match G::of(r.address.kind) {
             Some(G::User | G::Group) => match holders.get(r.address.id.as_str()) {
                 None => None,

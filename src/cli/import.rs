@@ -1,0 +1,56 @@
+//! `steward import`: an existing org taken into the pool (`crate::import`).
+
+use std::path::PathBuf;
+
+use super::{CmdResult, Status, Ui, Workspace, runtime};
+use crate::diag::Problem;
+use crate::import::{ImportArgs, ImportError};
+
+pub fn run(root: &Option<PathBuf>, ui: &Ui, args: ImportArgs) -> CmdResult {
+    let ws = Workspace::open(root, ui)?;
+    let rt = runtime()?;
+    let done = rt.block_on(crate::import::import(
+        &ws.pool,
+        &ws.catalogue,
+        &ws.secrets,
+        &args,
+    ));
+    let imported = match done {
+        Ok(i) => i,
+        Err(ImportError::Invalid(problems)) => {
+            ui.report(&problems);
+            return Err(Box::new(Problem::new(
+                "import",
+                "the imported org file would not validate, so it was not written (a bug in Steward: please report it with the problems above)",
+            )));
+        }
+        Err(e) => return Err(Box::new(Problem::new("import", e.to_string()))),
+    };
+    let counts: Vec<String> = imported
+        .counts
+        .iter()
+        .map(|(what, n)| format!("{n} {what}"))
+        .collect();
+    println!(
+        "Wrote {}: {} ({} API requests).",
+        imported.file.display(),
+        counts.join(", "),
+        imported.requests
+    );
+    if imported.left_out.is_empty() {
+        println!("Everything found is in the file.");
+    } else {
+        println!(
+            "Not imported, left as it is ({}; also listed at the top of the file):",
+            imported.left_out.len()
+        );
+        for (what, why) in &imported.left_out {
+            println!("  - {what}: {why}");
+        }
+    }
+    ui.note(format_args!(
+        "Next: `steward plan {}` shows no change to any live value, only each account's adoption (Steward's marker).",
+        imported.file.display()
+    ));
+    Ok(Status::Ok)
+}

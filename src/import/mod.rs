@@ -1,0 +1,226 @@
+//! `steward import`: an org that already exists, taken into the pool. Reads the live
+//! systems with the calls a plan makes and writes a complete, valid org file whose
+//! first plan changes nothing live (only Steward's marker is added as each account is
+//! adopted). What the modules cannot express is listed at the top of the file and in
+//! the summary, each with why.
+
+pub mod emit;
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use crate::diag::Problems;
+use crate::modules::Catalogue;
+use crate::pool::Pool;
+use crate::providers::google;
+use crate::secrets::Secrets;
+
+/// What to import, as the command line says it.
+#[derive(clap::Args, Debug)]
+pub struct ImportArgs {
+    /// The new org's id: its file is orgs/ORG.yaml.
+    pub org: String,
+    /// The org's Google Workspace domain (repeat for each; the first is its primary).
+    #[arg(long = "google", value_name = "DOMAIN")]
+    pub google: Vec<String>,
+    /// The Google Workspace customer id (Admin console: Account > Account settings).
+    #[arg(long, value_name = "ID", requires = "google")]
+    pub customer: Option<String>,
+    /// An administrator of the tenant, whom Steward acts as.
+    #[arg(long, value_name = "EMAIL", requires = "google")]
+    pub admin: Option<String>,
+    /// The service-account key, `secret:ORG/NAME`.
+    #[arg(long, value_name = "secret:NAME", requires = "google")]
+    pub credentials: Option<String>,
+    /// The org's name for people (default: from its id).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Replace orgs/ORG.yaml when it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The command line or the pool: nothing was read.
+    #[error("{0}")]
+    Usage(String),
+    /// The service refused or failed: nothing was written.
+    #[error("{0}")]
+    Remote(String),
+    /// The org file Steward made does not validate (a bug: it is not written).
+    #[error("the imported org file would not validate; it was not written")]
+    Invalid(Problems),
+    #[error("cannot write {path}: {why}")]
+    Write { path: String, why: String },
+}
+
+/// What an import wrote and what it left as it is.
+#[derive(Debug)]
+pub struct Imported {
+    pub file: PathBuf,
+    pub counts: Vec<(&'static str, usize)>,
+    pub left_out: Vec<(String, String)>,
+    pub requests: u64,
+}
+
+/// An org id as a title: `riverside-food-bank` is `Riverside Food Bank`.
+fn title(id: &str) -> String {
+    id.split(['-', '_', '.'])
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Imports an org: reads, writes its file (atomically, only when it validates).
+pub async fn import(
+    pool: &Pool,
+    catalogue: &Catalogue,
+    secrets: &Secrets,
+    args: &ImportArgs,
+) -> Result<Imported, ImportError> {
+    let org = args.org.as_str();
+    if !crate::schema::is_name(org) || org.starts_with('.') {
+        return Err(ImportError::Usage(format!(
+            "`{org}` cannot be an org id: letters, digits, `-`, `_` and `.` only"
+        )));
+    }
+    let path = pool.orgs_dir().join(format!("{org}.yaml"));
+    let shown = pool.display_path(&path).display().to_string();
+    if path.exists() && !args.force {
+        return Err(ImportError::Usage(format!(
+            "{shown} exists already: an import never overwrites an org file unless told to (--force)"
+        )));
+    }
+    if args.google.is_empty() {
+        return Err(ImportError::Usage(
+            "nothing to import: give the org's Google Workspace with --google DOMAIN --customer ID --admin EMAIL --credentials secret:NAME".into(),
+        ));
+    }
+    let need = |v: &Option<String>, flag: &str| {
+        v.clone()
+            .ok_or_else(|| ImportError::Usage(format!("--google needs {flag}")))
+    };
+    let customer = need(&args.customer, "--customer ID")?;
+    let admin = need(&args.admin, "--admin EMAIL")?.to_ascii_lowercase();
+    let credentials = need(&args.credentials, "--credentials secret:NAME")?;
+    let secret = crate::secrets::reference(&credentials).ok_or_else(|| {
+        ImportError::Usage(format!(
+            "--credentials `{credentials}` is not a secret reference: write secret:{org}/NAME"
+        ))
+    })?;
+    let domains: Vec<String> = args.google.iter().map(|d| d.to_ascii_lowercase()).collect();
+    let tenant = google::section::GoogleTenant {
+        domains: domains.clone(),
+        customer_id: customer.clone(),
+        admin: admin.clone(),
+        credentials: secret.to_string(),
+    };
+    let config: google::config::GoogleConfig = pool.provider_settings(google::NAME);
+    let http = google::client::Http::new(&config).map_err(|e| ImportError::Usage(e.to_string()))?;
+    let accounts = google::import::read(&http, &tenant, secrets, org)
+        .await
+        .map_err(|e| ImportError::Remote(e.to_string()))?;
+
+    let name = args.name.clone().unwrap_or_else(|| title(org));
+    let text = org_file(pool, org, &name, &tenant, &credentials, &accounts);
+    // Checked as `validate` would check it, before anything is written.
+    crate::org::load_text(pool, catalogue, secrets, &path, text.clone())
+        .map_err(ImportError::Invalid)?;
+    crate::util::write_atomic(&path, text.as_bytes(), 0o644).map_err(|e| ImportError::Write {
+        path: shown,
+        why: e.to_string(),
+    })?;
+    Ok(Imported {
+        file: pool.display_path(&path),
+        counts: vec![
+            ("org units", accounts.org_units.len()),
+            ("groups", accounts.groups.len()),
+            ("users", accounts.users.len()),
+        ],
+        left_out: accounts.left_out,
+        requests: accounts.requests,
+    })
+}
+
+/// The org file's text, in the order and style of the example org files.
+fn org_file(
+    pool: &Pool,
+    org: &str,
+    name: &str,
+    tenant: &google::section::GoogleTenant,
+    credentials: &str,
+    accounts: &google::import::Accounts,
+) -> String {
+    use emit::{flow, scalar};
+    let mut out = String::new();
+    if pool.root.join("schema/org.schema.json").is_file() {
+        out.push_str("# yaml-language-server: $schema=../schema/org.schema.json\n");
+    }
+    out.push_str(&format!(
+        "# Imported by `steward import` on {} from Google Workspace customer {}.\n",
+        &crate::util::now_rfc3339()[..10],
+        tenant.customer_id
+    ));
+    if accounts.left_out.is_empty() {
+        out.push_str("# Everything found is in this file.\n");
+    } else {
+        out.push_str(&format!(
+            "# Not imported: what the modules cannot express, each left as it is ({}):\n",
+            accounts.left_out.len()
+        ));
+        for (what, why) in &accounts.left_out {
+            out.push_str(&format!("#   - {}: {}\n", one_line(what), one_line(why)));
+        }
+    }
+    out.push_str(&format!("org: {}\nname: {}\n", scalar(org), scalar(name)));
+    out.push_str(
+        "contacts: []   # who reads this org's drift report: {name, email, reports: true}\n",
+    );
+    out.push_str("google:\n");
+    match tenant.domains.as_slice() {
+        [one] => out.push_str(&format!("  domain: {}\n", scalar(one))),
+        many => out.push_str(&format!(
+            "  domains: {}\n",
+            flow(&Value::from(many.to_vec()))
+        )),
+    }
+    out.push_str(&format!(
+        "  customer_id: {}\n  admin: {}\n  credentials: {}\n",
+        scalar(&tenant.customer_id),
+        scalar(&tenant.admin),
+        scalar(credentials)
+    ));
+    out.push_str("modules:\n  accounts:\n");
+    if !accounts.org_units.is_empty() {
+        out.push_str(&format!(
+            "    org_units: {}\n",
+            flow(&Value::from(accounts.org_units.clone()))
+        ));
+    }
+    for (key, items) in [("groups", &accounts.groups), ("users", &accounts.users)] {
+        if items.is_empty() {
+            continue;
+        }
+        out.push_str(&format!("    {key}:\n"));
+        for item in items {
+            out.push_str(&format!("      - {}\n", flow(item)));
+        }
+    }
+    out.push_str("    leavers: suspend\n");
+    out
+}
+
+/// A note on one comment line.
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}

@@ -1,0 +1,277 @@
+//! `steward import` through the real binary: a tenant that looks like a real one, made
+//! by hand in the lab, is written into an org file whose first plan changes nothing
+//! live (only each account's adoption); after apply the tenant differs from before only
+//! by Steward's markers.
+
+use serde_json::{Value, json};
+
+use crate::support::Env;
+
+const CID: &str = "C0newcmr1";
+const ADMIN: &str = "admin@newcomer.org";
+
+/// An org file that makes the lab host the tenant (and `lab init` make its key); the
+/// import writes the real one in its place.
+fn placeholder() -> String {
+    format!(
+        "org: newcomer\nname: Newcomer\ngoogle:\n  domain: newcomer.org\n  customer_id: {CID}\n  admin: {ADMIN}\n  credentials: secret:newcomer/google\nmodules: {{}}\n"
+    )
+}
+
+fn user(email: &str, given: &str, family: &str, ou: &str) -> Value {
+    let full = format!("{given} {family}").trim().to_string();
+    json!({"primaryEmail": email, "name": {"givenName": given, "familyName": family, "fullName": full},
+           "orgUnitPath": ou, "suspended": false, "externalIds": []})
+}
+
+/// A tenant that grew by hand: 300 users, aliases, mixed-case addresses, one- and
+/// three-word names, suspensions (by an admin and by Google), nested groups, owners
+/// and managers, "everyone in the domain", outside members, org units three deep, and
+/// one user another org's file already manages.
+fn seed(env: &Env) {
+    // The admin (the lab's own, an administrator) is the 300th.
+    let mut users = vec![
+        user("Ana.Lopez@Newcomer.org", "Ana", "López", "/Staff"),
+        // Google needs a family name: a one-word name has a stand-in.
+        user("ronaldo@newcomer.org", "Ronaldo", ".", "/Staff/Kitchen"),
+        user(
+            "maryann@newcomer.org",
+            "Mary Ann",
+            "No",
+            "/Staff/Kitchen/Evening",
+        ),
+        user("joost@newcomer.org", "Joost", "van der Berg", "/Volunteers"),
+        user("yes@newcomer.org", "Yes", "O'Brien", "/Volunteers"),
+    ];
+    for i in 0..294 {
+        let ou = ["/Staff", "/Volunteers", "/Staff/Kitchen", "/"][i % 4];
+        let mut u = user(
+            &format!("person{i:03}@newcomer.org"),
+            &format!("Person{i}"),
+            "Example",
+            ou,
+        );
+        if i % 10 == 0 {
+            u["aliases"] = json!([
+                format!("p{i}@newcomer.org"),
+                format!("Person.{i}@Newcomer.org")
+            ]);
+        }
+        if i % 37 == 0 {
+            u["suspended"] = json!(true);
+            u["suspensionReason"] = json!("ADMIN");
+        }
+        users.push(u);
+    }
+    users[10]["suspended"] = json!(true);
+    users[10]["suspensionReason"] = json!("ABUSE");
+    users[11]["externalIds"] =
+        json!([{"type": "custom", "customType": "steward", "value": "neighbour-trust"}]);
+    users[12]["externalIds"] = json!([{"type": "organization", "value": "HR-0012"}]);
+    let groups = vec![
+        json!({"email": "staff@newcomer.org", "name": "All staff", "description": "Everyone paid"}),
+        json!({"email": "volunteers@newcomer.org", "name": "Volunteers", "aliases": ["helpers@newcomer.org"]}),
+        json!({"email": "everyone@newcomer.org", "name": "Everyone"}),
+        json!({"email": "Kitchen@Newcomer.org", "name": "Kitchen rota"}),
+        json!({"email": "board@newcomer.org", "name": "Board: trustees", "description": "yes"}),
+    ];
+    let mut members = vec![
+        json!({"group": "everyone@newcomer.org", "email": "staff@newcomer.org", "type": "GROUP"}),
+        json!({"group": "everyone@newcomer.org", "email": "volunteers@newcomer.org", "type": "GROUP"}),
+        json!({"group": "everyone@newcomer.org", "type": "CUSTOMER"}),
+        json!({"group": "kitchen@newcomer.org", "email": "ana.lopez@newcomer.org", "role": "OWNER"}),
+        json!({"group": "kitchen@newcomer.org", "email": "maryann@newcomer.org", "role": "MANAGER"}),
+        json!({"group": "kitchen@newcomer.org", "email": "ronaldo@newcomer.org"}),
+        json!({"group": "board@newcomer.org", "email": "chair.person@gmail.com"}),
+        json!({"group": "board@newcomer.org", "email": "treasurer@example.net", "role": "OWNER"}),
+        json!({"group": "board@newcomer.org", "email": ADMIN, "role": "OWNER"}),
+        json!({"group": "board@newcomer.org", "email": "person011@newcomer.org"}),
+        json!({"group": "volunteers@newcomer.org", "email": "joost@newcomer.org"}),
+    ];
+    for i in 0..294 {
+        let group = if i % 2 == 0 {
+            "staff@newcomer.org"
+        } else {
+            "volunteers@newcomer.org"
+        };
+        members.push(json!({"group": group, "email": format!("person{i:03}@newcomer.org")}));
+    }
+    let orgunits = json!([
+        {"orgUnitPath": "/Staff"},
+        {"orgUnitPath": "/Volunteers", "description": "Weekend rota"},
+        {"orgUnitPath": "/Staff/Kitchen"},
+        {"orgUnitPath": "/Staff/Kitchen/Evening"},
+    ]);
+    env.lab_post(
+        "/_lab/seed",
+        &json!({"customer_id": CID, "orgunits": orgunits, "users": users, "groups": groups, "members": members}),
+    );
+}
+
+/// The tenant as the lab holds it, with what adoption adds (the marker) taken out.
+fn without_markers(tenant: &Value) -> Value {
+    let mut t = tenant.clone();
+    for u in t["users"].as_array_mut().expect("users") {
+        if let Some(ids) = u["externalIds"].as_array_mut() {
+            ids.retain(|e| !(e["customType"] == "steward" && e["value"] == "newcomer"));
+        }
+        if let Some(o) = u.as_object_mut() {
+            o.remove("etag");
+        }
+    }
+    for key in ["groups", "orgunits"] {
+        for g in t[key].as_array_mut().expect("list") {
+            if let Some(o) = g.as_object_mut() {
+                o.remove("etag");
+            }
+        }
+    }
+    t.as_object_mut().map(|o| o.remove("password_sha256"));
+    t
+}
+
+fn import_args() -> Vec<&'static str> {
+    vec![
+        "import",
+        "newcomer",
+        "--google",
+        "newcomer.org",
+        "--customer",
+        CID,
+        "--admin",
+        ADMIN,
+        "--credentials",
+        "secret:newcomer/google",
+    ]
+}
+
+#[test]
+fn an_imported_org_plans_only_adoptions_and_after_apply_nothing() {
+    let mut env = Env::new();
+    env.write("orgs/newcomer.yaml", &placeholder());
+    env.start_lab(&[]);
+    seed(&env);
+    let before = without_markers(&env.tenant(CID));
+
+    // An org file that exists is not replaced without --force.
+    let refused = env.run(&import_args());
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(refused.all().contains("exists already"), "{refused:?}");
+    assert_eq!(env.read("orgs/newcomer.yaml"), placeholder());
+
+    let mut args = import_args();
+    args.push("--force");
+    let imported = env.run(&args);
+    assert_eq!(imported.code, 0, "{imported:?}");
+    let file = env.read("orgs/newcomer.yaml");
+    for expected in [
+        "Wrote orgs/newcomer.yaml: 4 org units, 5 groups, 298 users",
+        "user admin@newcomer.org: the administrator Steward acts as",
+        "user person006@newcomer.org: managed by org `neighbour-trust`",
+        "member",
+        "CUSTOMER",
+        "org unit /Volunteers: its description",
+        "suspended by Google (ABUSE)",
+    ] {
+        assert!(
+            imported.stdout.contains(expected),
+            "{expected}\n{imported:?}"
+        );
+    }
+    for expected in [
+        "# Not imported: what the modules cannot express",
+        "org_units: [/Staff, /Volunteers, /Staff/Kitchen, /Staff/Kitchen/Evening]",
+        "- {email: ana.lopez@newcomer.org, name: Ana López, org_unit: /Staff}",
+        "given_name: Mary Ann, family_name: \"No\"",
+        "name: Joost van der Berg",
+        "name: Ronaldo .,",
+        "name: Yes O'Brien,",
+        "suspended: true",
+        "aliases: [p0@newcomer.org, person.0@newcomer.org]",
+        "owners: [ana.lopez@newcomer.org], managers: [maryann@newcomer.org]",
+        "{email: everyone@newcomer.org, name: Everyone, members: [staff@newcomer.org, volunteers@newcomer.org]}",
+        "external_members: [{email: admin@newcomer.org, role: OWNER}, {email: chair.person@gmail.com}, {email: treasurer@example.net, role: OWNER}]",
+        "name: \"Board: trustees\", description: \"yes\"",
+        "aliases: [helpers@newcomer.org]",
+    ] {
+        assert!(file.contains(expected), "{expected}\n{file}");
+    }
+    // Another org's user is not declared here; its membership stays, as an outside one.
+    assert!(!file.contains("- {email: person006@"), "{file}");
+    assert!(
+        file.contains("external_members: [{email: person006@newcomer.org}]"),
+        "{file}"
+    );
+    assert_eq!(env.run(&["validate"]).code, 0);
+
+    // The first plan changes nothing live: only adoptions, each adding the marker.
+    let plan = env.run(&["plan", "--format", "json"]);
+    assert_eq!(plan.code, 0, "{plan:?}");
+    let plan: Value = serde_json::from_str(&plan.stdout).expect("plan json");
+    let changes = plan["orgs"][0]["changes"].as_array().expect("changes");
+    assert_eq!(changes.len(), 298, "every user but the admin and person006");
+    for c in changes {
+        assert_eq!(c["action"], "adopt", "{c}");
+        let fields: Vec<&str> = c["fields"]
+            .as_array()
+            .expect("fields")
+            .iter()
+            .filter_map(|f| f["name"].as_str())
+            .collect();
+        assert_eq!(fields, ["managed_by"], "{c}");
+    }
+    let conflicts = &plan["orgs"][0]["conflicts"];
+    assert!(
+        conflicts.as_array().is_none_or(Vec::is_empty),
+        "{conflicts}"
+    );
+    let text = env.run(&["plan"]);
+    assert!(text.stdout.contains("adopt"), "{text:?}");
+
+    let apply = env.run(&["apply", "--yes"]);
+    assert_eq!(apply.code, 0, "{apply:?}");
+    let again = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(again.code, 0, "{again:?}");
+    assert_eq!(
+        without_markers(&env.tenant(CID)),
+        before,
+        "the tenant differs from before only by Steward's markers"
+    );
+}
+
+#[test]
+fn an_import_that_cannot_read_the_tenant_writes_nothing() {
+    let mut env = Env::new();
+    env.write("orgs/newcomer.yaml", &placeholder());
+    env.start_lab(&[]);
+    std::fs::remove_file(env.path("orgs/newcomer.yaml")).expect("rm");
+
+    let mut wrong_domain = import_args();
+    wrong_domain[3] = "not-theirs.org";
+    let run = env.run(&wrong_domain);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.all().contains("customer `C0newcmr1` does not own the domain `not-theirs.org`: its domains are newcomer.org"),
+        "{run:?}"
+    );
+    assert!(!env.path("orgs/newcomer.yaml").exists());
+
+    let mut wrong_customer = import_args();
+    wrong_customer[5] = "C0nottheirs";
+    let run = env.run(&wrong_customer);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.all()
+            .contains("is not this Google Workspace's customer id"),
+        "{run:?}"
+    );
+
+    env.write("secrets/newcomer/google", "{\"not\": \"a key\"}");
+    let run = env.run(&import_args());
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(!env.path("orgs/newcomer.yaml").exists(), "{run:?}");
+
+    let run = env.run(&["import", "../escape", "--google", "newcomer.org"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.all().contains("cannot be an org id"), "{run:?}");
+}
