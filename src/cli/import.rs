@@ -9,6 +9,9 @@ use crate::import::{ImportArgs, ImportError};
 pub fn run(root: &Option<PathBuf>, ui: &Ui, args: ImportArgs) -> CmdResult {
     let ws = Workspace::open(root, ui)?;
     let rt = runtime()?;
+    if args.unmanaged {
+        return unmanaged(&ws, &rt, ui, &args);
+    }
     let done = rt.block_on(crate::import::import(
         &ws.pool,
         &ws.catalogue,
@@ -52,5 +55,65 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: ImportArgs) -> CmdResult {
         "Next: `steward plan {}` shows no change to any live value, only each account's adoption (Steward's marker).",
         imported.file.display()
     ));
+    Ok(Status::Ok)
+}
+
+fn unmanaged(
+    ws: &Workspace,
+    rt: &tokio::runtime::Runtime,
+    ui: &Ui,
+    args: &ImportArgs,
+) -> CmdResult {
+    let found = rt.block_on(crate::import::unmanaged(
+        &ws.pool,
+        &ws.catalogue,
+        &ws.secrets,
+        &args.org,
+        args.write,
+    ));
+    let found = match found {
+        Ok(f) => f,
+        Err(ImportError::Invalid(problems)) => {
+            ui.report(&problems);
+            return Err(Box::new(Problem::new(
+                "import",
+                "the org file does not validate as it is (fix it first), or would not with the additions (nothing was written)",
+            )));
+        }
+        Err(e) => return Err(Box::new(Problem::new("import", e.to_string()))),
+    };
+    let what = format!(
+        "{} group(s) and {} user(s)",
+        found.groups.len(),
+        found.users.len()
+    );
+    if found.groups.is_empty() && found.users.is_empty() {
+        println!(
+            "Nothing unmanaged: {} declares every user and group its tenant holds.",
+            found.file.display()
+        );
+        return Ok(Status::Ok);
+    }
+    if found.written {
+        println!("Added {what} to {}.", found.file.display());
+        ui.note(format_args!(
+            "Next: `steward plan {}` adopts them (Steward's marker) and changes nothing else.",
+            found.file.display()
+        ));
+        return Ok(Status::Ok);
+    }
+    println!(
+        "# In the tenant, not in {}: {what}. `--write` adds them.",
+        found.file.display()
+    );
+    for (key, items) in [("groups", &found.groups), ("users", &found.users)] {
+        if items.is_empty() {
+            continue;
+        }
+        println!("{key}:");
+        for item in items {
+            println!("  - {}", crate::import::emit::flow(item));
+        }
+    }
     Ok(Status::Ok)
 }

@@ -37,8 +37,15 @@ pub struct ImportArgs {
     #[arg(long)]
     pub name: Option<String>,
     /// Replace orgs/ORG.yaml when it exists.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "unmanaged")]
     pub force: bool,
+    /// For an org already in the pool: print the YAML of the users and groups its
+    /// tenant holds and its file does not declare (the drift report's unmanaged).
+    #[arg(long, conflicts_with = "google")]
+    pub unmanaged: bool,
+    /// With --unmanaged: append them to the org file's lists instead of printing them.
+    #[arg(long, requires = "unmanaged")]
+    pub write: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -223,4 +230,153 @@ fn one_line(s: &str) -> String {
     s.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect()
+}
+
+/// Users and groups the tenant holds and an existing org file does not declare (the
+/// drift report's unmanaged findings), as YAML items the file can take in one step.
+#[derive(Debug, Default)]
+pub struct Unmanaged {
+    pub file: PathBuf,
+    pub groups: Vec<Value>,
+    pub users: Vec<Value>,
+    /// With `write`: whether the file was changed.
+    pub written: bool,
+}
+
+/// Finds what the org's tenant holds that its file does not declare; with `write`,
+/// appends it to the file's lists (atomically, only when the result validates).
+pub async fn unmanaged(
+    pool: &Pool,
+    catalogue: &Catalogue,
+    secrets: &Secrets,
+    org_id: &str,
+    write: bool,
+) -> Result<Unmanaged, ImportError> {
+    let path = pool.orgs_dir().join(format!("{org_id}.yaml"));
+    if !crate::schema::is_name(org_id) || !path.is_file() {
+        return Err(ImportError::Usage(format!(
+            "no org file orgs/{org_id}.yaml: `--unmanaged` completes an org that is in the pool (import it first)"
+        )));
+    }
+    let org = crate::org::load(pool, catalogue, secrets, &path).map_err(ImportError::Invalid)?;
+    let tenant = org
+        .section::<google::section::GoogleTenant>(google::NAME)
+        .ok_or_else(|| {
+            ImportError::Usage(format!(
+                "orgs/{org_id}.yaml has no `google:` section: nothing to compare"
+            ))
+        })?
+        .clone();
+    let config: google::config::GoogleConfig = pool.provider_settings(google::NAME);
+    let http = google::client::Http::new(&config).map_err(|e| ImportError::Usage(e.to_string()))?;
+    let accounts = google::import::read(&http, &tenant, secrets, org_id)
+        .await
+        .map_err(|e| ImportError::Remote(e.to_string()))?;
+    let declared = |kind: crate::resource::Kind, v: &Value| {
+        let email = v["email"].as_str().unwrap_or_default().to_ascii_lowercase();
+        org.resource(&crate::resource::Address { kind, id: email })
+            .is_some()
+    };
+    let mut out = Unmanaged {
+        file: pool.display_path(&path),
+        groups: accounts
+            .groups
+            .iter()
+            .filter(|g| !declared(google::kinds::GROUP, g))
+            .cloned()
+            .collect(),
+        users: accounts
+            .users
+            .iter()
+            .filter(|u| !declared(google::kinds::USER, u))
+            .cloned()
+            .collect(),
+        written: false,
+    };
+    if !write || (out.groups.is_empty() && out.users.is_empty()) {
+        return Ok(out);
+    }
+    let mut text = org.file.text().to_string();
+    // Users after groups in the text: insert the later list first so offsets hold.
+    let mut edits = Vec::new();
+    for (key, items) in [("groups", &out.groups), ("users", &out.users)] {
+        if !items.is_empty() {
+            edits.push(insertion(&org, key, items)?);
+        }
+    }
+    edits.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
+    for (at, lines) in edits {
+        text.insert_str(at, &lines);
+    }
+    crate::org::load_text(pool, catalogue, secrets, &path, text.clone())
+        .map_err(ImportError::Invalid)?;
+    crate::util::write_atomic(&path, text.as_bytes(), 0o644).map_err(|e| ImportError::Write {
+        path: out.file.display().to_string(),
+        why: e.to_string(),
+    })?;
+    out.written = true;
+    Ok(out)
+}
+
+/// Where and what to insert to add `items` to `modules.accounts.KEY`: after the list's
+/// last item, in its indentation; or a new key at the end of `accounts:`.
+fn insertion(
+    org: &crate::org::Org,
+    key: &str,
+    items: &[Value],
+) -> Result<(usize, String), ImportError> {
+    let text = org.file.text();
+    let line_start = |at: usize| text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = |at: usize| text[at..].find('\n').map_or(text.len(), |i| at + i + 1);
+    let flow_style = || {
+        ImportError::Usage(format!(
+            "modules.accounts.{key} is written in flow style ([...]) in {}: append the printed items by hand",
+            org.file.path.display()
+        ))
+    };
+    if let Some(list) = org.root.at_path(&format!("modules.accounts.{key}")) {
+        let Some(last) = list.items().and_then(|i| i.last()) else {
+            return Err(flow_style());
+        };
+        if text[list.span.start..].starts_with('[') {
+            return Err(flow_style());
+        }
+        let prefix = &text[line_start(last.span.start)..last.span.start];
+        if !prefix.trim_end().ends_with('-') {
+            return Err(flow_style());
+        }
+        let lines: String = items
+            .iter()
+            .map(|v| format!("{prefix}{}\n", emit::flow(v)))
+            .collect();
+        let mut at = line_end(last.span.start + last.span.len.saturating_sub(1));
+        // A file without a newline at its end.
+        let mut lines = lines;
+        if at == text.len() && !text.ends_with('\n') {
+            lines.insert(0, '\n');
+            at = text.len();
+        }
+        return Ok((at, lines));
+    }
+    let accounts = org
+        .root
+        .at_path("modules.accounts")
+        .and_then(|n| n.entries().filter(|e| !e.is_empty()).map(|e| (n, e)));
+    let Some((node, entries)) = accounts else {
+        return Err(ImportError::Usage(
+            "the org file has no `modules.accounts` mapping to add to".into(),
+        ));
+    };
+    if text[node.span.start..].starts_with('{') {
+        return Err(flow_style());
+    }
+    let first_key = &entries[0].0;
+    let indent = &text[line_start(first_key.span.start)..first_key.span.start];
+    let (_, last) = &entries[entries.len() - 1];
+    let at = line_end(last.span.start + last.span.len.saturating_sub(1));
+    let mut lines = format!("{indent}{key}:\n");
+    for v in items {
+        lines.push_str(&format!("{indent}  - {}\n", emit::flow(v)));
+    }
+    Ok((at, lines))
 }

@@ -106,6 +106,21 @@ fn steward_requests_and_lab_replies_match_the_discovery_document() {
     env.drop_lines("orgs/riverside-food-bank.yaml", "priya");
     env.drop_lines("orgs/hillside-youth-club.yaml", "ruth@");
     assert_eq!(env.run(&["apply", "--yes"]).code, 0);
+    // An import reads with the same calls, and the tenant's domains.
+    let import = env.run(&[
+        "import",
+        "riverside-food-bank",
+        "--force",
+        "--google",
+        "riversidefood.org",
+        "--customer",
+        "C03az79cb",
+        "--admin",
+        "steward-admin@riversidefood.org",
+        "--credentials",
+        "secret:riverside-food-bank/google-service-account",
+    ]);
+    assert_eq!(import.code, 0, "{import:?}");
 
     let stats = env.lab_get("/_lab/stats");
     let globals: BTreeSet<String> = doc["parameters"]

@@ -275,3 +275,66 @@ fn an_import_that_cannot_read_the_tenant_writes_nothing() {
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.all().contains("cannot be an org id"), "{run:?}");
 }
+
+#[test]
+fn accounts_made_by_hand_later_are_brought_in_with_one_command() {
+    let mut env = Env::new();
+    env.write("orgs/newcomer.yaml", &placeholder());
+    env.start_lab(&[]);
+    seed(&env);
+    let mut args = import_args();
+    args.push("--force");
+    assert_eq!(env.run(&args).code, 0);
+    assert_eq!(env.run(&["apply", "--yes"]).code, 0);
+    let none = env.run(&["import", "newcomer", "--unmanaged"]);
+    assert_eq!(none.code, 0, "{none:?}");
+    assert!(none.stdout.contains("Nothing unmanaged"), "{none:?}");
+
+    // Made in the Admin console since: a user in a managed group, and a group.
+    env.lab_post(
+        "/_lab/seed",
+        &json!({"customer_id": CID,
+                "users": [user("walkin@newcomer.org", "Walk", "In", "/Volunteers")],
+                "groups": [{"email": "drivers@newcomer.org", "name": "Drivers"}],
+                "members": [{"group": "staff@newcomer.org", "email": "walkin@newcomer.org"},
+                            {"group": "drivers@newcomer.org", "email": "joost@newcomer.org", "role": "OWNER"}]}),
+    );
+    let plan = env.run(&["plan"]);
+    assert!(plan.stdout.contains("unmanaged"), "{plan:?}");
+
+    let shown = env.run(&["import", "newcomer", "--unmanaged"]);
+    assert_eq!(shown.code, 0, "{shown:?}");
+    for line in [
+        "# In the tenant, not in orgs/newcomer.yaml: 1 group(s) and 1 user(s).",
+        "  - {email: drivers@newcomer.org, name: Drivers, owners: [joost@newcomer.org]}",
+        "  - {email: walkin@newcomer.org, name: Walk In, org_unit: /Volunteers, groups: [staff]}",
+    ] {
+        assert!(shown.stdout.contains(line), "{line}\n{shown:?}");
+    }
+    let before = env.read("orgs/newcomer.yaml");
+    assert_eq!(
+        before,
+        env.read("orgs/newcomer.yaml"),
+        "printing changes nothing"
+    );
+
+    let written = env.run(&["import", "newcomer", "--unmanaged", "--write"]);
+    assert_eq!(written.code, 0, "{written:?}");
+    assert!(
+        written.stdout.contains("Added 1 group(s) and 1 user(s)"),
+        "{written:?}"
+    );
+    let after = env.read("orgs/newcomer.yaml");
+    assert!(
+        after.contains("      - {email: walkin@newcomer.org, name: Walk In, org_unit: /Volunteers, groups: [staff]}\n    leavers: suspend"),
+        "appended at the end of the users' list: {after}"
+    );
+    let plan = env.run(&["plan", "--format", "json"]);
+    let plan: Value = serde_json::from_str(&plan.stdout).expect("json");
+    let changes = plan["orgs"][0]["changes"].as_array().expect("changes");
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0]["action"], "adopt");
+    assert_eq!(changes[0]["address"]["id"], "walkin@newcomer.org");
+    assert_eq!(env.run(&["apply", "--yes"]).code, 0);
+    assert_eq!(env.run(&["plan", "--detailed-exitcode"]).code, 0);
+}
