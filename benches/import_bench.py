@@ -3,7 +3,7 @@
 tenth with an alias) in GROUPS groups, each user in one or two groups.
 
 Reports the import's wall time, peak RSS, and the API requests the lab counted against
-the minimum: 1 token + 1 domain list + 1 org-unit list + ceil(users/500) user pages +
+the minimum: 1 token + 1 domain list + 1 custom-schema list + 1 org-unit list + ceil(users/500) user pages +
 ceil(groups/200) group pages + one member page (200 members) per group per 200 members.
 Then checks the round trip: `plan` adopts every user and changes nothing else.
 
@@ -62,7 +62,7 @@ def main():
         dump = lab_call(url, "/_lab/dump")
         t = [t for t in dump["tenants"] if t["customer_id"] == CID][0]
         per_group = [len(m) for m in t["members"].values()]
-        least = 1 + 1 + 1 + math.ceil(len(t["users"]) / 500) + math.ceil(len(t["groups"]) / 200) + \
+        least = 1 + 1 + 1 + 1 + math.ceil(len(t["users"]) / 500) + math.ceil(len(t["groups"]) / 200) + \
             sum(max(1, math.ceil(n / 200)) for n in per_group)
         args = ["import", "big", "--force", "--google", DOMAIN, "--customer", CID, "--admin",
                 f"admin@{DOMAIN}", "--credentials", "secret:big/google"]

@@ -40,6 +40,11 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: ImportArgs) -> CmdResult {
         counts.join(", "),
         imported.requests
     );
+    for file in &imported.secrets_written {
+        println!(
+            "Wrote secret {file} (0600): a value found on a host, referenced from the file, never in it."
+        );
+    }
     if imported.left_out.is_empty() {
         println!("Everything found is in the file.");
     } else {
@@ -52,7 +57,7 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: ImportArgs) -> CmdResult {
         }
     }
     ui.note(format_args!(
-        "Next: `steward plan {}` shows no change to any live value, only each account's adoption (Steward's marker).",
+        "Next: `steward plan {}` changes no live value: it only adopts what was found (Steward's marker on each account and host).",
         imported.file.display()
     ));
     Ok(Status::Ok)

@@ -49,23 +49,63 @@ fn plain_is_safe(s: &str) -> bool {
     !(starts_numeric || [".inf", "-.inf", "+.inf", ".nan"].contains(&lower.as_str()))
 }
 
-/// The order of keys in a flow mapping; others follow, in name order.
+/// The order of keys in a mapping, as people read an item: what it is, then how it
+/// is set up, then what it contains; others follow, in name order.
 const KEY_ORDER: &[&str] = &[
     "email",
     "name",
+    "ssid",
     "given_name",
     "family_name",
     "description",
+    "host",
+    "uri",
+    "location",
     "org_unit",
     "suspended",
     "role",
+    "security",
+    "passphrase",
+    "guest",
+    "hidden",
+    "vlan",
+    "shared",
+    "enabled",
+    "accepting",
+    "options",
+    "paths",
+    "exclude",
+    "repository",
+    "password",
+    "schedule",
+    "keep",
     "groups",
     "aliases",
     "owners",
     "managers",
     "members",
     "external_members",
+    "backend",
+    "access_points",
+    "interface",
+    "driver",
+    "country",
+    "band",
+    "channel",
+    "networks",
 ];
+
+/// A mapping's entries in [`KEY_ORDER`].
+pub fn ordered(map: &serde_json::Map<String, Value>) -> Vec<(&String, &Value)> {
+    let mut pairs: Vec<(&String, &Value)> = map.iter().collect();
+    pairs.sort_by_key(|(k, _)| {
+        KEY_ORDER
+            .iter()
+            .position(|o| o == k)
+            .unwrap_or(KEY_ORDER.len())
+    });
+    pairs
+}
 
 /// A JSON value as YAML flow text: `{email: a@b.org, groups: [staff]}`.
 pub fn flow(v: &Value) -> String {
@@ -76,14 +116,7 @@ pub fn flow(v: &Value) -> String {
             format!("[{}]", inner.join(", "))
         }
         Value::Object(map) => {
-            let mut pairs: Vec<(&String, &Value)> = map.iter().collect();
-            // People read an item by its address and name first, as the examples do.
-            pairs.sort_by_key(|(k, _)| {
-                KEY_ORDER
-                    .iter()
-                    .position(|o| o == k)
-                    .unwrap_or(KEY_ORDER.len())
-            });
+            let pairs = ordered(map);
             let inner: Vec<String> = pairs
                 .iter()
                 .map(|(k, v)| format!("{}: {}", scalar(k), flow(v)))

@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::diag::Problems;
 use crate::modules::Catalogue;
 use crate::pool::Pool;
-use crate::providers::google;
+use crate::providers::{google, ssh};
 use crate::secrets::Secrets;
 
 /// What to import, as the command line says it.
@@ -33,6 +33,10 @@ pub struct ImportArgs {
     /// The service-account key, `secret:ORG/NAME`.
     #[arg(long, value_name = "secret:NAME", requires = "google")]
     pub credentials: Option<String>,
+    /// An on-site host to read, `NAME=ADDRESS[:PORT][,user=U]` (repeatable): its print
+    /// queues, backup jobs and Wi-Fi.
+    #[arg(long, value_name = "NAME=ADDRESS")]
+    pub host: Vec<String>,
     /// The org's name for people (default: from its id).
     #[arg(long)]
     pub name: Option<String>,
@@ -70,6 +74,8 @@ pub struct Imported {
     pub counts: Vec<(&'static str, usize)>,
     pub left_out: Vec<(String, String)>,
     pub requests: u64,
+    /// Secret files written (shown relative to the pool).
+    pub secrets_written: Vec<String>,
 }
 
 /// An org id as a title: `riverside-food-bank` is `Riverside Food Bank`.
@@ -84,6 +90,81 @@ fn title(id: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// The Google half of an import: the tenant as the command line names it.
+struct GoogleSource {
+    tenant: google::section::GoogleTenant,
+    /// As given: `secret:NAME`.
+    credentials: String,
+}
+
+fn google_source(org: &str, args: &ImportArgs) -> Result<Option<GoogleSource>, ImportError> {
+    if args.google.is_empty() {
+        return Ok(None);
+    }
+    let need = |v: &Option<String>, flag: &str| {
+        v.clone()
+            .ok_or_else(|| ImportError::Usage(format!("--google needs {flag}")))
+    };
+    let customer = need(&args.customer, "--customer ID")?;
+    let admin = need(&args.admin, "--admin EMAIL")?.to_ascii_lowercase();
+    let credentials = need(&args.credentials, "--credentials secret:NAME")?;
+    let secret = crate::secrets::reference(&credentials).ok_or_else(|| {
+        ImportError::Usage(format!(
+            "--credentials `{credentials}` is not a secret reference: write secret:{org}/NAME"
+        ))
+    })?;
+    Ok(Some(GoogleSource {
+        tenant: google::section::GoogleTenant {
+            domains: args.google.iter().map(|d| d.to_ascii_lowercase()).collect(),
+            customer_id: customer,
+            admin,
+            credentials: secret.to_string(),
+        },
+        credentials,
+    }))
+}
+
+/// `NAME=ADDRESS[:PORT][,user=U]`.
+fn parse_host(text: &str) -> Result<ssh::section::Host, ImportError> {
+    let bad = |why: &str| {
+        ImportError::Usage(format!(
+            "--host `{text}`: {why} (the form is NAME=ADDRESS[:PORT][,user=U])"
+        ))
+    };
+    let (name, rest) = text.split_once('=').ok_or_else(|| bad("no `=`"))?;
+    if !crate::schema::is_name(name) {
+        return Err(bad(
+            "the host name takes letters, digits, `-`, `_` and `.` only",
+        ));
+    }
+    let mut parts = rest.split(',');
+    let target = parts.next().unwrap_or_default();
+    let (address, port) = match target.rsplit_once(':') {
+        Some((a, p)) if !a.contains(':') => (
+            a.to_string(),
+            p.parse::<u16>()
+                .map_err(|_| bad("the port is not a number"))?,
+        ),
+        _ => (target.to_string(), 22),
+    };
+    if !crate::schema::is_address(&address) {
+        return Err(bad("not a host name or IP address"));
+    }
+    let mut user = "root".to_string();
+    for p in parts {
+        match p.split_once('=') {
+            Some(("user", u)) if crate::schema::is_name(u) => user = u.to_string(),
+            _ => return Err(bad(&format!("unknown option `{p}`"))),
+        }
+    }
+    Ok(ssh::section::Host {
+        name: name.to_string(),
+        address,
+        user,
+        port,
+    })
 }
 
 /// Imports an org: reads, writes its file (atomically, only when it validates).
@@ -106,84 +187,242 @@ pub async fn import(
             "{shown} exists already: an import never overwrites an org file unless told to (--force)"
         )));
     }
-    if args.google.is_empty() {
+    let source = google_source(org, args)?;
+    let hosts: Vec<ssh::section::Host> = args
+        .host
+        .iter()
+        .map(|h| parse_host(h))
+        .collect::<Result<_, _>>()?;
+    if source.is_none() && hosts.is_empty() {
         return Err(ImportError::Usage(
-            "nothing to import: give the org's Google Workspace with --google DOMAIN --customer ID --admin EMAIL --credentials secret:NAME".into(),
+            "nothing to import: give the org's Google Workspace (--google DOMAIN --customer ID --admin EMAIL --credentials secret:NAME) and/or its hosts (--host NAME=ADDRESS)".into(),
         ));
     }
-    let need = |v: &Option<String>, flag: &str| {
-        v.clone()
-            .ok_or_else(|| ImportError::Usage(format!("--google needs {flag}")))
+    // Hosts are read on threads of their own (SSH is blocking) while Google is read.
+    let reads = if hosts.is_empty() {
+        None
+    } else {
+        let config: ssh::config::SshConfig = pool.provider_settings(ssh::NAME);
+        let settings = ssh::Settings::from_config(pool, &config)
+            .map_err(|e| ImportError::Usage(format!("cannot read the pool's SSH settings: {e}")))?;
+        let org = org.to_string();
+        let hosts = hosts.clone();
+        Some(tokio::task::spawn_blocking(move || {
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = hosts
+                    .iter()
+                    .map(|h| scope.spawn(|| ssh::import::read(&settings, h, &org)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .zip(&hosts)
+                    .map(|(t, h)| {
+                        t.join().unwrap_or_else(|_| {
+                            Err(ssh::SshError::Failed {
+                                host: h.name.clone(),
+                                message: "reading it failed (a bug: please report it)".into(),
+                            })
+                        })
+                    })
+                    .collect::<Vec<_>>()
+            })
+        }))
     };
-    let customer = need(&args.customer, "--customer ID")?;
-    let admin = need(&args.admin, "--admin EMAIL")?.to_ascii_lowercase();
-    let credentials = need(&args.credentials, "--credentials secret:NAME")?;
-    let secret = crate::secrets::reference(&credentials).ok_or_else(|| {
-        ImportError::Usage(format!(
-            "--credentials `{credentials}` is not a secret reference: write secret:{org}/NAME"
-        ))
-    })?;
-    let domains: Vec<String> = args.google.iter().map(|d| d.to_ascii_lowercase()).collect();
-    let tenant = google::section::GoogleTenant {
-        domains: domains.clone(),
-        customer_id: customer.clone(),
-        admin: admin.clone(),
-        credentials: secret.to_string(),
+    let accounts = match &source {
+        Some(g) => {
+            let config: google::config::GoogleConfig = pool.provider_settings(google::NAME);
+            let http = google::client::Http::new(&config)
+                .map_err(|e| ImportError::Usage(e.to_string()))?;
+            Some(
+                google::import::read(&http, &g.tenant, secrets, org)
+                    .await
+                    .map_err(|e| ImportError::Remote(e.to_string()))?,
+            )
+        }
+        None => None,
     };
-    let config: google::config::GoogleConfig = pool.provider_settings(google::NAME);
-    let http = google::client::Http::new(&config).map_err(|e| ImportError::Usage(e.to_string()))?;
-    let accounts = google::import::read(&http, &tenant, secrets, org)
-        .await
-        .map_err(|e| ImportError::Remote(e.to_string()))?;
-
+    let mut found = Found::default();
+    if let Some(reads) = reads {
+        let results = reads
+            .await
+            .map_err(|e| ImportError::Remote(format!("reading the hosts failed: {e}")))?;
+        for (host, result) in hosts.iter().zip(results) {
+            match result {
+                Ok(h) => found.hosts.push((host.clone(), h)),
+                Err(e) => found.left_out.push((
+                    format!("host {} ({})", host.name, host.address),
+                    format!("not imported: {e}"),
+                )),
+            }
+        }
+    }
+    if let Some(a) = &accounts {
+        found.left_out.splice(0..0, a.left_out.iter().cloned());
+    }
     let name = args.name.clone().unwrap_or_else(|| title(org));
-    let text = org_file(pool, org, &name, &tenant, &credentials, &accounts);
+    let (text, new_secrets) = org_file(
+        pool,
+        org,
+        &name,
+        source.as_ref(),
+        accounts.as_ref(),
+        &mut found,
+    );
     // Checked as `validate` would check it, before anything is written.
     crate::org::load_text(pool, catalogue, secrets, &path, text.clone())
         .map_err(ImportError::Invalid)?;
+    // Secret values found go to the secrets folder, never into the file.
+    for (secret, value) in &new_secrets {
+        let file = secrets.file(secret);
+        match std::fs::read_to_string(&file) {
+            Ok(have) if have.trim_end_matches(['\n', '\r']) == value.expose() => continue,
+            Ok(_) => {
+                found.left_out.push((
+                    format!("secret {secret}"),
+                    format!(
+                        "{} holds another value already: left as it is (check which one is right)",
+                        pool.display_path(&file).display()
+                    ),
+                ));
+                continue;
+            }
+            Err(_) => {}
+        }
+        if let Some(dir) = file.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| ImportError::Write {
+                path: dir.display().to_string(),
+                why: e.to_string(),
+            })?;
+        }
+        crate::util::write_atomic(&file, value.expose().as_bytes(), 0o600).map_err(|e| {
+            ImportError::Write {
+                path: pool.display_path(&file).display().to_string(),
+                why: e.to_string(),
+            }
+        })?;
+        found
+            .secrets_written
+            .push(pool.display_path(&file).display().to_string());
+    }
     crate::util::write_atomic(&path, text.as_bytes(), 0o644).map_err(|e| ImportError::Write {
         path: shown,
         why: e.to_string(),
     })?;
+    let mut counts = Vec::new();
+    if let Some(a) = &accounts {
+        counts.extend([
+            ("org units", a.org_units.len()),
+            ("groups", a.groups.len()),
+            ("users", a.users.len()),
+        ]);
+    }
+    if !hosts.is_empty() {
+        counts.extend([
+            ("hosts", found.hosts.len()),
+            (
+                "print queues",
+                found.hosts.iter().map(|(_, h)| h.queues.len()).sum(),
+            ),
+            (
+                "backup jobs (commented out)",
+                found.hosts.iter().map(|(_, h)| h.jobs.len()).sum(),
+            ),
+            (
+                "Wi-Fi access points (commented out)",
+                found.hosts.iter().filter(|(_, h)| h.wifi.is_some()).count(),
+            ),
+        ]);
+    }
     Ok(Imported {
         file: pool.display_path(&path),
-        counts: vec![
-            ("org units", accounts.org_units.len()),
-            ("groups", accounts.groups.len()),
-            ("users", accounts.users.len()),
-        ],
-        left_out: accounts.left_out,
-        requests: accounts.requests,
+        counts,
+        left_out: found.left_out,
+        requests: accounts.as_ref().map_or(0, |a| a.requests),
+        secrets_written: found.secrets_written,
     })
 }
 
-/// The org file's text, in the order and style of the example org files.
+/// What the hosts held, and what is left out.
+#[derive(Default)]
+struct Found {
+    hosts: Vec<(ssh::section::Host, ssh::import::HostImport)>,
+    left_out: Vec<(String, String)>,
+    secrets_written: Vec<String>,
+}
+
+/// The org file's text, in the order and style of the example org files, and the
+/// secret values to write.
 fn org_file(
     pool: &Pool,
     org: &str,
     name: &str,
-    tenant: &google::section::GoogleTenant,
-    credentials: &str,
-    accounts: &google::import::Accounts,
-) -> String {
+    source: Option<&GoogleSource>,
+    accounts: Option<&google::import::Accounts>,
+    found: &mut Found,
+) -> (String, Vec<(String, crate::secrets::Secret)>) {
     use emit::{flow, scalar};
+    let mut secrets = Vec::new();
+    // The on-site modules: one print server (the first host with queues).
+    let mut server: Option<String> = None;
+    let mut queues: Vec<Value> = Vec::new();
+    let mut jobs: Vec<Value> = Vec::new();
+    let mut wifi: Option<Value> = None;
+    for (host, h) in &mut found.hosts {
+        found.left_out.append(&mut h.left_out);
+        if !h.queues.is_empty() {
+            match &server {
+                None => {
+                    server = Some(host.name.clone());
+                    queues = std::mem::take(&mut h.queues);
+                }
+                Some(s) => found.left_out.push((
+                    format!("print queues on {}", host.name),
+                    format!("the printers module has one print server for an org, and {s} is it; left as they are"),
+                )),
+            }
+        }
+        jobs.append(&mut h.jobs);
+        match (&wifi, h.wifi.take()) {
+            (None, Some(w)) => wifi = Some(w),
+            (Some(_), Some(_)) => found.left_out.push((
+                format!("Wi-Fi on {}", host.name),
+                "its networks differ from the first access point's or repeat them: add it to `access_points` if they are the same".into(),
+            )),
+            _ => {}
+        }
+        secrets.append(&mut h.secrets);
+    }
+
     let mut out = String::new();
     if pool.root.join("schema/org.schema.json").is_file() {
         out.push_str("# yaml-language-server: $schema=../schema/org.schema.json\n");
     }
+    let from: Vec<String> = source
+        .map(|g| format!("Google Workspace customer {}", g.tenant.customer_id))
+        .into_iter()
+        .chain((!found.hosts.is_empty()).then(|| {
+            let names: Vec<&str> = found.hosts.iter().map(|(h, _)| h.name.as_str()).collect();
+            format!("host(s) {}", names.join(", "))
+        }))
+        .collect();
+    let from = if from.is_empty() {
+        vec!["no host (none could be read)".to_string()]
+    } else {
+        from
+    };
     out.push_str(&format!(
-        "# Imported by `steward import` on {} from Google Workspace customer {}.\n",
+        "# Imported by `steward import` on {} from {}.\n",
         &crate::util::now_rfc3339()[..10],
-        tenant.customer_id
+        from.join(" and ")
     ));
-    if accounts.left_out.is_empty() {
+    if found.left_out.is_empty() {
         out.push_str("# Everything found is in this file.\n");
     } else {
         out.push_str(&format!(
             "# Not imported: what the modules cannot express, each left as it is ({}):\n",
-            accounts.left_out.len()
+            found.left_out.len()
         ));
-        for (what, why) in &accounts.left_out {
+        for (what, why) in &found.left_out {
             out.push_str(&format!("#   - {}: {}\n", one_line(what), one_line(why)));
         }
     }
@@ -191,38 +430,101 @@ fn org_file(
     out.push_str(
         "contacts: []   # who reads this org's drift report: {name, email, reports: true}\n",
     );
-    out.push_str("google:\n");
-    match tenant.domains.as_slice() {
-        [one] => out.push_str(&format!("  domain: {}\n", scalar(one))),
-        many => out.push_str(&format!(
-            "  domains: {}\n",
-            flow(&Value::from(many.to_vec()))
-        )),
-    }
-    out.push_str(&format!(
-        "  customer_id: {}\n  admin: {}\n  credentials: {}\n",
-        scalar(&tenant.customer_id),
-        scalar(&tenant.admin),
-        scalar(credentials)
-    ));
-    out.push_str("modules:\n  accounts:\n");
-    if !accounts.org_units.is_empty() {
+    if let Some(g) = source {
+        out.push_str("google:\n");
+        match g.tenant.domains.as_slice() {
+            [one] => out.push_str(&format!("  domain: {}\n", scalar(one))),
+            many => out.push_str(&format!(
+                "  domains: {}\n",
+                flow(&Value::from(many.to_vec()))
+            )),
+        }
         out.push_str(&format!(
-            "    org_units: {}\n",
-            flow(&Value::from(accounts.org_units.clone()))
+            "  customer_id: {}\n  admin: {}\n  credentials: {}\n",
+            scalar(&g.tenant.customer_id),
+            scalar(&g.tenant.admin),
+            scalar(&g.credentials)
         ));
     }
-    for (key, items) in [("groups", &accounts.groups), ("users", &accounts.users)] {
-        if items.is_empty() {
-            continue;
-        }
-        out.push_str(&format!("    {key}:\n"));
-        for item in items {
-            out.push_str(&format!("      - {}\n", flow(item)));
+    if !found.hosts.is_empty() {
+        out.push_str("hosts:\n");
+        for (h, _) in &found.hosts {
+            let mut v = serde_json::Map::new();
+            v.insert("address".into(), Value::from(h.address.clone()));
+            if h.port != 22 {
+                v.insert("port".into(), Value::from(h.port));
+            }
+            if h.user != "root" {
+                v.insert("user".into(), Value::from(h.user.clone()));
+            }
+            out.push_str(&format!(
+                "  {}: {}\n",
+                scalar(&h.name),
+                flow(&Value::Object(v))
+            ));
         }
     }
-    out.push_str("    leavers: suspend\n");
-    out
+    out.push_str("modules:\n");
+    if let Some(accounts) = accounts {
+        out.push_str("  accounts:\n");
+        if !accounts.org_units.is_empty() {
+            out.push_str(&format!(
+                "    org_units: {}\n",
+                flow(&Value::from(accounts.org_units.clone()))
+            ));
+        }
+        for (key, items) in [("groups", &accounts.groups), ("users", &accounts.users)] {
+            if items.is_empty() {
+                continue;
+            }
+            out.push_str(&format!("    {key}:\n"));
+            for item in items {
+                out.push_str(&format!("      - {}\n", flow(item)));
+            }
+        }
+        out.push_str("    leavers: suspend\n");
+    }
+    if !found.hosts.is_empty() {
+        // `base` marks each host as Steward's (/etc/steward/managed-by): the adoption.
+        out.push_str("  base: {}\n");
+    }
+    if let Some(server) = &server {
+        out.push_str(&format!(
+            "  printers:\n    server: {}\n    queues:\n",
+            scalar(server)
+        ));
+        for q in &queues {
+            out.push_str(&format!("      - {}\n", flow(q)));
+        }
+    }
+    if !jobs.is_empty() || wifi.is_some() {
+        out.push_str(
+            "  # Found, and not taken over yet: Steward would run each as its own systemd timer or\n  \
+             # write its own hostapd configuration, so the first plan would change the host.\n  \
+             # To take one over, stop the one made by hand, then remove the `# ` before its lines.\n  \
+             # Their passwords and passphrases are in the secrets folder already.\n",
+        );
+        if !jobs.is_empty() {
+            out.push_str("  # backups:\n");
+            for j in &jobs {
+                out.push_str(&format!("  #   - {}\n", flow(j)));
+            }
+        }
+        if let Some(Value::Object(w)) = &wifi {
+            out.push_str("  # wifi:\n");
+            for (k, v) in emit::ordered(w) {
+                if k == "networks" {
+                    out.push_str("  #   networks:\n");
+                    for n in v.as_array().into_iter().flatten() {
+                        out.push_str(&format!("  #     - {}\n", flow(n)));
+                    }
+                } else {
+                    out.push_str(&format!("  #   {k}: {}\n", flow(v)));
+                }
+            }
+        }
+    }
+    (out, secrets)
 }
 
 /// A note on one comment line.

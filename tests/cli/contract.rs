@@ -59,6 +59,7 @@ fn method_of_top(route: &str) -> (&'static str, &'static str) {
         "DELETE members/item" => ("members", "delete"),
         "GET orgunits" => ("orgunits", "list"),
         "GET domains" => ("domains", "list"),
+        "GET schemas" => ("schemas", "list"),
         "POST orgunits" => ("orgunits", "insert"),
         "GET orgunits/item" => ("orgunits", "get"),
         "PATCH orgunits/item" => ("orgunits", "patch"),

@@ -68,6 +68,7 @@ fn seed(env: &Env) {
     users[11]["externalIds"] =
         json!([{"type": "custom", "customType": "steward", "value": "neighbour-trust"}]);
     users[12]["externalIds"] = json!([{"type": "organization", "value": "HR-0012"}]);
+    users[13]["isAdmin"] = json!(true);
     let groups = vec![
         json!({"email": "staff@newcomer.org", "name": "All staff", "description": "Everyone paid"}),
         json!({"email": "volunteers@newcomer.org", "name": "Volunteers", "aliases": ["helpers@newcomer.org"]}),
@@ -104,7 +105,9 @@ fn seed(env: &Env) {
     ]);
     env.lab_post(
         "/_lab/seed",
-        &json!({"customer_id": CID, "orgunits": orgunits, "users": users, "groups": groups, "members": members}),
+        &json!({"customer_id": CID, "orgunits": orgunits, "users": users, "groups": groups, "members": members,
+                "schemas": [{"schemaName": "Volunteering", "displayName": "Volunteering",
+                             "fields": [{"fieldName": "dbs_checked", "fieldType": "BOOL"}]}]}),
     );
 }
 
@@ -337,4 +340,147 @@ fn accounts_made_by_hand_later_are_brought_in_with_one_command() {
     assert_eq!(changes[0]["address"]["id"], "walkin@newcomer.org");
     assert_eq!(env.run(&["apply", "--yes"]).code, 0);
     assert_eq!(env.run(&["plan", "--detailed-exitcode"]).code, 0);
+}
+
+/// An office server set up by hand before the org joined the pool: two print queues
+/// (one shared, one paused, with A4 paper), a raw queue, a restic backup job in a
+/// systemd unit and timer, one in cron with a schedule systemd cannot say, and hostapd
+/// with a staff network and a hidden guest one on a VLAN.
+fn hand_made_office(lab: &crate::support::hosts::HostLab) {
+    let uri = format!("ipp://{}:8631/ipp/print", lab.ip(20));
+    lab.sh(
+        "office",
+        &format!(
+            "lpadmin -p front-desk -v {uri} -m everywhere -D 'Front desk laser' -L 'By the door' -E \
+             && lpadmin -p front-desk -o PageSize=A4 -o printer-is-shared=true \
+             && lpadmin -p back-office -v {uri} -m everywhere -E && cupsdisable back-office \
+             && lpadmin -p old-raw -v socket://10.231.254.9:9100 -E 2>/dev/null; true"
+        ),
+    );
+    lab.sh(
+        "office",
+        "mkdir -p /srv/shared && printf 'restic-pw-hand-44' > /root/restic.pw && chmod 600 /root/restic.pw \
+         && printf '[Unit]\\nDescription=Nightly backup\\n[Service]\\nType=oneshot\\nEnvironment=RESTIC_PASSWORD_FILE=/root/restic.pw\\nExecStart=/usr/bin/restic -r sftp:restic@backup:/srv/restic/office backup /srv/shared --exclude /srv/shared/tmp\\nExecStartPost=/usr/bin/restic -r sftp:restic@backup:/srv/restic/office forget --keep-daily 7 --keep-weekly 4 --prune\\n' > /etc/systemd/system/nightly-backup.service \
+         && printf '[Timer]\\nOnCalendar=*-*-* 01:30\\nPersistent=true\\n[Install]\\nWantedBy=timers.target\\n' > /etc/systemd/system/nightly-backup.timer \
+         && printf '*/30 * * * * root restic -r /srv/local-repo --password-file /root/restic.pw backup /etc\\n' > /etc/cron.d/etc-backup \
+         && mkdir -p /etc/hostapd && printf 'interface=wlan0\\ndriver=nl80211\\ncountry_code=GB\\nhw_mode=g\\nchannel=11\\nssid=Office Staff\\nwpa=2\\nwpa_key_mgmt=WPA-PSK\\nrsn_pairwise=CCMP\\nwpa_passphrase=staff-wifi-hand-91\\nbss=wlan0_1\\nssid=Office Guests\\nignore_broadcast_ssid=1\\nap_isolate=1\\nbridge=br-vlan20\\nwpa=2\\nwpa_key_mgmt=WPA-PSK SAE\\nwpa_passphrase=guest-wifi-hand-27\\nmacaddr_acl=0\\n' > /etc/hostapd/hostapd.conf",
+    );
+}
+
+#[test]
+fn an_office_server_is_imported_with_its_queues_and_its_jobs_and_wifi_written_for_later() {
+    let lab = crate::support::hosts::HostLab::start(&[
+        ("office", 5, "server"),
+        ("printer", 20, "printer"),
+    ]);
+    hand_made_office(&lab);
+    let queues_before = lab.sh("office", "lpstat -v; lpstat -p; lpoptions -p front-desk");
+    let env = lab.pool();
+    let run = env.run(&[
+        "import",
+        "harbour",
+        "--host",
+        &format!("office-pc={}", lab.ip(5)),
+        "--host",
+        "gone=10.231.254.77",
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let file = env.read("orgs/harbour.yaml");
+    for secret in [
+        "restic-pw-hand-44",
+        "staff-wifi-hand-91",
+        "guest-wifi-hand-27",
+    ] {
+        assert!(
+            !file.contains(secret) && !run.all().contains(secret),
+            "{secret} leaked:\n{file}\n{run:?}"
+        );
+    }
+    for expected in [
+        format!("  office-pc: {{address: \"{}\"}}", lab.ip(5)),
+        "  base: {}".to_string(),
+        "    server: office-pc".to_string(),
+        "{name: front-desk, description: Front desk laser, uri: ".to_string(),
+        "location: By the door, shared: true, options: {PageSize: A4}}".to_string(),
+        "{name: back-office, uri: ".to_string(),
+        "enabled: false".to_string(),
+        "  # backups:".to_string(),
+        "  #   - {name: nightly-backup, host: office-pc, paths: [/srv/shared], exclude: [/srv/shared/tmp], repository: sftp:restic@backup:/srv/restic/office, password: secret:harbour/backup-nightly-backup, schedule: \"*-*-* 01:30\", keep: {daily: 7, weekly: 4}}".to_string(),
+        "  # wifi:".to_string(),
+        "  #     - {ssid: Office Staff, security: wpa2-psk, passphrase: secret:harbour/wifi-office-staff}".to_string(),
+        "  #     - {ssid: Office Guests, security: wpa2-wpa3, passphrase: secret:harbour/wifi-office-guests, guest: true, hidden: true, vlan: 20}".to_string(),
+        "old-raw on office-pc: a raw queue".to_string(),
+        "cron schedule `*/30 * * * *`".to_string(),
+        "hostapd settings the wifi module has no input for: macaddr_acl".to_string(),
+        "host gone (10.231.254.77): not imported".to_string(),
+    ] {
+        assert!(file.contains(&expected), "{expected}\n{file}");
+    }
+    // The secrets found are in the secrets folder, for the org only, 0600.
+    for (name, value) in [
+        ("harbour/backup-nightly-backup", "restic-pw-hand-44"),
+        ("harbour/wifi-office-staff", "staff-wifi-hand-91"),
+        ("harbour/wifi-office-guests", "guest-wifi-hand-27"),
+    ] {
+        let path = env.path(&format!("secrets/{name}"));
+        assert_eq!(std::fs::read_to_string(&path).expect("secret"), value);
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{name}");
+    }
+    // Uncommented, the Wi-Fi and backup blocks are valid org-file YAML.
+    let mut taken_over = false;
+    let uncommented: String = file
+        .lines()
+        .map(|l| {
+            taken_over |= l == "  # backups:";
+            let line = match l.strip_prefix("  # ") {
+                Some(rest) if taken_over => format!("  {rest}"),
+                _ => l.to_string(),
+            };
+            line + "\n"
+        })
+        .collect();
+    env.write("orgs/harbour.yaml", &uncommented);
+    let v = env.run(&["validate"]);
+    assert_eq!(
+        v.code, 0,
+        "the commented blocks, uncommented, validate: {v:?}"
+    );
+    env.write("orgs/harbour.yaml", &file);
+
+    // The first plan changes nothing on the host but the marker base writes.
+    let plan = env.run(&["plan", "--format", "json"]);
+    assert_eq!(plan.code, 0, "{plan:?}");
+    let plan: Value = serde_json::from_str(&plan.stdout).expect("json");
+    let changes: Vec<String> = plan["orgs"][0]["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|c| {
+            let t = |v: &Value| v.as_str().unwrap_or_default().to_string();
+            format!(
+                "{} {}[{}]",
+                t(&c["action"]),
+                t(&c["address"]["kind"]),
+                t(&c["address"]["id"])
+            )
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        ["create file[office-pc:/etc/steward/managed-by]"],
+        "only the marker base writes"
+    );
+    assert_eq!(env.run(&["apply", "--yes"]).code, 0);
+    assert_eq!(env.run(&["plan", "--detailed-exitcode"]).code, 0);
+    assert_eq!(
+        lab.sh("office", "lpstat -v; lpstat -p; lpoptions -p front-desk"),
+        queues_before,
+        "the queues are as they were"
+    );
+    assert!(
+        lab.sh("office", "cat /etc/hostapd/hostapd.conf")
+            .contains("macaddr_acl=0")
+    );
 }

@@ -96,6 +96,8 @@ struct Tenant {
     /// SHA-256 of each user's password, for tests to check what was set; never
     /// returned by the API, as Google never returns passwords.
     passwords: BTreeMap<String, String>,
+    /// Custom user schemas (`schemas.list`), as seeded.
+    schemas: Vec<Value>,
     next_id: u64,
 }
 
@@ -208,6 +210,7 @@ impl Lab {
                 members: BTreeMap::new(),
                 deleted: Vec::new(),
                 passwords: BTreeMap::new(),
+                schemas: Vec::new(),
                 next_id: 0,
                 spec,
             };
@@ -582,6 +585,11 @@ impl Lab {
                     t.members.entry(email.clone()).or_default();
                     t.groups.insert(email, Obj::new(data, now));
                 }
+                for schema in seed["schemas"].as_array().into_iter().flatten() {
+                    let mut data = schema.clone();
+                    data["kind"] = json!("admin#directory#schema");
+                    t.schemas.push(data);
+                }
                 if let Some(d) = seed["delegation"].as_bool() {
                     t.spec.delegation = d;
                 }
@@ -658,6 +666,7 @@ fn pick_fault(st: &mut State) -> Option<String> {
 fn route_name(method: &Method, segs: &[String]) -> String {
     let shape: Vec<&str> = match segs.first().map(String::as_str) {
         Some("customer") if segs.get(2).map(String::as_str) == Some("domains") => vec!["domains"],
+        Some("customer") if segs.get(2).map(String::as_str) == Some("schemas") => vec!["schemas"],
         Some("customer") => {
             if segs.len() > 3 {
                 vec!["orgunits", "item"]
@@ -1144,6 +1153,15 @@ fn api_call(t: &mut Tenant, req: &ApiRequest<'_>) -> ApiResult {
             Ok((
                 StatusCode::OK,
                 json!({"kind": "admin#directory#domains", "domains": domains}),
+            ))
+        }
+        ["customer", cid, "schemas"] if req.method == Method::GET => {
+            if *cid != "my_customer" && *cid != t.spec.customer_id {
+                return Err(not_authorized());
+            }
+            Ok((
+                StatusCode::OK,
+                json!({"kind": "admin#directory#schemas", "schemas": t.schemas}),
             ))
         }
         ["customer", cid, "orgunits", rest @ ..] => {

@@ -59,11 +59,14 @@ pub async fn read(
         ),
     ];
     let users_path = format!("{API}/users");
+    // A plan's mask, and who holds an admin role (which the module cannot say).
+    let user_fields = USER_FIELDS.replace("externalIds)", "externalIds,isAdmin,isDelegatedAdmin)");
     let users_query = [
         ("customer", cid.clone()),
         ("maxResults", "500".to_string()),
-        ("fields", USER_FIELDS.to_string()),
+        ("fields", user_fields),
     ];
+    let schemas_path = format!("{API}/customer/{}/schemas", encode_path(cid));
     let groups_path = format!("{API}/groups");
     let groups_query = [
         ("customer", cid.clone()),
@@ -83,14 +86,26 @@ pub async fn read(
             .await?;
         let domains: Vec<DomainItem> =
             serde_json::from_value(domains["domains"].clone()).unwrap_or_default();
-        let (ous, users, groups) = tokio::try_join!(
+        let schema_query = [(
+            "fields",
+            "schemas(schemaName,displayName,fields(fieldName))".to_string(),
+        )];
+        let schemas = session.ok(
+            reqwest::Method::GET,
+            &schemas_path,
+            &schema_query,
+            None,
+            super::client::CallOpts::default(),
+        );
+        let (schemas, ous, users, groups) = tokio::try_join!(
+            schemas,
             session.list::<OrgUnitItem>(&ou_path, &ou_query),
             session.list::<UserItem>(&users_path, &users_query),
             session.list::<GroupItem>(&groups_path, &groups_query),
         )?;
-        Ok::<_, GoogleError>((domains, ous, users, groups))
+        Ok::<_, GoogleError>((domains, schemas, ous, users, groups))
     };
-    let (domains, ous, users, groups) = match read.await {
+    let (domains, schemas, ous, users, groups) = match read.await {
         Ok(r) => r,
         Err(e) => return Err(super::setup::explain(&session, tenant, e).await),
     };
@@ -124,6 +139,14 @@ pub async fn read(
     }))
     .await?;
     let mut out = convert(tenant, org_id, &owned, ous, users, groups, member_lists);
+    for schema in schemas["schemas"].as_array().into_iter().flatten() {
+        let name = schema["schemaName"].as_str().unwrap_or("?");
+        let fields = schema["fields"].as_array().map_or(0, Vec::len);
+        out.left_out.push((
+            format!("custom user schema {name} ({fields} field(s))"),
+            "the accounts module has no custom attributes; users' values in it are left as they are".into(),
+        ));
+    }
     out.requests = session.counts().0 - before + 1;
     Ok(out)
 }
@@ -203,6 +226,12 @@ fn convert(
                 format!("managed by org `{other}` (Steward's marker is on the account): it stays that org's"),
             ));
             continue;
+        }
+        if u.is_admin || u.is_delegated_admin {
+            left_out.push((
+                format!("user {email}: an administrator role"),
+                "the accounts module has no admin roles: the user is imported, the role is left as it is".into(),
+            ));
         }
         declared.insert(email);
         kept_users.push(u);

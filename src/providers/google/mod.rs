@@ -129,6 +129,11 @@ struct UserItem {
     aliases: Vec<String>,
     #[serde(default)]
     non_editable_aliases: Vec<String>,
+    /// Read by an import only (its mask asks for them).
+    #[serde(default)]
+    is_admin: bool,
+    #[serde(default)]
+    is_delegated_admin: bool,
 }
 
 #[derive(serde::Deserialize)]

@@ -12,6 +12,7 @@ pub mod conn;
 pub mod cups;
 pub mod file;
 pub mod hostapd;
+pub mod import;
 pub mod known_hosts;
 mod provider;
 pub mod restic;
