@@ -1,5 +1,6 @@
 //! The pool: `steward.yaml` at the root of the repository, and where things live.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -29,6 +30,20 @@ pub struct PoolConfig {
     /// Where `steward drift --email` sends reports.
     #[serde(default)]
     pub email: Option<EmailConfig>,
+    /// The pool's time zone (an IANA name such as `Europe/London`): dates in org files
+    /// (a person's start or last day) are days there. Default: UTC.
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+    /// Pool-wide inputs of modules, under each module's name: what every org that enables
+    /// the module gets unless its own file says otherwise (the people's `roles` of
+    /// `accounts`). A map input (such as `roles`) is merged: an org adds entries, or
+    /// replaces one of the same name.
+    #[serde(default)]
+    pub modules: BTreeMap<String, serde_json::Value>,
+}
+
+fn default_timezone() -> String {
+    "UTC".into()
 }
 
 /// The keys of `steward.yaml` that are the pool's own.
@@ -39,6 +54,8 @@ const OWN_KEYS: &[&str] = &[
     "state_dir",
     "parallelism",
     "email",
+    "timezone",
+    "modules",
 ];
 
 /// The drift e-mail: sender, the pool team's recipients, and the SMTP server.
@@ -126,6 +143,11 @@ pub struct Pool {
     pub config: PoolConfig,
     /// Each provider's settings, as it parsed them from its part of the file.
     pub settings: crate::providers::Parts,
+    /// The day plans are made for: today in the pool's time zone, or `--as-of`.
+    pub today: String,
+    /// steward.yaml as a positioned tree with its text, for the pool-wide module inputs
+    /// (checked with each org's, and reported at their line in steward.yaml).
+    pub file: Option<Arc<(Arc<SourceFile>, crate::yaml::Node)>>,
 }
 
 impl Pool {
@@ -184,10 +206,25 @@ impl Pool {
             let part = (p.settings)(&text).map_err(|e| yaml_problem(&path, &text, &e))?;
             settings.insert(p.name, part);
         }
+        let today = crate::util::today_in(&config.timezone).map_err(|why| {
+            let span = root_node
+                .as_ref()
+                .and_then(|n| n.get("timezone"))
+                .map_or(Span::new(0, 0), |n| n.span);
+            Box::new(Problem::at(
+                "timezone",
+                &SourceFile::new(&path, text.clone()),
+                span,
+                why,
+                "here",
+            ))
+        })?;
         Ok(Pool {
             root: root.to_path_buf(),
             config,
             settings,
+            today: crate::util::date_text(today),
+            file: root_node.map(|n| Arc::new((SourceFile::new(&path, text.clone()), n))),
         })
     }
 

@@ -108,6 +108,60 @@ pub struct Schema {
     /// e.g. `{both: {backend: [unifi]}}`.
     #[serde(default)]
     pub values_only_if: Option<BTreeMap<String, BTreeMap<String, Vec<String>>>>,
+    /// On a string: it must be a key of this top-level input of the module (a map),
+    /// e.g. a user's `role` one of `roles`, the pool's and the org's together.
+    #[serde(default)]
+    pub key_of: Option<String>,
+}
+
+impl Schema {
+    /// Checks every `key_of` value in `value` (as checked, at `node`) against the keys
+    /// of the top-level inputs in `root` (a module's inputs, the pool's merged in).
+    pub fn check_keys(&self, node: &Node, value: &Value, root: &Value, ctx: &mut Ctx<'_>) {
+        match (&self.ty, &node.kind, value) {
+            (Type::List, NodeKind::Seq(items), Value::Array(values)) => {
+                if let Some(item) = &self.items {
+                    for (n, v) in items.iter().zip(values) {
+                        item.check_keys(n, v, root, ctx);
+                    }
+                }
+            }
+            (Type::Object, NodeKind::Map(entries), Value::Object(values)) => {
+                let Some(fields) = &self.fields else { return };
+                for (key, child) in entries {
+                    let (Some(schema), Some(v)) = (fields.get(&key.text), values.get(&key.text))
+                    else {
+                        continue;
+                    };
+                    if let (Some(of), Some(text)) = (&schema.key_of, v.as_str()) {
+                        let known: Vec<&str> = root[of.as_str()]
+                            .as_object()
+                            .map(|m| m.keys().map(String::as_str).collect())
+                            .unwrap_or_default();
+                        if !known.contains(&text) {
+                            let mut p = Problem::at(
+                                "unknown_key_of",
+                                ctx.file,
+                                child.span,
+                                format!("unknown {} `{text}`", key.text),
+                                format!("not one of `{of}`"),
+                            );
+                            p = match suggest(text, known.iter().copied()) {
+                                Some(s) => p.with_help(format!("did you mean `{s}`?")),
+                                None if known.is_empty() => p.with_help(format!(
+                                    "there are no `{of}`: define them under `{of}:` (the pool's in steward.yaml `modules:`, or this org's)"
+                                )),
+                                None => p.with_help(format!("`{of}` are: {}", known.join(", "))),
+                            };
+                            ctx.problems.push(p);
+                        }
+                    }
+                    schema.check_keys(child, v, root, ctx);
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Which of `conditions` (sibling field -> allowed values) the sibling values in `out`

@@ -48,6 +48,10 @@ pub struct Cli {
     /// Only errors and results: no progress bars, no notes.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Work as of this day (YYYY-MM-DD) instead of today in the pool's time zone: who has
+    /// started and who has left by then ("what happens on Monday?").
+    #[arg(long, global = true, value_name = "DATE", env = "STEWARD_AS_OF")]
+    pub as_of: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -241,6 +245,15 @@ pub fn main() -> ExitCode {
         unsafe {
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
         }
+    }
+    if let Some(date) = &cli.as_of
+        && let Err(why) = crate::util::set_as_of(date)
+    {
+        eprintln!(
+            "{:?}",
+            miette::Report::new(Problem::new("as_of", format!("--as-of: {why}")))
+        );
+        return ExitCode::from(Status::Failed as u8);
     }
     let status = match cli.command {
         Command::Validate(a) => validate::run(&cli.root, &ui, a),

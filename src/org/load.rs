@@ -83,7 +83,7 @@ pub fn load_text(
 
     let top = sections::check(pool, secrets, path, &file, &root, &mut problems);
     let Some((enabled, modules)) =
-        render::check(catalogue, secrets, &file, &root, &top, &mut problems)
+        render::check(pool, catalogue, secrets, &file, &root, &top, &mut problems)
     else {
         return Err(problems);
     };
@@ -95,6 +95,7 @@ pub fn load_text(
         catalogue,
         &file,
         &top,
+        &pool.today,
         enabled,
         &modules,
         had_problems,
@@ -124,6 +125,7 @@ pub fn load_text(
         graph: DepGraph::new(),
         sha256,
         secret_scope: scope,
+        today: pool.today.clone(),
     };
     match link::link(org, catalogue) {
         Ok(org) if problems.is_empty() => {

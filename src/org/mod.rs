@@ -68,6 +68,9 @@ pub struct Org {
     pub sha256: String,
     /// The secrets this org may use; file content is filled only with these.
     pub secret_scope: crate::secrets::SecretScope,
+    /// The day it was rendered for (`YYYY-MM-DD`): today in the pool's time zone, or
+    /// `--as-of`. Templates see it as `org.today`.
+    pub today: String,
 }
 
 impl Org {

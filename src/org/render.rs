@@ -23,6 +23,7 @@ pub(super) type Enabled = Vec<(String, Span, Value)>;
 /// Checks the `modules:` section. `None` when the modules cannot be ordered (one
 /// missing, a cycle): nothing can be rendered then.
 pub(super) fn check(
+    pool: &crate::pool::Pool,
     catalogue: &Catalogue,
     secrets: &Secrets,
     file: &Arc<SourceFile>,
@@ -65,10 +66,42 @@ pub(super) fn check(
                 scope: &top.scope,
                 problems,
             };
-            let inputs =
+            let mut inputs =
                 module
                     .input_schema
                     .check(node, &format!("modules.{}", key.text), &mut ctx);
+            // The pool's inputs for the module, under the org's own.
+            let pool_inputs = pool.file.as_ref().and_then(|f| {
+                let n = f.1.get("modules")?.get(&key.text)?;
+                Some((f, n))
+            });
+            if let Some((pool_file, pool_node)) = pool_inputs {
+                let mut pool_ctx = Ctx {
+                    file: &pool_file.0,
+                    domains: &top.context.domains,
+                    hosts: &top.context.hosts,
+                    secrets,
+                    scope: &top.scope,
+                    problems: ctx.problems,
+                };
+                let from_pool = module.input_schema.check(
+                    pool_node,
+                    &format!("modules.{}", key.text),
+                    &mut pool_ctx,
+                );
+                layer(&mut inputs, node, from_pool, module.input_schema.nested());
+            }
+            let mut ctx = Ctx {
+                file,
+                domains: &top.context.domains,
+                hosts: &top.context.hosts,
+                secrets,
+                scope: &top.scope,
+                problems,
+            };
+            module
+                .input_schema
+                .check_keys(node, &inputs, &inputs, &mut ctx);
             enabled.push((key.text.clone(), key.span, inputs));
         }
     }
@@ -113,12 +146,46 @@ pub(super) fn check(
     (!order_problem).then_some((enabled, modules))
 }
 
+/// Lays the org's checked inputs over the pool's: what the org file does not give is
+/// the pool's; a map input both give has the entries of both, the org's winning.
+fn layer(
+    org: &mut Value,
+    org_node: &Node,
+    pool: Value,
+    fields: Option<&BTreeMap<String, crate::schema::Schema>>,
+) {
+    let (Value::Object(org), Value::Object(pool)) = (org, pool) else {
+        return;
+    };
+    for (k, v) in pool {
+        let given = org_node.get(&k).is_some();
+        let is_map = fields
+            .and_then(|f| f.get(&k))
+            .is_some_and(|s| s.ty == crate::schema::Type::Map);
+        match (given, org.get_mut(&k)) {
+            (true, Some(Value::Object(mine))) if is_map => {
+                if let Value::Object(theirs) = v {
+                    for (name, entry) in theirs {
+                        mine.entry(name).or_insert(entry);
+                    }
+                }
+            }
+            (true, _) => {}
+            (false, _) => {
+                org.insert(k, v);
+            }
+        }
+    }
+}
+
 /// Renders every enabled module, in order, into settings and resources. With
 /// `had_problems`, a template failing on an invalid value is expected and not reported.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn render(
     catalogue: &Catalogue,
     file: &Arc<SourceFile>,
     top: &Top,
+    today: &str,
     mut enabled: Enabled,
     modules: &[String],
     had_problems: bool,
@@ -130,6 +197,7 @@ pub(super) fn render(
         "name": top.value["name"],
         "domain": top.context.domains.first(),
         "domains": top.context.domains,
+        "today": today,
     });
     // Each provider's section as the file has it (`org.google`, `org.hosts`).
     for section in crate::providers::REGISTRY.iter().filter_map(|p| p.section) {

@@ -7,8 +7,8 @@ mod time;
 pub use diff::unified_diff;
 pub use files::{ReadError, read_inside, write_atomic};
 pub use time::{
-    human_duration, now_rfc3339, parse_date, parse_duration, parse_rfc3339, rfc3339, today,
-    unix_now,
+    date_text, human_duration, now_rfc3339, parse_date, parse_duration, parse_rfc3339, rfc3339,
+    set_as_of, today, today_in, unix_now,
 };
 
 pub fn sha256_hex(data: &[u8]) -> String {

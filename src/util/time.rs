@@ -127,6 +127,39 @@ pub fn today() -> i64 {
     (unix_now() / 86_400) as i64
 }
 
+/// The day `--as-of` asks plans to be made for, set once at start.
+static AS_OF: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+
+/// Plans are made as of `date` (`YYYY-MM-DD`) instead of today: "what happens on
+/// Monday?", and how tests move time.
+pub fn set_as_of(date: &str) -> Result<(), String> {
+    let days = parse_date(date).ok_or_else(|| format!("`{date}` is not a date (YYYY-MM-DD)"))?;
+    let _ = AS_OF.set(days);
+    Ok(())
+}
+
+/// Today in time zone `zone` (an IANA name such as `Europe/London`), or the `--as-of`
+/// day, as days since 1970-01-01.
+pub fn today_in(zone: &str) -> Result<i64, String> {
+    if let Some(days) = AS_OF.get() {
+        return Ok(*days);
+    }
+    let tz = jiff::tz::TimeZone::get(zone)
+        .map_err(|_| format!("`{zone}` is not a time zone (an IANA name such as Europe/London)"))?;
+    let date = jiff::Timestamp::now().to_zoned_datetime(tz).date();
+    Ok(days_from_civil(
+        i64::from(date.year()),
+        u32::try_from(date.month()).unwrap_or(1),
+        u32::try_from(date.day()).unwrap_or(1),
+    ))
+}
+
+/// Days since 1970-01-01 as `YYYY-MM-DD`.
+pub fn date_text(days: i64) -> String {
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
 /// (year, month, day) to days since 1970-01-01 (the inverse of `civil_from_days`).
 fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };

@@ -52,8 +52,8 @@ fn modules_lists_the_catalogue_with_inputs() {
     );
     // Each input with its type, required or default, and what it is for.
     for line in [
-        "leavers    one of suspend, delete, default \"suspend\"  what happens to users removed from the file",
-        "org_units  list of org_unit",
+        "leavers      one of suspend, delete, default \"suspend\"  what happens to users removed from the file",
+        "org_units    list of org_unit",
         "host         host, required",
     ] {
         assert!(run.stdout.contains(line), "{line}\n{}", run.stdout);

@@ -19,6 +19,7 @@ mod hosts;
 mod import;
 mod layout;
 mod newcomer;
+mod people;
 mod plan_apply;
 mod schedules;
 mod sudo;

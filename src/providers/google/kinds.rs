@@ -115,6 +115,10 @@ static USER_SPEC: KindSpec = KindSpec {
             ("org_unit", true),
             ("suspended", false),
             ("aliases", false),
+            ("status", false),
+            ("start", false),
+            ("until", false),
+            ("departed", false),
         ],
         address_id,
     )

@@ -14,6 +14,7 @@ pub mod config;
 pub mod import;
 pub mod kinds;
 pub mod passwords;
+pub mod people;
 mod provider;
 mod review;
 pub mod section;
@@ -353,8 +354,11 @@ pub fn desired_attrs(org: &Org, r: &Resource) -> Attrs {
             let (given, family) = name_parts(&r.attrs);
             // A one-word name has no family part: no trailing space either.
             attrs.insert("name", json!(format!("{given} {family}").trim()));
-            let suspended = r.attrs.get("suspended") == Some(&json!(true));
-            attrs.insert("suspended", json!(suspended));
+            // Suspended before a person starts and after they leave, on the plan's day.
+            attrs.insert("suspended", people::suspended(&r.attrs, &org.today));
+            for k in people::LIFE_ATTRIBUTES {
+                attrs.remove(k);
+            }
             attrs.insert("managed_by", json!(org.id));
             normalise_aliases(&mut attrs);
         }

@@ -218,5 +218,7 @@ pub fn review(org: &Org, live: &LiveState, changes: &mut Vec<Change>) -> Review 
     }
     // Only the updates emptied here go: others without fields (a restart) are changes.
     changes.retain(|c| !(c.action == Action::Update && emptied.contains(&c.address)));
+    // People who have not started or have left: their steps, with why.
+    super::people::review(org, live, changes);
     out
 }

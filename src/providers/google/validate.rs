@@ -25,6 +25,7 @@ pub fn check(org: &Org, secrets: &Secrets) -> Problems {
         match G::of(r.address.kind) {
             Some(G::User) => {
                 check_names(org, r, &mut problems);
+                check_dates(org, r, &mut problems);
                 if let Some(name) = r.secrets.get("password")
                     && let Ok(pw) = secrets.resolve(name)
                 {
@@ -77,6 +78,45 @@ pub fn check(org: &Org, secrets: &Secrets) -> Problems {
 /// What Google takes in a name part (the discovery document's list, and apostrophes).
 fn name_char(c: char) -> bool {
     c.is_alphanumeric() || " -/.'".contains(c)
+}
+
+/// A person's dates in order, and a departure with a day.
+fn check_dates(org: &Org, r: &Resource, problems: &mut Problems) {
+    let day = |k: &str| {
+        r.attrs
+            .get(k)
+            .and_then(|v| v.as_str())
+            .and_then(crate::util::parse_date)
+    };
+    if let (Some(start), Some(until)) = (day("start"), day("until"))
+        && until < start
+    {
+        problems.push(Problem::at(
+            "dates",
+            &org.file,
+            org.span_of(&format!("{}.until", r.source)),
+            format!(
+                "`until` {} is before `start` {}",
+                r.attrs.str("until"),
+                r.attrs.str("start")
+            ),
+            "the last day comes before the first",
+        ));
+    }
+    if r.attrs.str("status") == "departed" && day("departed").is_none() && day("until").is_none() {
+        problems.push(
+            Problem::at(
+                "dates",
+                &org.file,
+                org.span_of(&format!("{}.status", r.source)),
+                format!("{} is departed, but since when is not said", r.address.id),
+                "departed when?",
+            )
+            .with_help(
+                "add `departed: YYYY-MM-DD` (the day they left): offboarding counts from it",
+            ),
+        );
+    }
 }
 
 fn check_names(org: &Org, r: &Resource, problems: &mut Problems) {

@@ -1,0 +1,206 @@
+//! A person's life in an org, as of the day a plan is made for (`org.today`): not
+//! started yet (the account made ahead, suspended), active, or gone (suspended, out of
+//! every group the org manages, deleted after `offboarding.delete_after`). Each step is
+//! a planned change with its reason; a departed person is never created.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+
+use super::kinds::{G, MEMBER, USER};
+use crate::org::Org;
+use crate::plan::{Action, Change, source_of};
+use crate::providers::LiveState;
+use crate::resource::{Address, Attrs, Resource};
+use crate::util::{date_text, parse_date, parse_duration};
+
+/// The attributes a file gives a user that are about their life in the org, not
+/// Google's fields.
+pub const LIFE_ATTRIBUTES: &[&str] = &["status", "start", "until", "departed"];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Life {
+    /// Starts on this day.
+    Starting(String),
+    Active,
+    /// Left on this day.
+    Departed(String),
+}
+
+/// Where a person is in their life in the org on `today`.
+pub fn life(a: &Attrs, today: &str) -> Life {
+    let Some(today) = parse_date(today) else {
+        return Life::Active;
+    };
+    let day = |k: &str| a.get(k).and_then(Value::as_str).and_then(parse_date);
+    // The day they leave: the one given, or the day after their last.
+    let left = day("departed").or_else(|| day("until").map(|u| u + 1));
+    let departed = a.str("status") == "departed";
+    match (left, departed) {
+        (Some(l), _) if today >= l => return Life::Departed(date_text(l)),
+        (None, true) => return Life::Departed(String::new()),
+        _ => {}
+    }
+    match day("start") {
+        Some(s) if today < s => Life::Starting(date_text(s)),
+        _ => Life::Active,
+    }
+}
+
+/// Days after leaving when the account is deleted, from the module's `offboarding`.
+fn delete_after(org: &Org, module: &str) -> Option<(i64, String)> {
+    let text = org
+        .setting(module, "offboarding")?
+        .get("delete_after")?
+        .as_str()?
+        .to_string();
+    let secs = parse_duration(&text)?;
+    Some(((secs / 86_400) as i64, text))
+}
+
+/// Turns the plan's changes of people into their life's steps.
+pub fn review(org: &Org, live: &LiveState, changes: &mut Vec<Change>) {
+    let today = org.today.as_str();
+    let mut gone: BTreeSet<String> = BTreeSet::new();
+    let mut extra: Vec<Change> = Vec::new();
+    let users = org
+        .resources
+        .iter()
+        .filter(|r| G::of(r.address.kind) == Some(G::User));
+    for r in users {
+        let id = &r.address.id;
+        let exists = live.objects.contains_key(&r.address);
+        match life(&r.attrs, today) {
+            Life::Active => {
+                if let Some(start) = r.attrs.get("start").and_then(Value::as_str)
+                    && let Some(c) = user_change(changes, &r.address)
+                    && c.fields.iter().any(|f| f.name == "suspended")
+                {
+                    c.reason = Some(format!("started on {start}"));
+                }
+            }
+            Life::Starting(start) => {
+                if let Some(c) = user_change(changes, &r.address) {
+                    c.reason = Some(format!(
+                        "starts on {start}: the account is made ahead, suspended until then"
+                    ));
+                }
+            }
+            Life::Departed(left) => {
+                gone.insert(id.clone());
+                let on = if left.is_empty() {
+                    String::new()
+                } else {
+                    format!(" on {left}")
+                };
+                if !exists {
+                    // Never made for someone who has left.
+                    changes.retain(|c| c.address != r.address);
+                    continue;
+                }
+                let due = delete_after(org, &r.module).filter(|(days, _)| {
+                    parse_date(&left)
+                        .zip(parse_date(today))
+                        .is_some_and(|(l, t)| t >= l + days)
+                });
+                match due {
+                    Some((_, after)) => {
+                        changes.retain(|c| c.address != r.address);
+                        extra.push(step(
+                            org,
+                            r,
+                            Action::Delete,
+                            format!(
+                                "left{on}; offboarding deletes the account {after} after: Google keeps a deleted user restorable for 20 days"
+                            ),
+                        ));
+                    }
+                    None => {
+                        if let Some(c) = user_change(changes, &r.address) {
+                            c.reason = Some(format!("left{on}: suspended"));
+                            c.destructive = true;
+                        }
+                        // Out of every group the org manages that they are still in.
+                        for (address, obj) in &live.objects {
+                            if address.kind == MEMBER
+                                && obj.attrs.str("email").eq_ignore_ascii_case(id)
+                                && org.resource(address).is_some()
+                            {
+                                let mut c = step(
+                                    org,
+                                    r,
+                                    Action::Delete,
+                                    format!("left{on}: out of every group"),
+                                );
+                                c.address = address.clone();
+                                extra.push(c);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // A departed person's memberships are never made again.
+    changes.retain(|c| {
+        !(c.address.kind == MEMBER
+            && c.action == Action::Create
+            && c.address
+                .id
+                .split_once('/')
+                .is_some_and(|(_, m)| gone.contains(m)))
+    });
+    changes.extend(extra);
+}
+
+fn user_change<'a>(changes: &'a mut [Change], address: &Address) -> Option<&'a mut Change> {
+    changes
+        .iter_mut()
+        .find(|c| c.address == *address && c.address.kind == USER)
+}
+
+fn step(org: &Org, r: &Resource, action: Action, reason: String) -> Change {
+    Change {
+        address: r.address.clone(),
+        module: r.module.clone(),
+        action,
+        fields: vec![],
+        reason: Some(reason),
+        source: Some(source_of(org, &r.source)),
+        depends_on: vec![],
+        destructive: true,
+        triggered_by: Vec::new(),
+    }
+}
+
+/// The desired `suspended` of a person on `today`: suspended before they start and
+/// after they leave.
+pub fn suspended(a: &Attrs, today: &str) -> Value {
+    let explicit = a.get("suspended") == Some(&json!(true));
+    json!(explicit || life(a, today) != Life::Active)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attrs(pairs: &[(&'static str, &str)]) -> Attrs {
+        let mut a = Attrs::default();
+        for (k, v) in pairs {
+            a.insert(k, json!(v));
+        }
+        a
+    }
+
+    #[test]
+    fn a_life_by_its_dates() {
+        let a = attrs(&[("start", "2027-01-04"), ("until", "2027-06-30")]);
+        assert_eq!(life(&a, "2027-01-03"), Life::Starting("2027-01-04".into()));
+        assert_eq!(life(&a, "2027-01-04"), Life::Active);
+        assert_eq!(life(&a, "2027-06-30"), Life::Active);
+        assert_eq!(life(&a, "2027-07-01"), Life::Departed("2027-07-01".into()));
+        let d = attrs(&[("status", "departed"), ("departed", "2027-03-01")]);
+        assert_eq!(life(&d, "2027-02-28"), Life::Active);
+        assert_eq!(life(&d, "2027-03-01"), Life::Departed("2027-03-01".into()));
+    }
+}
