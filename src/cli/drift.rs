@@ -55,7 +55,19 @@ pub fn check(
     let rt = runtime()?;
     let selected = ws.select(selection)?;
     let (orgs, plan, _) = ws.load_and_plan(&engine, &rt, &selected, ui)?;
-    let mut reports = drift::reports(&orgs, &plan, crate::util::today());
+    let today = crate::util::parse_date(&ws.pool.today).unwrap_or_else(crate::util::today);
+    let mut reports = drift::reports(&orgs, &plan, today);
+    // The next two weeks, as each org's file says them.
+    for report in &mut reports {
+        if let Some(org) = orgs.iter().find(|o| o.id == report.org) {
+            report.upcoming = engine
+                .providers
+                .iter()
+                .flat_map(|p| p.upcoming(org, drift::UPCOMING_DAYS))
+                .collect();
+            report.upcoming.sort();
+        }
+    }
     let at = crate::util::now_rfc3339();
     let path = ws.pool.state_dir().join(HISTORY_FILE);
     let mut history =

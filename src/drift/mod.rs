@@ -130,6 +130,9 @@ pub struct OrgReport {
     pub findings: Vec<Finding>,
     pub accepted: Vec<AcceptedFinding>,
     pub resolved: Vec<Resolved>,
+    /// What the org file says happens in the next days (people starting and leaving).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub upcoming: Vec<crate::providers::Upcoming>,
 }
 
 impl OrgReport {
@@ -371,6 +374,9 @@ fn covering<'a>(accepted: &'a [Accepted], f: &Finding) -> Option<&'a Accepted> {
     })
 }
 
+/// How far ahead a report looks for what org files say will happen.
+pub const UPCOMING_DAYS: i64 = 14;
+
 /// One org's findings from its plan, accepted ones set apart (`today` in days since
 /// 1970-01-01; an acceptance holds through its `until` day).
 pub fn org_report(org: &Org, plan: &OrgPlan, today: i64) -> OrgReport {
@@ -398,6 +404,7 @@ pub fn org_report(org: &Org, plan: &OrgPlan, today: i64) -> OrgReport {
         findings: Vec::new(),
         accepted: Vec::new(),
         resolved: Vec::new(),
+        upcoming: Vec::new(),
     };
     if report.error.is_some() {
         return report;

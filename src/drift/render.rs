@@ -249,6 +249,8 @@ fn org_view(o: &OrgReport) -> Value {
             "title": r.title,
             "first_seen_date": date(&r.first_seen),
         })).collect::<Vec<_>>(),
+        "upcoming": o.upcoming,
+        "upcoming_days": super::UPCOMING_DAYS,
     })
 }
 
@@ -259,7 +261,12 @@ fn view(report: &Report) -> Value {
     let mut attention: Vec<&OrgReport> = report
         .orgs
         .iter()
-        .filter(|o| o.needs_attention() || !o.resolved.is_empty() || !o.accepted.is_empty())
+        .filter(|o| {
+            o.needs_attention()
+                || !o.resolved.is_empty()
+                || !o.accepted.is_empty()
+                || !o.upcoming.is_empty()
+        })
         .collect();
     attention.sort_by_key(|o| !o.needs_attention());
     json!({

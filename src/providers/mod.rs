@@ -192,6 +192,13 @@ pub trait Provider: Send + Sync {
     fn notes(&self) -> Vec<String> {
         Vec::new()
     }
+
+    /// What the org's file says will happen in the `days` after the org's day (people
+    /// starting and leaving), for its contact to read in the weekly report: "wait, not
+    /// yet".
+    fn upcoming(&self, _org: &Org, _days: i64) -> Vec<Upcoming> {
+        Vec::new()
+    }
 }
 
 /// What apply needs besides the change itself.
@@ -210,6 +217,14 @@ pub struct Refresh {
     /// Places (hosts) that could not be read, with why: nothing is planned there.
     pub unreadable: BTreeMap<String, String>,
     pub session: Session,
+}
+
+/// Something an org file says will happen on a day.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+pub struct Upcoming {
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    pub text: String,
 }
 
 /// What a provider adds to an org's plan besides changes.

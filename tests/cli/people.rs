@@ -232,3 +232,55 @@ fn unknown_roles_and_dates_out_of_order_are_refused_at_their_line() {
     assert_eq!(v.code, 1, "{v:?}");
     assert!(v.all().contains("`2027-02-30` is not a date"), "{v:?}");
 }
+
+#[test]
+fn the_weekly_report_lists_who_starts_and_who_leaves_in_the_next_two_weeks() {
+    let env = pool();
+    assert_eq!(at(&env, "2027-01-01", &["apply", "--yes"]).code, 0);
+    let drift = at(&env, "2026-12-28", &["drift", "--no-record"]);
+    assert!(
+        drift.stdout.contains("coming up in the next 14 days:")
+            && drift.stdout.contains(
+                "2027-01-04: Val Oakes (val@harbour.org) starts: the account opens that day"
+            ),
+        "{drift:?}"
+    );
+    assert!(!drift.stdout.contains("Sam Lowe"), "{drift:?}");
+
+    env.write(
+        "steward.yaml",
+        &format!(
+            "{}email:\n  from: Pool IT <it@pool.example>\n  to: [team@pool.example]\n  smtp: {{host: 127.0.0.1, port: 2525, security: none}}\n",
+            env.read("steward.yaml")
+        ),
+    );
+    let org = env.read("orgs/harbour.yaml").replace(
+        "name: Harbour Trust\n",
+        "name: Harbour Trust\ncontacts:\n  - {name: Office, email: office@harbour.org, reports: true}\n",
+    );
+    env.write("orgs/harbour.yaml", &org);
+    let sent = at(
+        &env,
+        "2027-02-05",
+        &[
+            "drift",
+            "--no-record",
+            "--email",
+            "--per-org",
+            "--dry-run",
+            "mail",
+        ],
+    );
+    assert!(sent.code == 0 || sent.code == 2, "{sent:?}");
+    let mail = std::fs::read_dir(env.path("mail"))
+        .expect("mail")
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().contains("harbour"))
+        .map(|e| std::fs::read_to_string(e.path()).expect("read"))
+        .expect("the org's own report");
+    let text = mail.replace("=\r\n", "").replace("=\n", "");
+    assert!(
+        text.contains("2027-02-15: Sam Lowe (sam@harbour.org) leaves (last day 2027-02-14)"),
+        "{text}"
+    );
+}

@@ -173,6 +173,43 @@ fn step(org: &Org, r: &Resource, action: Action, reason: String) -> Change {
     }
 }
 
+/// Who starts and who leaves in the `days` after the org's day, for its contact.
+pub fn upcoming(org: &Org, days: i64) -> Vec<crate::providers::Upcoming> {
+    let Some(today) = parse_date(&org.today) else {
+        return Vec::new();
+    };
+    let soon = |d: i64| d > today && d <= today + days;
+    let mut out = Vec::new();
+    for r in org
+        .resources
+        .iter()
+        .filter(|r| G::of(r.address.kind) == Some(G::User))
+    {
+        let day = |k: &str| r.attrs.get(k).and_then(Value::as_str).and_then(parse_date);
+        let who = match r.attrs.get("name").and_then(Value::as_str) {
+            Some(n) if !n.is_empty() => format!("{n} ({})", r.address.id),
+            _ => r.address.id.clone(),
+        };
+        if let Some(s) = day("start").filter(|d| soon(*d)) {
+            out.push(crate::providers::Upcoming {
+                date: date_text(s),
+                text: format!("{who} starts: the account opens that day"),
+            });
+        }
+        let left = day("departed").or_else(|| day("until").map(|u| u + 1));
+        if let Some(l) = left.filter(|d| soon(*d)) {
+            let last =
+                day("until").map_or(String::new(), |u| format!(" (last day {})", date_text(u)));
+            out.push(crate::providers::Upcoming {
+                date: date_text(l),
+                text: format!("{who} leaves{last}: the account is suspended that day"),
+            });
+        }
+    }
+    out.sort();
+    out
+}
+
 /// The desired `suspended` of a person on `today`: suspended before they start and
 /// after they leave.
 pub fn suspended(a: &Attrs, today: &str) -> Value {

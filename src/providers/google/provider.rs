@@ -141,6 +141,10 @@ impl Provider for Google {
         })
     }
 
+    fn upcoming(&self, org: &Org, days: i64) -> Vec<providers::Upcoming> {
+        super::people::upcoming(org, days)
+    }
+
     fn stats(&self) -> Option<String> {
         let s = &self.http.stats;
         if s.total() == 0 {
