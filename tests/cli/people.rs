@@ -153,11 +153,27 @@ fn a_volunteer_starts_a_role_moves_people_and_a_leaver_goes_step_by_step() {
         at(&env, "2027-02-14", &["plan", "--detailed-exitcode"]).code,
         0
     );
+    env.lab_post(
+        "/_lab/seed",
+        &serde_json::json!({"customer_id": CID,
+            "tokens": [{"user": "sam@harbour.org", "clientId": "123.apps.googleusercontent.com", "displayText": "Rota app", "scopes": ["email"]},
+                       {"user": "sam@harbour.org", "clientId": "456.apps.googleusercontent.com", "displayText": "Photo sync", "scopes": ["drive"]},
+                       {"user": "kim@harbour.org", "clientId": "789.apps.googleusercontent.com", "displayText": "Kim's app", "scopes": ["email"]}],
+            "asps": [{"user": "sam@harbour.org", "codeId": 7, "name": "Old phone mail"}]}),
+    );
     let plan = at(&env, "2027-02-15", &["plan"]);
     assert!(
         plan.stdout.contains("left on 2027-02-15: suspended"),
         "{plan:?}"
     );
+    for step in [
+        "~ google_offboarding[sam@harbour.org/sign-out]",
+        "left on 2027-02-15: signed out of every session",
+        "~ google_offboarding[sam@harbour.org/tokens]",
+        "~ google_offboarding[sam@harbour.org/app-passwords]",
+    ] {
+        assert!(plan.stdout.contains(step), "{step}\n{plan:?}");
+    }
     assert!(
         plan.stdout
             .contains("- google_member[staff@harbour.org/sam@harbour.org]"),
@@ -169,6 +185,25 @@ fn a_volunteer_starts_a_role_moves_people_and_a_leaver_goes_step_by_step() {
         true
     );
     assert!(groups_of(&env, "sam@harbour.org").is_empty());
+    let t = env.tenant(CID);
+    assert_eq!(t["sign_outs"]["sam@harbour.org"], 1, "{}", t["sign_outs"]);
+    assert_eq!(
+        t["tokens"]["sam@harbour.org"],
+        serde_json::json!([]),
+        "{}",
+        t["tokens"]
+    );
+    assert_eq!(
+        t["asps"]["sam@harbour.org"],
+        serde_json::json!([]),
+        "{}",
+        t["asps"]
+    );
+    assert_eq!(
+        t["tokens"]["kim@harbour.org"].as_array().map(Vec::len),
+        Some(1),
+        "only the leaver's"
+    );
     assert_eq!(
         at(&env, "2027-03-16", &["plan", "--detailed-exitcode"]).code,
         0

@@ -98,6 +98,11 @@ struct Tenant {
     passwords: BTreeMap<String, String>,
     /// Custom user schemas (`schemas.list`), as seeded.
     schemas: Vec<Value>,
+    /// OAuth tokens and app passwords users granted, by user (seeded), and how often
+    /// each user was signed out (`users.signOut`), for tests to see.
+    tokens: BTreeMap<String, Vec<Value>>,
+    asps: BTreeMap<String, Vec<Value>>,
+    sign_outs: BTreeMap<String, u64>,
     next_id: u64,
 }
 
@@ -211,6 +216,9 @@ impl Lab {
                 deleted: Vec::new(),
                 passwords: BTreeMap::new(),
                 schemas: Vec::new(),
+                tokens: BTreeMap::new(),
+                asps: BTreeMap::new(),
+                sign_outs: BTreeMap::new(),
                 next_id: 0,
                 spec,
             };
@@ -585,6 +593,30 @@ impl Lab {
                     t.members.entry(email.clone()).or_default();
                     t.groups.insert(email, Obj::new(data, now));
                 }
+                // What people granted: OAuth tokens `{user, clientId, displayText,
+                // scopes}` and app passwords `{user, codeId, name}`.
+                for (list, store) in [("tokens", &mut t.tokens), ("asps", &mut t.asps)] {
+                    for item in seed[list].as_array().into_iter().flatten() {
+                        let user = item["user"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_ascii_lowercase();
+                        let mut data = item.clone();
+                        if let Some(o) = data.as_object_mut() {
+                            o.remove("user");
+                            o.insert("userKey".into(), json!(user));
+                            o.insert(
+                                "kind".into(),
+                                json!(if list == "tokens" {
+                                    "admin#directory#token"
+                                } else {
+                                    "admin#directory#asp"
+                                }),
+                            );
+                        }
+                        store.entry(user).or_default().push(data);
+                    }
+                }
                 for schema in seed["schemas"].as_array().into_iter().flatten() {
                     let mut data = schema.clone();
                     data["kind"] = json!("admin#directory#schema");
@@ -639,6 +671,9 @@ impl Lab {
                             "members": t.members.iter().map(|(g, m)| (g.clone(), m.values().map(|o| o.data.clone()).collect::<Vec<_>>())).collect::<BTreeMap<_, _>>(),
                             "deleted_users": t.deleted.iter().map(|o| &o.data).collect::<Vec<_>>(),
                             "password_sha256": t.passwords,
+                            "tokens": t.tokens,
+                            "asps": t.asps,
+                            "sign_outs": t.sign_outs,
                         })
                     })
                     .collect();
@@ -699,6 +734,14 @@ fn route_name(method: &Method, segs: &[String]) -> String {
 
 fn scope_for(segs: &[String]) -> Option<&'static str> {
     match segs.first().map(String::as_str) {
+        Some("users")
+            if matches!(
+                segs.get(2).map(String::as_str),
+                Some("tokens" | "asps" | "signOut")
+            ) =>
+        {
+            Some("user.security")
+        }
         Some("users") => Some("user"),
         Some("groups") if segs.len() >= 3 && segs[2] == "members" => Some("group.member"),
         Some("groups") => Some("group"),
@@ -1117,6 +1160,33 @@ fn api_call(t: &mut Tenant, req: &ApiRequest<'_>) -> ApiResult {
         ["users", key, "aliases", rest @ ..] => {
             let key = resolve(Ty::User, key, "userKey")?;
             aliases(t, req, Ty::User, &key, rest)
+        }
+        ["users", key, "signOut"] if req.method == Method::POST => {
+            let key = resolve(Ty::User, key, "userKey")?;
+            *t.sign_outs.entry(key).or_default() += 1;
+            Ok((StatusCode::NO_CONTENT, Value::Null))
+        }
+        ["users", key, what @ ("tokens" | "asps"), rest @ ..] => {
+            let key = resolve(Ty::User, key, "userKey")?;
+            let (store, id_field, kind) = if *what == "tokens" {
+                (&mut t.tokens, "clientId", "admin#directory#tokenList")
+            } else {
+                (&mut t.asps, "codeId", "admin#directory#asps")
+            };
+            let items = store.entry(key).or_default();
+            match (&req.method, rest) {
+                (&Method::GET, []) => Ok((StatusCode::OK, json!({"kind": kind, "items": items}))),
+                (&Method::DELETE, [id]) => {
+                    let before = items.len();
+                    items.retain(|i| i[id_field].to_string().trim_matches('"') != *id);
+                    if items.len() == before {
+                        Err(api_not_found("resource"))
+                    } else {
+                        Ok((StatusCode::NO_CONTENT, Value::Null))
+                    }
+                }
+                _ => Err(api_not_found("method")),
+            }
         }
         ["groups"] => groups(t, req),
         ["groups", key] => {

@@ -204,6 +204,7 @@ pub async fn apply(
             patch(session, &member_path(id), &json!({"role": get("role")})).await
         }
         (Some(G::Member), Action::Delete) => delete(session, &member_path(id)).await,
+        (Some(G::Offboarding), _) => offboard(session, id).await,
         (_, action) => Err(GoogleError::Refused(format!(
             "{}: Steward has no way to {action:?} it (a bug: please report it)",
             change.address.kind
@@ -574,6 +575,40 @@ async fn sync_aliases(
         delete(session, &format!("{base}/{}", encode_path(alias))).await?;
     }
     Ok(())
+}
+
+/// One step of a person's leaving (`user/step`), each safe to repeat: signing out
+/// again is harmless, and what is already revoked is not in the lists any more.
+async fn offboard(session: &Session, id: &str) -> Result<(), GoogleError> {
+    let (user, step) = id.rsplit_once('/').unwrap_or((id, ""));
+    let base = user_path(user);
+    match step {
+        "sign-out" => session
+            .ok(Method::POST, &format!("{base}/signOut"), &[], None, RETRY)
+            .await
+            .map(drop),
+        "tokens" | "app-passwords" => {
+            let (list, key) = if step == "tokens" {
+                ("tokens", "clientId")
+            } else {
+                ("asps", "codeId")
+            };
+            let items = session
+                .ok(Method::GET, &format!("{base}/{list}"), &[], None, RETRY)
+                .await?;
+            for item in items["items"].as_array().into_iter().flatten() {
+                let item_id = match &item[key] {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                delete(session, &format!("{base}/{list}/{}", encode_path(&item_id))).await?;
+            }
+            Ok(())
+        }
+        other => Err(GoogleError::Refused(format!(
+            "unknown leaving step `{other}` (a bug: please report it)"
+        ))),
+    }
 }
 
 /// An update's `aliases` field: (before, after), when the change has it.

@@ -15,6 +15,8 @@ pub const SCOPES: &[&str] = &[
     "https://www.googleapis.com/auth/admin.directory.user",
     "https://www.googleapis.com/auth/admin.directory.group",
     "https://www.googleapis.com/auth/admin.directory.orgunit",
+    // Signing a leaver out, revoking their tokens and app passwords.
+    "https://www.googleapis.com/auth/admin.directory.user.security",
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -11,6 +11,9 @@ pub enum G {
     User,
     Group,
     Member,
+    /// A step of a person's leaving (signed out, tokens revoked, app passwords gone):
+    /// no file declares one; people's review plans them.
+    Offboarding,
 }
 
 impl G {
@@ -19,7 +22,7 @@ impl G {
         if kind.provider() != NAME {
             return None;
         }
-        [G::OrgUnit, G::User, G::Group, G::Member]
+        [G::OrgUnit, G::User, G::Group, G::Member, G::Offboarding]
             .into_iter()
             .find(|g| g.kind() == kind)
     }
@@ -30,6 +33,7 @@ impl G {
             G::User => USER,
             G::Group => GROUP,
             G::Member => MEMBER,
+            G::Offboarding => OFFBOARDING,
         }
     }
 
@@ -46,9 +50,16 @@ pub const ORG_UNIT: Kind = Kind::of(&ORG_UNIT_SPEC);
 pub const USER: Kind = Kind::of(&USER_SPEC);
 pub const GROUP: Kind = Kind::of(&GROUP_SPEC);
 pub const MEMBER: Kind = Kind::of(&MEMBER_SPEC);
+pub const OFFBOARDING: Kind = Kind::of(&OFFBOARDING_SPEC);
 
 /// Every kind, in the order plans list them.
-pub static KINDS: [&KindSpec; 4] = [&ORG_UNIT_SPEC, &USER_SPEC, &GROUP_SPEC, &MEMBER_SPEC];
+pub static KINDS: [&KindSpec; 5] = [
+    &ORG_UNIT_SPEC,
+    &USER_SPEC,
+    &GROUP_SPEC,
+    &MEMBER_SPEC,
+    &OFFBOARDING_SPEC,
+];
 
 const TAKEN: (&str, &str) = (
     "address_taken",
@@ -190,6 +201,15 @@ static MEMBER_SPEC: KindSpec = KindSpec {
         },
     )
 };
+
+static OFFBOARDING_SPEC: KindSpec = KindSpec::new(
+    "google_offboarding",
+    "leaving step",
+    NAME,
+    4,
+    &[("user", true), ("step", true)],
+    |a| format!("{}/{}", a.str("user"), a.str("step")),
+);
 
 fn address_id(a: &Attrs) -> String {
     a.str("email").to_ascii_lowercase()

@@ -14,6 +14,13 @@ use crate::providers::LiveState;
 use crate::resource::{Address, Attrs, Resource};
 use crate::util::{date_text, parse_date, parse_duration};
 
+/// A leaver's steps before their account is suspended, in order: (id, what it does).
+pub const STEPS: [(&str, &str); 3] = [
+    ("sign-out", "signed out of every session"),
+    ("tokens", "apps' access revoked (OAuth tokens)"),
+    ("app-passwords", "app passwords deleted"),
+];
+
 /// The attributes a file gives a user that are about their life in the org, not
 /// Google's fields.
 pub const LIFE_ATTRIBUTES: &[&str] = &["status", "start", "until", "departed"];
@@ -116,9 +123,27 @@ pub fn review(org: &Org, live: &LiveState, changes: &mut Vec<Change>) {
                         ));
                     }
                     None => {
+                        // The first time they are seen gone (still active): sign them
+                        // out, revoke what they granted, then suspend, in that order.
+                        let active = live
+                            .objects
+                            .get(&r.address)
+                            .is_some_and(|o| o.attrs.get("suspended") != Some(&json!(true)));
+                        let mut last: Option<Address> = None;
+                        if active {
+                            for (step_id, what) in STEPS {
+                                let mut c =
+                                    step(org, r, Action::Update, format!("left{on}: {what}"));
+                                c.address = G::Offboarding.at(format!("{id}/{step_id}"));
+                                c.depends_on = last.iter().cloned().collect();
+                                last = Some(c.address.clone());
+                                extra.push(c);
+                            }
+                        }
                         if let Some(c) = user_change(changes, &r.address) {
                             c.reason = Some(format!("left{on}: suspended"));
                             c.destructive = true;
+                            c.depends_on.extend(last);
                         }
                         // Out of every group the org manages that they are still in.
                         for (address, obj) in &live.objects {
