@@ -32,7 +32,7 @@ modules:
     groups:
       - {{email: staff@harbour.org, name: Staff}}
       - {{email: volunteers@harbour.org, name: Volunteers}}
-    offboarding: {{delete_after: 30d}}
+    offboarding: {{delete_after: 30d, transfer_to: kim@harbour.org}}
     users:
       - {{email: kim@harbour.org, name: Kim Lee, role: staff}}
       - {{email: val@harbour.org, name: Val Oakes, role: volunteer, start: 2027-01-04}}
@@ -171,6 +171,8 @@ fn a_volunteer_starts_a_role_moves_people_and_a_leaver_goes_step_by_step() {
         "left on 2027-02-15: signed out of every session",
         "~ google_offboarding[sam@harbour.org/tokens]",
         "~ google_offboarding[sam@harbour.org/app-passwords]",
+        "~ google_offboarding[sam@harbour.org/transfer]",
+        "Drive files and calendars handed to kim@harbour.org",
     ] {
         assert!(plan.stdout.contains(step), "{step}\n{plan:?}");
     }
@@ -186,6 +188,12 @@ fn a_volunteer_starts_a_role_moves_people_and_a_leaver_goes_step_by_step() {
     );
     assert!(groups_of(&env, "sam@harbour.org").is_empty());
     let t = env.tenant(CID);
+    let transfers = t["transfers"].as_array().expect("transfers");
+    assert_eq!(transfers.len(), 1, "{transfers:?}");
+    assert_eq!(transfers[0]["overallTransferStatusCode"], "completed");
+    let id_of = |email: &str| user(&env, email).expect("user")["id"].clone();
+    assert_eq!(transfers[0]["oldOwnerUserId"], id_of("sam@harbour.org"));
+    assert_eq!(transfers[0]["newOwnerUserId"], id_of("kim@harbour.org"));
     assert_eq!(t["sign_outs"]["sam@harbour.org"], 1, "{}", t["sign_outs"]);
     assert_eq!(
         t["tokens"]["sam@harbour.org"],
@@ -318,4 +326,64 @@ fn the_weekly_report_lists_who_starts_and_who_leaves_in_the_next_two_weeks() {
         text.contains("2027-02-15: Sam Lowe (sam@harbour.org) leaves (last day 2027-02-14)"),
         "{text}"
     );
+}
+
+#[test]
+fn a_transfer_that_fails_leaves_the_leaver_active_and_is_planned_again() {
+    let env = pool();
+    assert_eq!(at(&env, "2027-01-10", &["apply", "--yes"]).code, 0);
+    env.lab_post(
+        "/_lab/seed",
+        &serde_json::json!({"customer_id": CID, "failing_transfers": ["sam@harbour.org"]}),
+    );
+    let apply = at(&env, "2027-02-15", &["apply", "--yes"]);
+    assert_eq!(apply.code, 1, "{apply:?}");
+    assert!(
+        apply.all().contains(
+            "the transfer of sam@harbour.org's Drive files and calendars to kim@harbour.org failed"
+        ),
+        "{apply:?}"
+    );
+    // Signed out and revoked, but not suspended: the step after the transfer waits.
+    assert_eq!(
+        user(&env, "sam@harbour.org").expect("sam")["suspended"],
+        false
+    );
+    let again = at(&env, "2027-02-16", &["plan"]);
+    assert!(
+        again
+            .stdout
+            .contains("~ google_offboarding[sam@harbour.org/transfer]"),
+        "{again:?}"
+    );
+}
+
+#[test]
+fn transfer_to_must_be_an_active_user_of_the_org() {
+    let env = Env::new();
+    let pool = env.read("steward.yaml");
+    env.write("steward.yaml", &format!("{pool}{ROLES}"));
+    env.write("secrets/harbour/google", "{}");
+    for (to, why) in [
+        (
+            "nobody@harbour.org",
+            "`transfer_to` nobody@harbour.org is not a user in this org file",
+        ),
+        (
+            "val@harbour.org",
+            "`transfer_to` val@harbour.org has not started yet (starts on 2027-01-04)",
+        ),
+    ] {
+        env.write(
+            "orgs/harbour.yaml",
+            &org().replace(
+                "transfer_to: kim@harbour.org",
+                &format!("transfer_to: {to}"),
+            ),
+        );
+        let v = at(&env, "2027-01-01", &["validate"]);
+        assert_eq!(v.code, 1, "{v:?}");
+        assert!(v.all().contains(why), "{why}\n{v:?}");
+        assert!(v.all().contains("orgs/harbour.yaml:14"), "{v:?}");
+    }
 }

@@ -34,6 +34,7 @@ use super::mask::Mask;
 pub use crate::lab::Faults;
 
 const SCOPE_BASE: &str = "https://www.googleapis.com/auth/admin.directory.";
+const DATATRANSFER_SCOPE: &str = "https://www.googleapis.com/auth/admin.datatransfer";
 
 /// One Google Workspace customer the lab hosts.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -103,6 +104,11 @@ struct Tenant {
     tokens: BTreeMap<String, Vec<Value>>,
     asps: BTreeMap<String, Vec<Value>>,
     sign_outs: BTreeMap<String, u64>,
+    /// Data transfers asked for (Data Transfer API), and the users whose transfers
+    /// fail (seeded): a transfer moves from `new` to `inProgress` to `completed` (or
+    /// `failed`) as it is read.
+    transfers: Vec<Value>,
+    failing_transfers: Vec<String>,
     next_id: u64,
 }
 
@@ -219,6 +225,8 @@ impl Lab {
                 tokens: BTreeMap::new(),
                 asps: BTreeMap::new(),
                 sign_outs: BTreeMap::new(),
+                transfers: Vec::new(),
+                failing_transfers: Vec::new(),
                 next_id: 0,
                 spec,
             };
@@ -317,10 +325,16 @@ impl Lab {
             *st.counts.entry("token".into()).or_default() += 1;
             return Outcome::Reply(token(&mut st, body));
         }
-        let Some(api) = path.strip_prefix("/admin/directory/v1/") else {
+        // The Directory API, and the Data Transfer API (its segments after `datatransfer`).
+        let segs: Vec<String> = if let Some(api) = path.strip_prefix("/admin/directory/v1/") {
+            api.split('/').map(percent_decode).collect()
+        } else if let Some(api) = path.strip_prefix("/admin/datatransfer/v1/") {
+            std::iter::once("datatransfer".to_string())
+                .chain(api.split('/').map(percent_decode))
+                .collect()
+        } else {
             return Outcome::Reply(not_found(path));
         };
-        let segs: Vec<String> = api.split('/').map(percent_decode).collect();
         let mut st = self.state.lock().await;
         let route_name = route_name(method, &segs);
         *st.counts.entry(route_name.clone()).or_default() += 1;
@@ -358,7 +372,10 @@ impl Lab {
         if let Some(needed) = scope_for(&segs) {
             let write = *method != Method::GET;
             let ok = scopes.iter().any(|s| {
-                s == &format!("{SCOPE_BASE}{needed}")
+                (needed == "datatransfer"
+                    && (s == DATATRANSFER_SCOPE
+                        || (!write && s == &format!("{DATATRANSFER_SCOPE}.readonly"))))
+                    || s == &format!("{SCOPE_BASE}{needed}")
                     || (!write && s == &format!("{SCOPE_BASE}{needed}.readonly"))
                     || (needed == "group.member"
                         && (s == &format!("{SCOPE_BASE}group")
@@ -617,6 +634,10 @@ impl Lab {
                         store.entry(user).or_default().push(data);
                     }
                 }
+                for u in seed["failing_transfers"].as_array().into_iter().flatten() {
+                    t.failing_transfers
+                        .push(u.as_str().unwrap_or_default().to_ascii_lowercase());
+                }
                 for schema in seed["schemas"].as_array().into_iter().flatten() {
                     let mut data = schema.clone();
                     data["kind"] = json!("admin#directory#schema");
@@ -674,6 +695,7 @@ impl Lab {
                             "tokens": t.tokens,
                             "asps": t.asps,
                             "sign_outs": t.sign_outs,
+                            "transfers": t.transfers,
                         })
                     })
                     .collect();
@@ -700,6 +722,10 @@ fn pick_fault(st: &mut State) -> Option<String> {
 
 fn route_name(method: &Method, segs: &[String]) -> String {
     let shape: Vec<&str> = match segs.first().map(String::as_str) {
+        Some("datatransfer") => match segs.len() {
+            0..=2 => vec!["datatransfer", segs.get(1).map_or("", String::as_str)],
+            _ => vec!["datatransfer", segs[1].as_str(), "item"],
+        },
         Some("customer") if segs.get(2).map(String::as_str) == Some("domains") => vec!["domains"],
         Some("customer") if segs.get(2).map(String::as_str) == Some("schemas") => vec!["schemas"],
         Some("customer") => {
@@ -734,6 +760,7 @@ fn route_name(method: &Method, segs: &[String]) -> String {
 
 fn scope_for(segs: &[String]) -> Option<&'static str> {
     match segs.first().map(String::as_str) {
+        Some("datatransfer") => Some("datatransfer"),
         Some("users")
             if matches!(
                 segs.get(2).map(String::as_str),
@@ -850,7 +877,11 @@ fn token(st: &mut State, body: &Bytes) -> Reply {
         .split_whitespace()
         .map(str::to_string)
         .collect();
-    if scopes.is_empty() || scopes.iter().any(|s| !s.starts_with(SCOPE_BASE)) {
+    if scopes.is_empty()
+        || scopes
+            .iter()
+            .any(|s| !s.starts_with(SCOPE_BASE) && !s.starts_with(DATATRANSFER_SCOPE))
+    {
         return bad("Invalid OAuth scope or ID token audience provided.");
     }
     let mut raw = [0u8; 24];
@@ -1126,6 +1157,103 @@ fn conflict() -> ApiError {
     api_error(StatusCode::CONFLICT, "duplicate", "Entity already exists.")
 }
 
+/// The applications whose data moves (ids as Google gives them).
+const DRIVE_APP: &str = "55656082996";
+const CALENDAR_APP: &str = "435070579839";
+
+/// The Data Transfer API: `applications.list`, `transfers.insert`, `get` and `list`.
+fn datatransfer(t: &mut Tenant, req: &ApiRequest<'_>, rest: &[&str]) -> ApiResult {
+    match (&req.method, rest) {
+        (&Method::GET, ["applications"]) => Ok((
+            StatusCode::OK,
+            json!({"kind": "admin#datatransfer#applicationsList", "applications": [
+                {"kind": "admin#datatransfer#ApplicationResource", "id": DRIVE_APP, "name": "Drive and Docs",
+                 "transferParams": [{"key": "PRIVACY_LEVEL", "value": ["PRIVATE", "SHARED"]}]},
+                {"kind": "admin#datatransfer#ApplicationResource", "id": CALENDAR_APP, "name": "Calendar",
+                 "transferParams": [{"key": "RELEASE_RESOURCES", "value": ["TRUE"]}]},
+            ]}),
+        )),
+        (&Method::POST, ["transfers"]) => {
+            let body = req.body.clone().unwrap_or(Value::Null);
+            let user_by_id = |id: &Value| {
+                t.users
+                    .iter()
+                    .find(|(_, u)| u.data["id"] == *id)
+                    .map(|(e, _)| e.clone())
+            };
+            let (Some(old), Some(_)) = (
+                user_by_id(&body["oldOwnerUserId"]),
+                user_by_id(&body["newOwnerUserId"]),
+            ) else {
+                return Err(bad_request("Invalid user id"));
+            };
+            let apps = body["applicationDataTransfers"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            if apps.is_empty()
+                || apps.iter().any(|a| {
+                    ![DRIVE_APP, CALENDAR_APP].contains(&a["applicationId"].as_str().unwrap_or(""))
+                })
+            {
+                return Err(bad_request("Invalid application id"));
+            }
+            let mut transfer = body.clone();
+            transfer["kind"] = json!("admin#datatransfer#DataTransfer");
+            transfer["id"] = json!(format!("tr-{}", t.id()));
+            transfer["overallTransferStatusCode"] = json!("new");
+            transfer["requestTime"] = json!(crate::util::now_rfc3339());
+            transfer["_old"] = json!(old);
+            t.transfers.push(transfer.clone());
+            if let Some(o) = transfer.as_object_mut() {
+                o.remove("_old");
+            }
+            Ok((StatusCode::OK, transfer))
+        }
+        (&Method::GET, ["transfers", id]) => {
+            let failing = t.failing_transfers.clone();
+            let Some(tr) = t.transfers.iter_mut().find(|x| x["id"] == *id) else {
+                return Err(api_not_found("transfer"));
+            };
+            // Each read finds it one step further, as a real transfer moves on.
+            let next = match tr["overallTransferStatusCode"].as_str() {
+                Some("new") => "inProgress",
+                Some("inProgress") if failing.iter().any(|u| tr["_old"] == *u) => "failed",
+                Some("inProgress") => "completed",
+                Some(other) => other,
+                None => "new",
+            }
+            .to_string();
+            tr["overallTransferStatusCode"] = json!(next);
+            let mut out = tr.clone();
+            if let Some(o) = out.as_object_mut() {
+                o.remove("_old");
+            }
+            Ok((StatusCode::OK, out))
+        }
+        (&Method::GET, ["transfers"]) => {
+            let old = req.query.get("oldOwnerUserId");
+            let items: Vec<Value> = t
+                .transfers
+                .iter()
+                .filter(|x| old.is_none_or(|o| x["oldOwnerUserId"].as_str() == Some(o.as_str())))
+                .map(|x| {
+                    let mut v = x.clone();
+                    if let Some(o) = v.as_object_mut() {
+                        o.remove("_old");
+                    }
+                    v
+                })
+                .collect();
+            Ok((
+                StatusCode::OK,
+                json!({"kind": "admin#datatransfer#dataTransfersList", "dataTransfers": items}),
+            ))
+        }
+        _ => Err(api_not_found("method")),
+    }
+}
+
 /// Google's limits on a person's name: both parts, not blank, at most 60 characters.
 fn check_name_part(v: &Value, which: &str) -> Result<(), ApiError> {
     // The discovery document: letters (any script), digits, spaces, `-`, `/` and `.`;
@@ -1151,6 +1279,7 @@ fn api_call(t: &mut Tenant, req: &ApiRequest<'_>) -> ApiResult {
     let resolve =
         |ty: Ty, key: &str, what: &str| t.resolve(ty, key).ok_or_else(|| api_not_found(what));
     match segs.as_slice() {
+        ["datatransfer", rest @ ..] => datatransfer(t, req, rest),
         ["users"] => users(t, req),
         ["users", key] => {
             let key = resolve(Ty::User, key, "userKey")?;

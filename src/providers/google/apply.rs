@@ -204,7 +204,7 @@ pub async fn apply(
             patch(session, &member_path(id), &json!({"role": get("role")})).await
         }
         (Some(G::Member), Action::Delete) => delete(session, &member_path(id)).await,
-        (Some(G::Offboarding), _) => offboard(session, id).await,
+        (Some(G::Offboarding), _) => offboard(session, org, id).await,
         (_, action) => Err(GoogleError::Refused(format!(
             "{}: Steward has no way to {action:?} it (a bug: please report it)",
             change.address.kind
@@ -579,10 +579,21 @@ async fn sync_aliases(
 
 /// One step of a person's leaving (`user/step`), each safe to repeat: signing out
 /// again is harmless, and what is already revoked is not in the lists any more.
-async fn offboard(session: &Session, id: &str) -> Result<(), GoogleError> {
+async fn offboard(session: &Session, org: &Org, id: &str) -> Result<(), GoogleError> {
     let (user, step) = id.rsplit_once('/').unwrap_or((id, ""));
     let base = user_path(user);
     match step {
+        "transfer" => {
+            let person = org.resource(&G::User.at(user)).ok_or_else(|| {
+                GoogleError::Refused(format!(
+                    "{user} is not in the org file any more: plan again"
+                ))
+            })?;
+            let to = super::people::policy(org, person, "transfer_to").ok_or_else(|| {
+                GoogleError::Refused(format!("no `transfer_to` for {user} any more: plan again"))
+            })?;
+            transfer(session, user, &to).await
+        }
         "sign-out" => session
             .ok(Method::POST, &format!("{base}/signOut"), &[], None, RETRY)
             .await
@@ -608,6 +619,122 @@ async fn offboard(session: &Session, id: &str) -> Result<(), GoogleError> {
         other => Err(GoogleError::Refused(format!(
             "unknown leaving step `{other}` (a bug: please report it)"
         ))),
+    }
+}
+
+const TRANSFER_API: &str = "admin/datatransfer/v1";
+
+/// A user's numeric id, which the Data Transfer API names people by.
+async fn user_id(session: &Session, email: &str) -> Result<String, GoogleError> {
+    let u = session
+        .ok(
+            Method::GET,
+            &user_path(email),
+            &[("fields", "id".to_string())],
+            None,
+            RETRY,
+        )
+        .await?;
+    Ok(s(&u["id"]))
+}
+
+/// Hands `from`'s Drive files and calendars to `to`, and waits until Google says it is
+/// done. A transfer already asked for (an earlier apply) is waited on, not asked again.
+async fn transfer(session: &Session, from: &str, to: &str) -> Result<(), GoogleError> {
+    let (old, new) = (user_id(session, from).await?, user_id(session, to).await?);
+    let listed = session
+        .ok(
+            Method::GET,
+            &format!("{TRANSFER_API}/transfers"),
+            &[("oldOwnerUserId", old.clone())],
+            None,
+            RETRY,
+        )
+        .await?;
+    let earlier = listed["dataTransfers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| {
+            t["newOwnerUserId"] == new.as_str() && t["overallTransferStatusCode"] != "failed"
+        })
+        .filter_map(|t| t["id"].as_str().map(str::to_string))
+        .next_back();
+    let id = match earlier {
+        Some(id) => id,
+        None => {
+            let apps = session
+                .ok(
+                    Method::GET,
+                    &format!("{TRANSFER_API}/applications"),
+                    &[],
+                    None,
+                    RETRY,
+                )
+                .await?;
+            let app = |name: &str| {
+                apps["applications"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|a| a["name"] == name)
+                    .map(|a| s(&a["id"]))
+            };
+            let mut moves = Vec::new();
+            if let Some(drive) = app("Drive and Docs") {
+                moves.push(
+                    json!({"applicationId": drive, "applicationTransferParams": [
+                    {"key": "PRIVACY_LEVEL", "value": ["PRIVATE", "SHARED"]}]}),
+                );
+            }
+            if let Some(calendar) = app("Calendar") {
+                moves.push(
+                    json!({"applicationId": calendar, "applicationTransferParams": [
+                    {"key": "RELEASE_RESOURCES", "value": ["TRUE"]}]}),
+                );
+            }
+            let body = json!({"oldOwnerUserId": old, "newOwnerUserId": new, "applicationDataTransfers": moves});
+            let made = session
+                .ok(
+                    Method::POST,
+                    &format!("{TRANSFER_API}/transfers"),
+                    &[],
+                    Some(&body),
+                    CallOpts::default(),
+                )
+                .await?;
+            s(&made["id"])
+        }
+    };
+    let deadline = std::time::Instant::now() + session.retry_for();
+    let mut wait = Duration::from_millis(200);
+    loop {
+        let t = session
+            .ok(
+                Method::GET,
+                &format!("{TRANSFER_API}/transfers/{}", encode_path(&id)),
+                &[],
+                None,
+                RETRY,
+            )
+            .await?;
+        match t["overallTransferStatusCode"].as_str().unwrap_or("") {
+            "completed" => return Ok(()),
+            "failed" => {
+                return Err(GoogleError::Refused(format!(
+                    "the transfer of {from}'s Drive files and calendars to {to} failed (transfer {id}); the account stays active and signed out. See the Admin console (Data transfers), then apply again"
+                )));
+            }
+            _ if std::time::Instant::now() >= deadline => {
+                return Err(GoogleError::Refused(format!(
+                    "the transfer of {from}'s Drive files and calendars to {to} has not finished yet (transfer {id}); apply again later: the account is suspended once it has"
+                )));
+            }
+            _ => {
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+        }
     }
 }
 

@@ -17,6 +17,8 @@ pub const SCOPES: &[&str] = &[
     "https://www.googleapis.com/auth/admin.directory.orgunit",
     // Signing a leaver out, revoking their tokens and app passwords.
     "https://www.googleapis.com/auth/admin.directory.user.security",
+    // Handing a leaver's Drive files and calendars to a colleague.
+    "https://www.googleapis.com/auth/admin.datatransfer",
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -130,6 +130,7 @@ static USER_SPEC: KindSpec = KindSpec {
             ("start", false),
             ("until", false),
             ("departed", false),
+            ("offboarding", false),
         ],
         address_id,
     )

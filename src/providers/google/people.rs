@@ -23,7 +23,7 @@ pub const STEPS: [(&str, &str); 3] = [
 
 /// The attributes a file gives a user that are about their life in the org, not
 /// Google's fields.
-pub const LIFE_ATTRIBUTES: &[&str] = &["status", "start", "until", "departed"];
+pub const LIFE_ATTRIBUTES: &[&str] = &["status", "start", "until", "departed", "offboarding"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Life {
@@ -54,13 +54,19 @@ pub fn life(a: &Attrs, today: &str) -> Life {
     }
 }
 
-/// Days after leaving when the account is deleted, from the module's `offboarding`.
-fn delete_after(org: &Org, module: &str) -> Option<(i64, String)> {
-    let text = org
-        .setting(module, "offboarding")?
-        .get("delete_after")?
-        .as_str()?
-        .to_string();
+/// A person's offboarding setting `key`: their own, else the org's.
+pub fn policy(org: &Org, r: &Resource, key: &str) -> Option<String> {
+    r.attrs
+        .get("offboarding")
+        .and_then(|o| o.get(key))
+        .or_else(|| org.setting(&r.module, "offboarding")?.get(key))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+/// Days after leaving when the account is deleted.
+fn delete_after(org: &Org, r: &Resource) -> Option<(i64, String)> {
+    let text = policy(org, r, "delete_after")?;
     let secs = parse_duration(&text)?;
     Some(((secs / 86_400) as i64, text))
 }
@@ -105,7 +111,7 @@ pub fn review(org: &Org, live: &LiveState, changes: &mut Vec<Change>) {
                     changes.retain(|c| c.address != r.address);
                     continue;
                 }
-                let due = delete_after(org, &r.module).filter(|(days, _)| {
+                let due = delete_after(org, r).filter(|(days, _)| {
                     parse_date(&left)
                         .zip(parse_date(today))
                         .is_some_and(|(l, t)| t >= l + days)
@@ -131,7 +137,17 @@ pub fn review(org: &Org, live: &LiveState, changes: &mut Vec<Change>) {
                             .is_some_and(|o| o.attrs.get("suspended") != Some(&json!(true)));
                         let mut last: Option<Address> = None;
                         if active {
-                            for (step_id, what) in STEPS {
+                            let transfer = policy(org, r, "transfer_to").map(|to| {
+                                (
+                                    "transfer",
+                                    format!("Drive files and calendars handed to {to} (waits for the transfer to complete)"),
+                                )
+                            });
+                            let steps = STEPS
+                                .iter()
+                                .map(|(s, w)| (*s, w.to_string()))
+                                .chain(transfer);
+                            for (step_id, what) in steps {
                                 let mut c =
                                     step(org, r, Action::Update, format!("left{on}: {what}"));
                                 c.address = G::Offboarding.at(format!("{id}/{step_id}"));

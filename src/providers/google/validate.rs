@@ -19,6 +19,7 @@ pub const PASSWORD_LEN: std::ops::RangeInclusive<usize> = 8..=100;
 
 pub fn check(org: &Org, secrets: &Secrets) -> Problems {
     let mut problems = Problems::default();
+    check_transfer_to(org, &mut problems);
     let at = |path: &str| org.span_of(path);
     let mut addresses: HashMap<&str, &Resource> = HashMap::new();
     for r in &org.resources {
@@ -78,6 +79,68 @@ pub fn check(org: &Org, secrets: &Secrets) -> Problems {
 /// What Google takes in a name part (the discovery document's list, and apostrophes).
 fn name_char(c: char) -> bool {
     c.is_alphanumeric() || " -/.'".contains(c)
+}
+
+/// Who gets a leaver's files must be someone who is there to get them: an active user
+/// of the org file, on the plan's day.
+fn check_transfer_to(org: &Org, problems: &mut Problems) {
+    let mut wanted: Vec<(String, String)> = Vec::new();
+    for m in &org.modules {
+        if let Some(to) = org
+            .setting(m, "offboarding")
+            .and_then(|o| o.get("transfer_to"))
+            .and_then(|v| v.as_str())
+        {
+            wanted.push((
+                to.to_string(),
+                format!("modules.{m}.offboarding.transfer_to"),
+            ));
+        }
+    }
+    for r in org
+        .resources
+        .iter()
+        .filter(|r| G::of(r.address.kind) == Some(G::User))
+    {
+        if let Some(to) = r
+            .attrs
+            .get("offboarding")
+            .and_then(|o| o.get("transfer_to"))
+            .and_then(|v| v.as_str())
+        {
+            wanted.push((
+                to.to_string(),
+                format!("{}.offboarding.transfer_to", r.source),
+            ));
+        }
+    }
+    for (to, path) in wanted {
+        let person = org.resource(&G::User.at(to.to_ascii_lowercase()));
+        let why = match person {
+            None => Some("is not a user in this org file".to_string()),
+            Some(p) => match super::people::life(&p.attrs, &org.today) {
+                super::people::Life::Active => None,
+                super::people::Life::Starting(d) => {
+                    Some(format!("has not started yet (starts on {d})"))
+                }
+                super::people::Life::Departed(d) => Some(format!("has left ({d})")),
+            },
+        };
+        if let Some(why) = why {
+            problems.push(
+                Problem::at(
+                    "transfer_to",
+                    &org.file,
+                    org.span_of(&path),
+                    format!("`transfer_to` {to} {why}"),
+                    "cannot receive a leaver's files",
+                )
+                .with_help(
+                    "name an active user of this org (a manager, or whoever takes over the work)",
+                ),
+            );
+        }
+    }
 }
 
 /// A person's dates in order, and a departure with a day.
