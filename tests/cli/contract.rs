@@ -648,3 +648,107 @@ fn the_unifi_field_definitions_steward_carries_are_the_contracts() {
         assert!(contract == carried, "{file} differs from the contract");
     }
 }
+
+fn datatransfer_discovery() -> Value {
+    let path = std::env::var_os("STEWARD_CONTRACTS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::support::repo().join("../shared/contracts"))
+        .join("admin-datatransfer-v1.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "CONTRACT CHECK DID NOT RUN: cannot read {} ({e}); set STEWARD_CONTRACTS_DIR",
+            path.display()
+        )
+    });
+    serde_json::from_str(&text).expect("discovery document is JSON")
+}
+
+#[test]
+fn a_leavers_steps_match_the_directory_and_data_transfer_documents() {
+    let mut env = Env::new();
+    env.write(
+        "orgs/harbour.yaml",
+        "org: harbour\nname: Harbour\ngoogle:\n  domain: harbour.org\n  customer_id: C0contract9\n  admin: admin@harbour.org\n  credentials: secret:harbour/google\nmodules:\n  accounts:\n    offboarding: {transfer_to: kim@harbour.org}\n    users:\n      - {email: kim@harbour.org, name: Kim Lee}\n      - {email: sam@harbour.org, name: Sam Lowe, until: 2027-02-14}\n",
+    );
+    env.start_lab(&[]);
+    assert_eq!(
+        env.run(&["--as-of", "2027-01-10", "apply", "--yes"]).code,
+        0
+    );
+    env.lab_post(
+        "/_lab/seed",
+        &json!({"customer_id": "C0contract9",
+                "tokens": [{"user": "sam@harbour.org", "clientId": "1.apps.googleusercontent.com", "displayText": "App"}],
+                "asps": [{"user": "sam@harbour.org", "codeId": 3, "name": "Phone"}]}),
+    );
+    env.lab_post("/_lab/stats/reset", &json!({}));
+    let apply = env.run(&["--as-of", "2027-02-15", "apply", "--yes"]);
+    assert_eq!(apply.code, 0, "{apply:?}");
+
+    let (directory, transfer) = (discovery(), datatransfer_discovery());
+    let stats = env.lab_get("/_lab/stats");
+    let seen = stats["seen"].as_object().expect("seen");
+    for route in [
+        "POST users/item/signOut",
+        "GET users/item/tokens",
+        "DELETE users/item/tokens/item",
+        "GET users/item/asps",
+        "DELETE users/item/asps/item",
+        "GET datatransfer/applications",
+        "POST datatransfer/transfers",
+        "GET datatransfer/transfers",
+        "GET datatransfer/transfers/item",
+    ] {
+        assert!(seen.contains_key(route), "{route} was not used: {stats}");
+    }
+    for (route, items) in seen {
+        let (doc, pointer) = match route.split_once(' ').map(|(m, p)| (m, p)) {
+            Some((_, p)) if p.starts_with("datatransfer/") => {
+                let (res, method) = match route.as_str() {
+                    "GET datatransfer/applications" => ("applications", "list"),
+                    "POST datatransfer/transfers" => ("transfers", "insert"),
+                    "GET datatransfer/transfers" => ("transfers", "list"),
+                    "GET datatransfer/transfers/item" => ("transfers", "get"),
+                    other => {
+                        panic!("the lab served a route with no Data Transfer API method: {other}")
+                    }
+                };
+                (&transfer, format!("/resources/{res}/methods/{method}"))
+            }
+            _ => (&directory, method_of(route)),
+        };
+        let m = doc.pointer(&pointer).unwrap_or(&Value::Null);
+        assert!(m.is_object(), "{pointer} is in the discovery document");
+        assert_eq!(
+            m["httpMethod"],
+            route.split(' ').next().unwrap_or_default(),
+            "{route}"
+        );
+        let globals: BTreeSet<String> = doc["parameters"]
+            .as_object()
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default();
+        for item in items
+            .as_array()
+            .expect("list")
+            .iter()
+            .filter_map(Value::as_str)
+        {
+            if let Some(q) = item.strip_prefix("query:") {
+                assert!(
+                    m["parameters"][q].is_object() || globals.contains(q),
+                    "{route}: query parameter `{q}` is not in {pointer}"
+                );
+            } else if let Some(b) = item.strip_prefix("body:") {
+                let schema = m["request"]["$ref"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{route} takes no body"));
+                let top = b.split('.').next().unwrap_or(b);
+                assert!(
+                    properties(doc, schema).contains(top),
+                    "{route}: body field `{top}` is not in {schema}"
+                );
+            }
+        }
+    }
+}
