@@ -702,7 +702,7 @@ fn a_leavers_steps_match_the_directory_and_data_transfer_documents() {
         assert!(seen.contains_key(route), "{route} was not used: {stats}");
     }
     for (route, items) in seen {
-        let (doc, pointer) = match route.split_once(' ').map(|(m, p)| (m, p)) {
+        let (doc, pointer) = match route.split_once(' ') {
             Some((_, p)) if p.starts_with("datatransfer/") => {
                 let (res, method) = match route.as_str() {
                     "GET datatransfer/applications" => ("applications", "list"),
