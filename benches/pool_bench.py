@@ -31,10 +31,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "target", "release", "steward")
 
 
-def generate(pool, orgs, users, groups):
+def generate(pool, orgs, users, groups, people=False):
+    """With `people`, users have the pool's roles (org unit and a group each), every tenth
+    an alias, and the last two of each org have left (`until` in the past)."""
     shutil.copytree(os.path.join(ROOT, "modules"), os.path.join(pool, "modules"))
     with open(os.path.join(pool, "steward.yaml"), "w") as f:
         f.write("pool: bench\nsecrets: {dir: secrets}\nstate_dir: .steward\nparallelism: 10\n")
+        if people:
+            f.write("modules:\n  accounts:\n    roles:\n"
+                    "      staff: {org_unit: /Staff, groups: [g0]}\n"
+                    "      volunteer: {org_unit: /Volunteers, groups: [g1]}\n")
     os.makedirs(os.path.join(pool, "orgs"))
     for o in range(orgs):
         org = f"org{o:03d}"
@@ -51,7 +57,14 @@ def generate(pool, orgs, users, groups):
         for u in range(users):
             gs = [f"g{u % groups}"] + ([f"g{(u * 7 + 3) % groups}"] if u % 2 == 0 and (u * 7 + 3) % groups != u % groups else [])
             ou = "/Staff" if u % 3 else "/Volunteers"
-            lines.append(f"      - {{email: u{u}@{dom}, name: User {u}, org_unit: {ou}, groups: [{', '.join(gs)}]}}")
+            if not people:
+                lines.append(f"      - {{email: u{u}@{dom}, name: User {u}, org_unit: {ou}, groups: [{', '.join(gs)}]}}")
+                continue
+            role = "staff" if u % 3 else "volunteer"
+            gs = [g for g in gs if g not in ("g0", "g1")]
+            extra = f", aliases: [a{u}@{dom}]" if u % 10 == 0 else ""
+            extra += ", until: 2026-01-31" if u >= users - 2 else ""
+            lines.append(f"      - {{email: u{u}@{dom}, name: User {u}, role: {role}, groups: [{', '.join(gs)}]{extra}}}")
         with open(os.path.join(pool, "orgs", f"{org}.yaml"), "w") as f:
             f.write("\n".join(lines) + "\n")
 
@@ -150,7 +163,11 @@ def main():
     ap = pool_args(3)
     ap.add_argument("--latencies", default="0,50")
     ap.add_argument("--compare", help="another steward binary, run side by side with this build")
+    ap.add_argument("--people", action="store_true",
+                    help="roles, aliases and two leavers per org (issue: people), as a second pool beside the plain one")
     a = ap.parse_args()
+    if a.people:
+        return people_side_by_side(a)
     binaries = [("this build", BIN)] + ([("compared", os.path.abspath(a.compare))] if a.compare else [])
     with BenchPool("steward-bench-") as bench:
         pool = bench.dir
@@ -205,6 +222,45 @@ def main():
                 c = max(calls)
                 print(f"| {lat} ms | {name} | {statistics.median(walls):.2f} s | {', '.join(f'{w:.2f}' for w in walls)} | "
                       f"{max(rsss):.0f} MB | {c} | {least} | {c / least:.2f} |")
+
+
+def people_side_by_side(a):
+    """The plain pool and the people pool (same size), each applied once, then their
+    no-change plans interleaved at each latency."""
+    pools = []
+    for people in (False, True):
+        bench = BenchPool("steward-bench-people-" if people else "steward-bench-plain-")
+        generate(bench.dir, a.orgs, a.users, a.groups, people=people)
+        subprocess.run([BIN, "lab", "init"], cwd=bench.dir, check=True, capture_output=True)
+        url = bench.start_lab()
+        code, wall, rss, out, err = run(bench.dir, url, ["apply", "--all", "--yes", "--no-progress"])
+        if code != 0:
+            sys.exit(f"apply failed:\n{out[-2000:]}\n{err[-2000:]}")
+        pools.append(("people" if people else "plain", bench, url))
+    try:
+        print(f"\n| latency | pool | wall (median of {a.runs}) | wall runs | peak RSS | API calls | minimum |")
+        print("|---|---|---|---|---|---|---|")
+        for lat in [int(x) for x in a.latencies.split(",")]:
+            results = {name: ([], [], []) for name, _, _ in pools}
+            for _ in range(a.runs):
+                for name, bench, url in pools:
+                    lab_call(url, "/_lab/faults", {"latency_ms": lat})
+                    lab_call(url, "/_lab/stats/reset", {})
+                    code, wall, rss, out, err = run(bench.dir, url, ["plan", "--all", "--detailed-exitcode"])
+                    if code != 0:
+                        sys.exit(f"{name}: plan exit {code} (expected 0):\n{out[-2000:]}\n{err[-2000:]}")
+                    walls, rsss, calls = results[name]
+                    walls.append(wall)
+                    rsss.append(rss)
+                    calls.append(lab_call(url, "/_lab/stats")["total"])
+            for name, bench, url in pools:
+                walls, rsss, calls = results[name]
+                least = minimum(lab_call(url, "/_lab/dump"))
+                print(f"| {lat} ms | {name} | {statistics.median(walls):.2f} s | {', '.join(f'{w:.2f}' for w in walls)} | "
+                      f"{max(rsss):.0f} MB | {max(calls)} | {least} |")
+    finally:
+        for _, bench, _ in pools:
+            bench.__exit__(None, None, None)
 
 
 if __name__ == "__main__":
