@@ -20,6 +20,7 @@ pub const PASSWORD_LEN: std::ops::RangeInclusive<usize> = 8..=100;
 pub fn check(org: &Org, secrets: &Secrets) -> Problems {
     let mut problems = Problems::default();
     check_transfer_to(org, &mut problems);
+    check_aliases(org, &mut problems);
     let at = |path: &str| org.span_of(path);
     let mut addresses: HashMap<&str, &Resource> = HashMap::new();
     for r in &org.resources {
@@ -139,6 +140,43 @@ fn check_transfer_to(org: &Org, problems: &mut Problems) {
                     "name an active user of this org (a manager, or whoever takes over the work)",
                 ),
             );
+        }
+    }
+}
+
+/// Every address in one org file once: an alias that is another user's or group's
+/// address, or another one's alias too, is refused at its line.
+fn check_aliases(org: &Org, problems: &mut Problems) {
+    let mut taken: HashMap<String, String> = HashMap::new();
+    let people = || {
+        org.resources
+            .iter()
+            .filter(|r| matches!(G::of(r.address.kind), Some(G::User | G::Group)))
+    };
+    for r in people() {
+        taken.insert(r.address.id.clone(), format!("the address of {} {}", r.address.kind.noun(), r.address.id));
+    }
+    for r in people() {
+        let aliases = r.attrs.get("aliases").and_then(|v| v.as_array()).cloned().unwrap_or_default();
+        for (i, alias) in aliases.iter().enumerate() {
+            let Some(a) = alias.as_str().map(str::to_ascii_lowercase) else {
+                continue;
+            };
+            match taken.get(&a) {
+                Some(holder) => problems.push(
+                    Problem::at(
+                        "address_twice",
+                        &org.file,
+                        org.span_of(&format!("{}.aliases.{i}", r.source)),
+                        format!("alias {a} of {} is {holder}", r.address.id),
+                        "this address is taken in this file",
+                    )
+                    .with_help("an address belongs to one user or group: remove it from one of them"),
+                ),
+                None => {
+                    taken.insert(a, format!("an alias of {} {}", r.address.kind.noun(), r.address.id));
+                }
+            }
         }
     }
 }
