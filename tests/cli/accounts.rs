@@ -133,9 +133,18 @@ fn an_alias_taken_in_the_same_file_is_refused_at_its_line() {
     let env = Env::new();
     env.write("secrets/harbour/google", "{}");
     for (aliases, why) in [
-        ("[staff@harbour.org]", "alias staff@harbour.org of kim@harbour.org is the address of group staff@harbour.org"),
-        ("[Team@harbour.org]", "alias team@harbour.org of kim@harbour.org is an alias of group staff@harbour.org"),
-        ("[old@harbour.org]", "alias old@harbour.org of kim@harbour.org is the address of user old@harbour.org"),
+        (
+            "[staff@harbour.org]",
+            "alias staff@harbour.org of kim@harbour.org is the address of group staff@harbour.org",
+        ),
+        (
+            "[Team@harbour.org]",
+            "alias team@harbour.org of kim@harbour.org is an alias of group staff@harbour.org",
+        ),
+        (
+            "[old@harbour.org]",
+            "alias old@harbour.org of kim@harbour.org is the address of user old@harbour.org",
+        ),
     ] {
         env.write("orgs/harbour.yaml", &org(aliases));
         let v = env.run(&["validate"]);

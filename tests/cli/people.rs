@@ -133,6 +133,24 @@ fn a_volunteer_starts_a_role_moves_people_and_a_leaver_goes_step_by_step() {
             .contains("org_unit = \"/Volunteers\" -> \"/Staff\""),
         "{plan:?}"
     );
+    let line = env
+        .read("steward.yaml")
+        .lines()
+        .position(|l| l.contains("volunteer: {"))
+        .expect("role line")
+        + 1;
+    assert!(
+        plan.stdout.contains(&format!(
+            "role `volunteer` (steward.yaml line {line}): its org unit"
+        )),
+        "{plan:?}"
+    );
+    assert!(
+        plan.stdout.contains(&format!(
+            "role `volunteer` (steward.yaml line {line}): its groups"
+        )),
+        "{plan:?}"
+    );
     assert!(
         plan.stdout
             .contains("+ google_member[staff@harbour.org/val@harbour.org]"),

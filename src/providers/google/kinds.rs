@@ -131,6 +131,7 @@ static USER_SPEC: KindSpec = KindSpec {
             ("until", false),
             ("departed", false),
             ("offboarding", false),
+            ("role", false),
         ],
         address_id,
     )

@@ -23,7 +23,14 @@ pub const STEPS: [(&str, &str); 3] = [
 
 /// The attributes a file gives a user that are about their life in the org, not
 /// Google's fields.
-pub const LIFE_ATTRIBUTES: &[&str] = &["status", "start", "until", "departed", "offboarding"];
+pub const LIFE_ATTRIBUTES: &[&str] = &[
+    "status",
+    "start",
+    "until",
+    "departed",
+    "offboarding",
+    "role",
+];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Life {
@@ -249,6 +256,61 @@ pub fn upcoming(org: &Org, days: i64) -> Vec<crate::providers::Upcoming> {
     }
     out.sort();
     out
+}
+
+/// Says, on each change a person's role makes (their org unit, the role's groups),
+/// which role and where it is defined: `pool_line(module, role)` is the role's line in
+/// steward.yaml when the pool defines it and the org does not.
+pub fn cite_roles(
+    org: &Org,
+    changes: &mut [Change],
+    pool_line: &dyn Fn(&str, &str) -> Option<usize>,
+) {
+    for r in org
+        .resources
+        .iter()
+        .filter(|r| G::of(r.address.kind) == Some(G::User))
+    {
+        let Some(role) = r.attrs.get("role").and_then(Value::as_str) else {
+            continue;
+        };
+        let own_ou = org
+            .root
+            .at_path(&format!("{}.org_unit", r.source))
+            .is_some();
+        let overridden = org
+            .root
+            .at_path(&format!("modules.{}.roles.{role}", r.module))
+            .is_some();
+        let whence = match (overridden, pool_line(&r.module, role)) {
+            (false, Some(line)) => format!("role `{role}` (steward.yaml line {line})"),
+            _ => format!("role `{role}` (this org's)"),
+        };
+        let role_source = format!("{}.role", r.source);
+        for c in changes.iter_mut() {
+            let from_role = match G::of(c.address.kind) {
+                Some(G::User) => {
+                    c.address == r.address
+                        && !own_ou
+                        && c.fields.iter().any(|f| f.name == "org_unit")
+                }
+                Some(G::Member) => c.source.as_ref().is_some_and(|s| s.path == role_source),
+                _ => false,
+            };
+            if from_role {
+                let what = if c.address.kind == MEMBER {
+                    "its groups"
+                } else {
+                    "its org unit"
+                };
+                let note = format!("{whence}: {what}");
+                c.reason = Some(match c.reason.take() {
+                    Some(r) => format!("{r}; {note}"),
+                    None => note,
+                });
+            }
+        }
+    }
 }
 
 /// The desired `suspended` of a person on `today`: suspended before they start and

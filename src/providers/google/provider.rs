@@ -30,12 +30,15 @@ fn start(pool: &Pool, secrets: &Secrets) -> Started {
     Ok(Arc::new(Google {
         http: Http::new(&config)?,
         secrets: secrets.clone(),
+        pool_file: pool.file.clone(),
     }))
 }
 
 pub struct Google {
     http: Arc<Http>,
     secrets: Secrets,
+    /// steward.yaml, to cite where a pool role is defined.
+    pool_file: Option<Arc<(Arc<crate::diag::SourceFile>, crate::yaml::Node)>>,
 }
 
 impl From<GoogleError> for ProviderError {
@@ -112,6 +115,12 @@ impl Provider for Google {
         let (orphans, unmanaged) = super::orphans(org, live);
         changes.extend(orphans);
         let found = super::review(org, live, changes);
+        let pool_line = |module: &str, role: &str| {
+            let (file, root) = self.pool_file.as_deref()?;
+            let node = root.get("modules")?.get(module)?.get("roles")?.get(role)?;
+            Some(crate::yaml::line_col(file.text(), node.span.start).0)
+        };
+        super::people::cite_roles(org, changes, &pool_line);
         Review {
             unmanaged,
             unhealthy: found.unhealthy,

@@ -154,10 +154,18 @@ fn check_aliases(org: &Org, problems: &mut Problems) {
             .filter(|r| matches!(G::of(r.address.kind), Some(G::User | G::Group)))
     };
     for r in people() {
-        taken.insert(r.address.id.clone(), format!("the address of {} {}", r.address.kind.noun(), r.address.id));
+        taken.insert(
+            r.address.id.clone(),
+            format!("the address of {} {}", r.address.kind.noun(), r.address.id),
+        );
     }
     for r in people() {
-        let aliases = r.attrs.get("aliases").and_then(|v| v.as_array()).cloned().unwrap_or_default();
+        let aliases = r
+            .attrs
+            .get("aliases")
+            .and_then(|v| v.as_array())
+            .cloned()
+            .unwrap_or_default();
         for (i, alias) in aliases.iter().enumerate() {
             let Some(a) = alias.as_str().map(str::to_ascii_lowercase) else {
                 continue;
@@ -171,10 +179,15 @@ fn check_aliases(org: &Org, problems: &mut Problems) {
                         format!("alias {a} of {} is {holder}", r.address.id),
                         "this address is taken in this file",
                     )
-                    .with_help("an address belongs to one user or group: remove it from one of them"),
+                    .with_help(
+                        "an address belongs to one user or group: remove it from one of them",
+                    ),
                 ),
                 None => {
-                    taken.insert(a, format!("an alias of {} {}", r.address.kind.noun(), r.address.id));
+                    taken.insert(
+                        a,
+                        format!("an alias of {} {}", r.address.kind.noun(), r.address.id),
+                    );
                 }
             }
         }
