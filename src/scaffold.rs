@@ -210,6 +210,16 @@ secrets:\n\
 # Locks, generated initial passwords (0600) and the drift history; git-ignored.\n\
 state_dir: .steward\n\
 \n\
+# Dates in org files (a person's first and last day) are days in this time zone.\n\
+timezone: UTC\n\
+\n\
+# What every org that enables a module gets unless its own file says otherwise, e.g.\n\
+# the people's roles:\n\
+# modules:\n\
+#   accounts:\n\
+#     roles:\n\
+#       staff: {{org_unit: /Staff, groups: [staff]}}\n\
+\n\
 google:\n\
 \x20 # The real endpoints; against the lab, STEWARD_GOOGLE_URL replaces both.\n\
 \x20 token_url: https://oauth2.googleapis.com/token\n\
