@@ -484,3 +484,35 @@ fn an_office_server_is_imported_with_its_queues_and_its_jobs_and_wifi_written_fo
             .contains("macaddr_acl=0")
     );
 }
+
+#[test]
+fn a_host_that_cannot_be_read_does_not_lose_the_google_half() {
+    let mut env = Env::new();
+    let pool = env.read("steward.yaml");
+    env.write(
+        "steward.yaml",
+        &format!("{pool}ssh:\n  known_hosts: ssh/known_hosts\n  connect_timeout_secs: 2\n"),
+    );
+    env.write("ssh/known_hosts", "");
+    env.write("orgs/newcomer.yaml", &placeholder());
+    env.start_lab(&[]);
+    seed(&env);
+    let mut args = import_args();
+    // Nothing answers there (a documentation address, never routed).
+    args.extend(["--force", "--host", "office=192.0.2.10"]);
+    let run = env.run(&args);
+    assert_eq!(run.code, 0, "{run:?}");
+    let file = env.read("orgs/newcomer.yaml");
+    assert!(file.contains("customer_id: C0newcmr1"), "{file}");
+    assert!(file.contains("- {email: ana.lopez@newcomer.org"), "{file}");
+    assert!(
+        file.contains("#   - host office (192.0.2.10): not imported: "),
+        "{file}"
+    );
+    assert!(!file.contains("hosts:"), "{file}");
+    assert!(
+        run.stdout
+            .contains("host office (192.0.2.10): not imported"),
+        "{run:?}"
+    );
+}
