@@ -226,16 +226,6 @@ handlebars::handlebars_helper!(concat_helper: |*args| args
 // `{{concat "line" (nl)}}`: a line break, for building file content in `json`.
 handlebars::handlebars_helper!(nl_helper: | | "\n");
 
-// `(days_between a b)`: days from date `a` to date `b` (`YYYY-MM-DD`), negative when
-// `b` is earlier; null when either is not a date. How a template asks whether a day
-// (a person's start, their last day) is past, with `org.today`.
-handlebars::handlebars_helper!(days_between_helper: |a: Value, b: Value| {
-    match (a.as_str().and_then(crate::util::parse_date), b.as_str().and_then(crate::util::parse_date)) {
-        (Some(a), Some(b)) => Value::from(b - a),
-        _ => Value::Null,
-    }
-});
-
 // `(coalesce a b c)`: the first argument that is set (not null, empty text or list).
 handlebars::handlebars_helper!(coalesce_helper: |*args| args
     .iter()
@@ -250,15 +240,17 @@ handlebars::handlebars_helper!(coalesce_helper: |*args| args
 // `(get obj "a" "b")`: `obj.a.b`, or null when any step is missing (where a plain path
 // would fail in strict mode: an optional field, a role that may not be there).
 handlebars::handlebars_helper!(get_helper: |*args| {
+    // Walked by reference: only what is found is copied (a template asks for one field
+    // of a large object, once per person).
     let mut it = args.iter();
-    let mut cur: Value = it.next().map_or(Value::Null, |v| (*v).clone());
+    let mut cur: Option<&Value> = it.next().copied();
     for key in it {
-        cur = match (&cur, key) {
-            (Value::Object(m), Value::String(k)) => m.get(k).cloned().unwrap_or(Value::Null),
-            _ => Value::Null,
+        cur = match (cur, key) {
+            (Some(Value::Object(m)), Value::String(k)) => m.get(k),
+            _ => None,
         };
     }
-    cur
+    cur.cloned().unwrap_or(Value::Null)
 });
 
 // `(without a b)`: the items of list `a` not in list `b`, each once, in order (either
@@ -291,7 +283,6 @@ impl Catalogue {
         registry.register_helper("email", Box::new(email_helper));
         registry.register_helper("concat", Box::new(concat_helper));
         registry.register_helper("list", Box::new(list_helper));
-        registry.register_helper("days_between", Box::new(days_between_helper));
         registry.register_helper("coalesce", Box::new(coalesce_helper));
         registry.register_helper("get", Box::new(get_helper));
         registry.register_helper("without", Box::new(without_helper));

@@ -18,17 +18,13 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: ImportArgs) -> CmdResult {
         &ws.secrets,
         &args,
     ));
-    let imported = match done {
-        Ok(i) => i,
-        Err(ImportError::Invalid(problems)) => {
-            ui.report(&problems);
-            return Err(Box::new(Problem::new(
-                "import",
-                "the imported org file would not validate, so it was not written (a bug in Steward: please report it with the problems above)",
-            )));
-        }
-        Err(e) => return Err(Box::new(Problem::new("import", e.to_string()))),
-    };
+    let imported = done.map_err(|e| {
+        problem(
+            ui,
+            e,
+            "the imported org file would not validate, so it was not written (a bug in Steward: please report it with the problems above)",
+        )
+    })?;
     let counts: Vec<String> = imported
         .counts
         .iter()
@@ -76,17 +72,13 @@ fn unmanaged(
         &args.org,
         args.write,
     ));
-    let found = match found {
-        Ok(f) => f,
-        Err(ImportError::Invalid(problems)) => {
-            ui.report(&problems);
-            return Err(Box::new(Problem::new(
-                "import",
-                "the org file does not validate as it is (fix it first), or would not with the additions (nothing was written)",
-            )));
-        }
-        Err(e) => return Err(Box::new(Problem::new("import", e.to_string()))),
-    };
+    let found = found.map_err(|e| {
+        problem(
+            ui,
+            e,
+            "the org file does not validate as it is (fix it first), or would not with the additions (nothing was written)",
+        )
+    })?;
     let what = format!(
         "{} group(s) and {} user(s)",
         found.groups.len(),
@@ -121,4 +113,16 @@ fn unmanaged(
         }
     }
     Ok(Status::Ok)
+}
+
+/// An import's error as a diagnostic; a file that would not validate shows its
+/// problems first, then `invalid`.
+fn problem(ui: &Ui, e: ImportError, invalid: &str) -> Box<Problem> {
+    match e {
+        ImportError::Invalid(problems) => {
+            ui.report(&problems);
+            Box::new(Problem::new("import", invalid))
+        }
+        e => Box::new(Problem::new("import", e.to_string())),
+    }
 }

@@ -126,6 +126,20 @@ fn google_source(org: &str, args: &ImportArgs) -> Result<Option<GoogleSource>, I
     }))
 }
 
+/// The tenant as the accounts module's inputs, read with the pool's Google settings.
+async fn read_tenant(
+    pool: &Pool,
+    secrets: &Secrets,
+    tenant: &google::section::GoogleTenant,
+    org: &str,
+) -> Result<google::import::Accounts, ImportError> {
+    let config: google::config::GoogleConfig = pool.provider_settings(google::NAME);
+    let http = google::client::Http::new(&config).map_err(|e| ImportError::Usage(e.to_string()))?;
+    google::import::read(&http, tenant, secrets, org)
+        .await
+        .map_err(|e| ImportError::Remote(e.to_string()))
+}
+
 /// `NAME=ADDRESS[:PORT][,user=U]`.
 fn parse_host(text: &str) -> Result<ssh::section::Host, ImportError> {
     let bad = |why: &str| {
@@ -229,16 +243,7 @@ pub async fn import(
         }))
     };
     let accounts = match &source {
-        Some(g) => {
-            let config: google::config::GoogleConfig = pool.provider_settings(google::NAME);
-            let http = google::client::Http::new(&config)
-                .map_err(|e| ImportError::Usage(e.to_string()))?;
-            Some(
-                google::import::read(&http, &g.tenant, secrets, org)
-                    .await
-                    .map_err(|e| ImportError::Remote(e.to_string()))?,
-            )
-        }
+        Some(g) => Some(read_tenant(pool, secrets, &g.tenant, org).await?),
         None => None,
     };
     let mut found = Found::default();
@@ -569,11 +574,7 @@ pub async fn unmanaged(
             ))
         })?
         .clone();
-    let config: google::config::GoogleConfig = pool.provider_settings(google::NAME);
-    let http = google::client::Http::new(&config).map_err(|e| ImportError::Usage(e.to_string()))?;
-    let accounts = google::import::read(&http, &tenant, secrets, org_id)
-        .await
-        .map_err(|e| ImportError::Remote(e.to_string()))?;
+    let accounts = read_tenant(pool, secrets, &tenant, org_id).await?;
     let declared = |kind: crate::resource::Kind, v: &Value| {
         let email = v["email"].as_str().unwrap_or_default().to_ascii_lowercase();
         org.resource(&crate::resource::Address { kind, id: email })

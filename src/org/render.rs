@@ -58,6 +58,7 @@ pub(super) fn check(
                 problems.push(p);
                 continue;
             };
+            let path = format!("modules.{}", key.text);
             let mut ctx = Ctx {
                 file,
                 domains: &top.context.domains,
@@ -66,11 +67,9 @@ pub(super) fn check(
                 scope: &top.scope,
                 problems,
             };
-            let mut inputs =
-                module
-                    .input_schema
-                    .check(node, &format!("modules.{}", key.text), &mut ctx);
-            // The pool's inputs for the module, under the org's own.
+            let mut inputs = module.input_schema.check(node, &path, &mut ctx);
+            // The pool's inputs for the module (reported at their line in steward.yaml),
+            // under the org's own.
             let pool_inputs = pool.file.as_ref().and_then(|f| {
                 let n = f.1.get("modules")?.get(&key.text)?;
                 Some((f, n))
@@ -84,21 +83,9 @@ pub(super) fn check(
                     scope: &top.scope,
                     problems: ctx.problems,
                 };
-                let from_pool = module.input_schema.check(
-                    pool_node,
-                    &format!("modules.{}", key.text),
-                    &mut pool_ctx,
-                );
+                let from_pool = module.input_schema.check(pool_node, &path, &mut pool_ctx);
                 layer(&mut inputs, node, from_pool, module.input_schema.nested());
             }
-            let mut ctx = Ctx {
-                file,
-                domains: &top.context.domains,
-                hosts: &top.context.hosts,
-                secrets,
-                scope: &top.scope,
-                problems,
-            };
             module
                 .input_schema
                 .check_keys(node, &inputs, &inputs, &mut ctx);

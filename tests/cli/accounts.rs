@@ -10,22 +10,14 @@ const CID: &str = "C0aliases1";
 
 fn org(staff_aliases: &str) -> String {
     format!(
-        "org: harbour
-name: Harbour Trust
-google:
-  domain: harbour.org
-  customer_id: {CID}
-  admin: admin@harbour.org
-  credentials: secret:harbour/google
-modules:
-  accounts:
-    groups:
+        "{}    groups:
       - {{email: staff@harbour.org, name: Staff, aliases: [team@harbour.org], owners: [kim@harbour.org], external_members: [{{email: auditor@example.net, role: MANAGER}}]}}
     users:
       - {{email: kim@harbour.org, name: Kim Lee, aliases: {staff_aliases}}}
       - {{email: old@harbour.org, name: Old Timer, suspended: true, groups: [staff]}}
     leavers: suspend
-"
+",
+        crate::support::harbour(CID)
     )
 }
 

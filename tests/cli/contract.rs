@@ -2,7 +2,6 @@
 //! discovery document for the Directory API (`../shared/contracts/`).
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 
 use serde_json::{Value, json};
 use steward::providers::google::auth::ServiceAccount;
@@ -11,10 +10,12 @@ use steward::secrets::Secret;
 use crate::support::{Env, http, token};
 
 fn discovery() -> Value {
-    let path = std::env::var_os("STEWARD_CONTRACTS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| crate::support::repo().join("../shared/contracts"))
-        .join("admin-directory-v1.json");
+    contract("admin-directory-v1.json")
+}
+
+/// A published contract from `../shared/contracts/` (`STEWARD_CONTRACTS_DIR`).
+fn contract(file: &str) -> Value {
+    let path = crate::support::contract_path(file);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
             "CONTRACT CHECK DID NOT RUN: cannot read {} ({e}); set STEWARD_CONTRACTS_DIR",
@@ -430,10 +431,7 @@ fn google_api_python_client_talks_to_the_lab() {
     env.start_lab(&[]);
     let url = env.lab_url.clone().expect("lab");
     let script = crate::support::repo().join("tests/google_client_check.py");
-    let doc_path = std::env::var_os("STEWARD_CONTRACTS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| crate::support::repo().join("../shared/contracts"))
-        .join("admin-directory-v1.json");
+    let doc_path = crate::support::contract_path("admin-directory-v1.json");
     let out = crate::support::output_ok(
         std::process::Command::new("python3")
             .arg(&script)
@@ -628,10 +626,7 @@ fn the_lab_refuses_bad_masks_before_writing_and_knows_ids_cycles_and_limits() {
 
 #[test]
 fn the_unifi_field_definitions_steward_carries_are_the_contracts() {
-    let contracts = std::env::var_os("STEWARD_CONTRACTS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| crate::support::repo().join("../shared/contracts"))
-        .join("unifi");
+    let contracts = crate::support::contract_path("unifi");
     for file in ["WLANConf.json", "NetworkConf.json"] {
         let contract = std::fs::read(contracts.join(file)).unwrap_or_else(|e| {
             panic!(
@@ -647,20 +642,6 @@ fn the_unifi_field_definitions_steward_carries_are_the_contracts() {
         .expect("carried copy");
         assert!(contract == carried, "{file} differs from the contract");
     }
-}
-
-fn datatransfer_discovery() -> Value {
-    let path = std::env::var_os("STEWARD_CONTRACTS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| crate::support::repo().join("../shared/contracts"))
-        .join("admin-datatransfer-v1.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "CONTRACT CHECK DID NOT RUN: cannot read {} ({e}); set STEWARD_CONTRACTS_DIR",
-            path.display()
-        )
-    });
-    serde_json::from_str(&text).expect("discovery document is JSON")
 }
 
 #[test]
@@ -685,7 +666,7 @@ fn a_leavers_steps_match_the_directory_and_data_transfer_documents() {
     let apply = env.run(&["--as-of", "2027-02-15", "apply", "--yes"]);
     assert_eq!(apply.code, 0, "{apply:?}");
 
-    let (directory, transfer) = (discovery(), datatransfer_discovery());
+    let (directory, transfer) = (discovery(), contract("admin-datatransfer-v1.json"));
     let stats = env.lab_get("/_lab/stats");
     let seen = stats["seen"].as_object().expect("seen");
     for route in [

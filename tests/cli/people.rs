@@ -19,16 +19,7 @@ modules:
 
 fn org() -> String {
     format!(
-        "org: harbour
-name: Harbour Trust
-google:
-  domain: harbour.org
-  customer_id: {CID}
-  admin: admin@harbour.org
-  credentials: secret:harbour/google
-modules:
-  accounts:
-    org_units: [/Staff, /Volunteers]
+        "{}    org_units: [/Staff, /Volunteers]
     groups:
       - {{email: staff@harbour.org, name: Staff}}
       - {{email: volunteers@harbour.org, name: Volunteers}}
@@ -37,7 +28,8 @@ modules:
       - {{email: kim@harbour.org, name: Kim Lee, role: staff}}
       - {{email: val@harbour.org, name: Val Oakes, role: volunteer, start: 2027-01-04}}
       - {{email: sam@harbour.org, name: Sam Lowe, role: staff, until: 2027-02-14}}
-"
+",
+        crate::support::harbour(CID)
     )
 }
 

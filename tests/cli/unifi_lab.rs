@@ -371,10 +371,7 @@ fn the_integration_api_pages_sites_and_devices_as_its_openapi_description_says()
         std::fs::write(&file, value.to_string()).expect("write");
         args.push(format!("{name}={}", file.display()));
     }
-    let contract = std::env::var_os("STEWARD_CONTRACTS_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| crate::support::repo().join("../shared/contracts"))
-        .join("unifi/integration-openapi-10.4.57.json");
+    let contract = crate::support::contract_path("unifi/integration-openapi-10.4.57.json");
     assert!(
         contract.is_file(),
         "CONTRACT CHECK DID NOT RUN: no {}; set STEWARD_CONTRACTS_DIR",

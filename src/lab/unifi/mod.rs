@@ -600,6 +600,17 @@ fn integration_error(status: StatusCode, code: &str, message: &str, path: &str) 
     integration_reply(status, &body)
 }
 
+/// What the integration API says of any device (adopted or waiting), from its
+/// `stat/device` record.
+fn device_fields(d: &Value, state: &str) -> Value {
+    json!({
+        "macAddress": d["mac"], "ipAddress": d["ip"].as_str().unwrap_or(""),
+        "model": d["model"].as_str().unwrap_or("U6-Lite"), "state": state, "supported": true,
+        "firmwareVersion": d["version"].as_str().unwrap_or("6.6.77"),
+        "firmwareUpdatable": d["upgradable"] == true, "features": ["accessPoint"],
+    })
+}
+
 /// A UUID for an object the classic API knows by a 24-hex-digit id.
 fn uuid_of(id: &str) -> String {
     let hex: String = format!("{id:0>32}").chars().take(32).collect();
@@ -699,13 +710,9 @@ impl State {
                     .iter()
                     .flat_map(|s| s.devices.iter().filter(|d| d["adopted"] == false).map(move |d| (s, d)))
                     .map(|(s, d)| {
-                        json!({
-                            "macAddress": d["mac"], "ipAddress": d["ip"].as_str().unwrap_or(""),
-                            "model": d["model"].as_str().unwrap_or("U6-Lite"), "state": "PENDING_ADOPTION",
-                            "supported": true, "firmwareVersion": d["version"].as_str().unwrap_or("6.6.77"),
-                            "firmwareUpdatable": d["upgradable"] == true, "features": ["accessPoint"],
-                            "adoptionTargetSiteIds": [uuid_of(&s.id)],
-                        })
+                        let mut v = device_fields(d, "PENDING_ADOPTION");
+                        v["adoptionTargetSiteIds"] = json!([uuid_of(&s.id)]);
+                        v
                     })
                     .collect(),
             ),
@@ -723,15 +730,11 @@ impl State {
                                 Some(0) => "OFFLINE",
                                 _ => "GETTING_READY",
                             };
-                            json!({
-                                "id": uuid_of(d["_id"].as_str().unwrap_or_default()),
-                                "macAddress": d["mac"], "ipAddress": d["ip"].as_str().unwrap_or(""),
-                                "name": d["name"], "model": d["model"].as_str().unwrap_or("U6-Lite"),
-                                "state": state, "supported": true,
-                                "firmwareVersion": d["version"].as_str().unwrap_or("6.6.77"),
-                                "firmwareUpdatable": d["upgradable"] == true,
-                                "features": ["accessPoint"], "interfaces": ["radios"],
-                            })
+                            let mut v = device_fields(d, state);
+                            v["id"] = json!(uuid_of(d["_id"].as_str().unwrap_or_default()));
+                            v["name"] = d["name"].clone();
+                            v["interfaces"] = json!(["radios"]);
+                            v
                         })
                         .collect(),
                 )

@@ -6,14 +6,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use futures_util::future::try_join_all;
 use serde_json::{Map, Value, json};
 
-use super::client::{GoogleError, Http};
+use super::client::{CallOpts, GoogleError, Http};
 use super::section::GoogleTenant;
 use super::{
-    API, GROUP_FIELDS, GroupItem, MemberItem, OrgUnitItem, USER_FIELDS, UserItem, encode_path,
-    managed_by, name_parts,
+    API, GroupItem, MemberItem, OrgUnitItem, USER_FIELDS, UserItem, encode_path, list_members,
+    list_tenant, managed_by, name_parts,
 };
 use crate::resource::Attrs;
 use crate::secrets::Secrets;
@@ -50,65 +49,39 @@ pub async fn read(
     let session = super::connect(http, tenant, secrets)?;
     let cid = &tenant.customer_id;
     let domains_path = format!("{API}/customer/{}/domains", encode_path(cid));
-    let ou_path = format!("{API}/customer/{}/orgunits", encode_path(cid));
-    let ou_query = [
-        ("type", "all".to_string()),
-        (
-            "fields",
-            "organizationUnits(orgUnitPath,description)".to_string(),
-        ),
-    ];
-    let users_path = format!("{API}/users");
+    let domains_query = [("fields", "domains(domainName,isPrimary)".to_string())];
+    let schemas_path = format!("{API}/customer/{}/schemas", encode_path(cid));
+    let schemas_query = [(
+        "fields",
+        "schemas(schemaName,displayName,fields(fieldName))".to_string(),
+    )];
     // A plan's mask, and who holds an admin role (which the module cannot say).
     let user_fields = USER_FIELDS.replace("externalIds)", "externalIds,isAdmin,isDelegatedAdmin)");
-    let users_query = [
-        ("customer", cid.clone()),
-        ("maxResults", "500".to_string()),
-        ("fields", user_fields),
-    ];
-    let schemas_path = format!("{API}/customer/{}/schemas", encode_path(cid));
-    let groups_path = format!("{API}/groups");
-    let groups_query = [
-        ("customer", cid.clone()),
-        ("maxResults", "200".to_string()),
-        ("fields", GROUP_FIELDS.to_string()),
-    ];
+    let get = reqwest::Method::GET;
     let before = session.counts().0;
-    let read = async {
-        let domains = session
-            .ok(
-                reqwest::Method::GET,
-                &domains_path,
-                &[("fields", "domains(domainName,isPrimary)".to_string())],
-                None,
-                super::client::CallOpts::default(),
-            )
-            .await?;
-        let domains: Vec<DomainItem> =
-            serde_json::from_value(domains["domains"].clone()).unwrap_or_default();
-        let schema_query = [(
-            "fields",
-            "schemas(schemaName,displayName,fields(fieldName))".to_string(),
-        )];
-        let schemas = session.ok(
-            reqwest::Method::GET,
-            &schemas_path,
-            &schema_query,
+    let read = tokio::try_join!(
+        session.ok(
+            get.clone(),
+            &domains_path,
+            &domains_query,
             None,
-            super::client::CallOpts::default(),
-        );
-        let (schemas, ous, users, groups) = tokio::try_join!(
-            schemas,
-            session.list::<OrgUnitItem>(&ou_path, &ou_query),
-            session.list::<UserItem>(&users_path, &users_query),
-            session.list::<GroupItem>(&groups_path, &groups_query),
-        )?;
-        Ok::<_, GoogleError>((domains, schemas, ous, users, groups))
-    };
-    let (domains, schemas, ous, users, groups) = match read.await {
+            CallOpts::default()
+        ),
+        session.ok(
+            get,
+            &schemas_path,
+            &schemas_query,
+            None,
+            CallOpts::default()
+        ),
+        list_tenant(&session, cid, &user_fields),
+    );
+    let (domains, schemas, (ous, users, groups)) = match read {
         Ok(r) => r,
         Err(e) => return Err(super::setup::explain(&session, tenant, e).await),
     };
+    let domains: Vec<DomainItem> =
+        serde_json::from_value(domains["domains"].clone()).unwrap_or_default();
     let mut owned: Vec<String> = domains
         .iter()
         .filter(|d| d.is_primary)
@@ -124,20 +97,11 @@ pub async fn read(
             )));
         }
     }
-    let member_lists = try_join_all(groups.iter().map(|g| {
-        let group = g.email.to_ascii_lowercase();
-        let path = format!("{API}/groups/{}/members", encode_path(&group));
-        let session = &session;
-        async move {
-            let query = [
-                ("maxResults", "200".to_string()),
-                ("fields", super::MEMBER_FIELDS.to_string()),
-            ];
-            let members = session.list::<MemberItem>(&path, &query).await?;
-            Ok::<_, GoogleError>((group, members))
-        }
-    }))
-    .await?;
+    let emails: Vec<String> = groups
+        .iter()
+        .map(|g| g.email.to_ascii_lowercase())
+        .collect();
+    let member_lists = list_members(&session, &emails).await?;
     let mut out = convert(tenant, org_id, &owned, ous, users, groups, member_lists);
     for schema in schemas["schemas"].as_array().into_iter().flatten() {
         let name = schema["schemaName"].as_str().unwrap_or("?");

@@ -195,12 +195,13 @@ pub async fn refresh(session: &Session, org: &Org) -> Result<LiveState, GoogleEr
     }
 }
 
-async fn read(
+/// The tenant's org units, users (with the `user_fields` mask) and groups, read at once
+/// at the largest page sizes: the list calls a plan makes (and an import).
+async fn list_tenant(
     session: &Session,
-    org: &Org,
-    tenant: &GoogleTenant,
-) -> Result<LiveState, GoogleError> {
-    let cid = &tenant.customer_id;
+    cid: &str,
+    user_fields: &str,
+) -> Result<(Vec<OrgUnitItem>, Vec<UserItem>, Vec<GroupItem>), GoogleError> {
     let ou_path = format!("{API}/customer/{}/orgunits", encode_path(cid));
     let ou_query = [
         ("type", "all".to_string()),
@@ -211,21 +212,48 @@ async fn read(
     ];
     let users_path = format!("{API}/users");
     let users_query = [
-        ("customer", cid.clone()),
+        ("customer", cid.to_string()),
         ("maxResults", "500".to_string()),
-        ("fields", USER_FIELDS.to_string()),
+        ("fields", user_fields.to_string()),
     ];
     let groups_path = format!("{API}/groups");
     let groups_query = [
-        ("customer", cid.clone()),
+        ("customer", cid.to_string()),
         ("maxResults", "200".to_string()),
         ("fields", GROUP_FIELDS.to_string()),
     ];
-    let (ous, users, groups) = tokio::try_join!(
+    tokio::try_join!(
         session.list::<OrgUnitItem>(&ou_path, &ou_query),
         session.list::<UserItem>(&users_path, &users_query),
         session.list::<GroupItem>(&groups_path, &groups_query),
-    )?;
+    )
+}
+
+/// The members of each of `groups`, read at once, 200 a page.
+async fn list_members(
+    session: &Session,
+    groups: &[String],
+) -> Result<Vec<(String, Vec<MemberItem>)>, GoogleError> {
+    try_join_all(groups.iter().map(|g| {
+        let path = format!("{API}/groups/{}/members", encode_path(g));
+        async move {
+            let query = [
+                ("maxResults", "200".to_string()),
+                ("fields", MEMBER_FIELDS.to_string()),
+            ];
+            let members = session.list::<MemberItem>(&path, &query).await?;
+            Ok::<_, GoogleError>((g.clone(), members))
+        }
+    }))
+    .await
+}
+
+async fn read(
+    session: &Session,
+    org: &Org,
+    tenant: &GoogleTenant,
+) -> Result<LiveState, GoogleError> {
+    let (ous, users, groups) = list_tenant(session, &tenant.customer_id, USER_FIELDS).await?;
 
     let mut objects = BTreeMap::new();
     for ou in ous {
@@ -291,18 +319,7 @@ async fn read(
         objects.insert(address, LiveObject { attrs });
     }
     // Members only of the groups this org manages: others are not Steward's business.
-    let member_lists = try_join_all(live_groups.iter().map(|g| {
-        let path = format!("{API}/groups/{}/members", encode_path(g));
-        async move {
-            let query = [
-                ("maxResults", "200".to_string()),
-                ("fields", MEMBER_FIELDS.to_string()),
-            ];
-            let members = session.list::<MemberItem>(&path, &query).await?;
-            Ok::<_, GoogleError>((g.clone(), members))
-        }
-    }))
-    .await?;
+    let member_lists = list_members(session, &live_groups).await?;
     for (group, members) in member_lists {
         for m in members {
             // A member with no address ("everyone in the domain", type CUSTOMER) is

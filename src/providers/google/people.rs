@@ -3,7 +3,7 @@
 //! every group the org manages, deleted after `offboarding.delete_after`). Each step is
 //! a planned change with its reason; a departed person is never created.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
@@ -41,21 +41,29 @@ pub enum Life {
     Departed(String),
 }
 
+/// A person's date attribute `k` (`start`, `until`, `departed`) as days since 1970.
+pub fn day(a: &Attrs, k: &str) -> Option<i64> {
+    a.get(k).and_then(Value::as_str).and_then(parse_date)
+}
+
+/// The day a person leaves: the one given, or the day after their last.
+fn left_on(a: &Attrs) -> Option<i64> {
+    day(a, "departed").or_else(|| day(a, "until").map(|u| u + 1))
+}
+
 /// Where a person is in their life in the org on `today`.
 pub fn life(a: &Attrs, today: &str) -> Life {
     let Some(today) = parse_date(today) else {
         return Life::Active;
     };
-    let day = |k: &str| a.get(k).and_then(Value::as_str).and_then(parse_date);
-    // The day they leave: the one given, or the day after their last.
-    let left = day("departed").or_else(|| day("until").map(|u| u + 1));
+    let left = left_on(a);
     let departed = a.str("status") == "departed";
     match (left, departed) {
         (Some(l), _) if today >= l => return Life::Departed(date_text(l)),
         (None, true) => return Life::Departed(String::new()),
         _ => {}
     }
-    match day("start") {
+    match day(a, "start") {
         Some(s) if today < s => Life::Starting(date_text(s)),
         _ => Life::Active,
     }
@@ -82,6 +90,10 @@ fn delete_after(org: &Org, r: &Resource) -> Option<(i64, String)> {
 pub fn review(org: &Org, live: &LiveState, changes: &mut Vec<Change>) {
     let today = org.today.as_str();
     let mut gone: BTreeSet<String> = BTreeSet::new();
+    // Changes a departure replaces, and leavers still to take out of their groups
+    // (with when they left): each settled in one pass below.
+    let mut dropped: BTreeSet<Address> = BTreeSet::new();
+    let mut leaving: BTreeMap<&str, (&Resource, String)> = BTreeMap::new();
     let mut extra: Vec<Change> = Vec::new();
     let users = org
         .resources
@@ -115,7 +127,7 @@ pub fn review(org: &Org, live: &LiveState, changes: &mut Vec<Change>) {
                 };
                 if !exists {
                     // Never made for someone who has left.
-                    changes.retain(|c| c.address != r.address);
+                    dropped.insert(r.address.clone());
                     continue;
                 }
                 let due = delete_after(org, r).filter(|(days, _)| {
@@ -125,7 +137,7 @@ pub fn review(org: &Org, live: &LiveState, changes: &mut Vec<Change>) {
                 });
                 match due {
                     Some((_, after)) => {
-                        changes.retain(|c| c.address != r.address);
+                        dropped.insert(r.address.clone());
                         extra.push(step(
                             org,
                             r,
@@ -168,36 +180,40 @@ pub fn review(org: &Org, live: &LiveState, changes: &mut Vec<Change>) {
                             c.destructive = true;
                             c.depends_on.extend(last);
                         }
-                        // Out of every group the org manages that they are still in.
-                        for (address, obj) in &live.objects {
-                            if address.kind == MEMBER
-                                && obj.attrs.str("email").eq_ignore_ascii_case(id)
-                                && org.resource(address).is_some()
-                            {
-                                let mut c = step(
-                                    org,
-                                    r,
-                                    Action::Delete,
-                                    format!("left{on}: out of every group"),
-                                );
-                                c.address = address.clone();
-                                extra.push(c);
-                            }
-                        }
+                        leaving.insert(id.as_str(), (r, on));
                     }
                 }
             }
         }
     }
+    // Out of every group the org manages that they are still in: one pass over what is
+    // live for all leavers.
+    for (address, obj) in &live.objects {
+        if address.kind != MEMBER || org.resource(address).is_none() {
+            continue;
+        }
+        let email = obj.attrs.str("email").to_ascii_lowercase();
+        if let Some((r, on)) = leaving.get(email.as_str()) {
+            let mut c = step(
+                org,
+                r,
+                Action::Delete,
+                format!("left{on}: out of every group"),
+            );
+            c.address = address.clone();
+            extra.push(c);
+        }
+    }
     // A departed person's memberships are never made again.
-    changes.retain(|c| {
-        !(c.address.kind == MEMBER
+    let made_again = |c: &Change| {
+        c.address.kind == MEMBER
             && c.action == Action::Create
             && c.address
                 .id
                 .split_once('/')
-                .is_some_and(|(_, m)| gone.contains(m)))
-    });
+                .is_some_and(|(_, m)| gone.contains(m))
+    };
+    changes.retain(|c| !dropped.contains(&c.address) && !made_again(c));
     changes.extend(extra);
 }
 
@@ -233,21 +249,20 @@ pub fn upcoming(org: &Org, days: i64) -> Vec<crate::providers::Upcoming> {
         .iter()
         .filter(|r| G::of(r.address.kind) == Some(G::User))
     {
-        let day = |k: &str| r.attrs.get(k).and_then(Value::as_str).and_then(parse_date);
         let who = match r.attrs.get("name").and_then(Value::as_str) {
             Some(n) if !n.is_empty() => format!("{n} ({})", r.address.id),
             _ => r.address.id.clone(),
         };
-        if let Some(s) = day("start").filter(|d| soon(*d)) {
+        if let Some(s) = day(&r.attrs, "start").filter(|d| soon(*d)) {
             out.push(crate::providers::Upcoming {
                 date: date_text(s),
                 text: format!("{who} starts: the account opens that day"),
             });
         }
-        let left = day("departed").or_else(|| day("until").map(|u| u + 1));
+        let left = left_on(&r.attrs);
         if let Some(l) = left.filter(|d| soon(*d)) {
-            let last =
-                day("until").map_or(String::new(), |u| format!(" (last day {})", date_text(u)));
+            let last = day(&r.attrs, "until")
+                .map_or(String::new(), |u| format!(" (last day {})", date_text(u)));
             out.push(crate::providers::Upcoming {
                 date: date_text(l),
                 text: format!("{who} leaves{last}: the account is suspended that day"),

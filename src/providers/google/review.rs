@@ -101,17 +101,6 @@ pub fn review(org: &Org, live: &LiveState, changes: &mut Vec<Change>) -> Review 
                     )
                 })
             });
-        if let Some(message) = taken_alias {
-            blocked.insert(r.address.clone());
-            out.conflicts.push(Unhealthy {
-                address: r.address.clone(),
-                module: r.module.clone(),
-                code: "address_taken".into(),
-                message,
-                source: Some(source_of(org, &format!("{}.aliases", r.source))),
-            });
-            continue;
-        }
         let conflict = match G::of(r.address.kind) {
             Some(G::User | G::Group) => match holders.get(r.address.id.as_str()) {
                 None => None,
@@ -148,14 +137,19 @@ pub fn review(org: &Org, live: &LiveState, changes: &mut Vec<Change>) -> Review 
             }
             _ => None,
         };
-        if let Some(message) = conflict {
+        // A taken alias is pointed at in the file's `aliases`.
+        let found = match taken_alias {
+            Some(message) => Some((message, format!("{}.aliases", r.source))),
+            None => conflict.map(|message| (message, r.source.clone())),
+        };
+        if let Some((message, at)) = found {
             blocked.insert(r.address.clone());
             out.conflicts.push(Unhealthy {
                 address: r.address.clone(),
                 module: r.module.clone(),
                 code: "address_taken".into(),
                 message,
-                source: Some(source_of(org, &r.source)),
+                source: Some(source_of(org, &at)),
             });
         }
     }

@@ -147,30 +147,24 @@ fn check_transfer_to(org: &Org, problems: &mut Problems) {
 /// Every address in one org file once: an alias that is another user's or group's
 /// address, or another one's alias too, is refused at its line.
 fn check_aliases(org: &Org, problems: &mut Problems) {
-    let mut taken: HashMap<String, String> = HashMap::new();
-    let people = || {
-        org.resources
-            .iter()
-            .filter(|r| matches!(G::of(r.address.kind), Some(G::User | G::Group)))
-    };
-    for r in people() {
-        taken.insert(
-            r.address.id.clone(),
-            format!("the address of {} {}", r.address.kind.noun(), r.address.id),
-        );
-    }
-    for r in people() {
-        let aliases = r
-            .attrs
-            .get("aliases")
-            .and_then(|v| v.as_array())
-            .cloned()
-            .unwrap_or_default();
-        for (i, alias) in aliases.iter().enumerate() {
+    // Addresses are looked up in the org's index; only aliases are collected.
+    let mut seen: HashMap<String, &Resource> = HashMap::new();
+    let with_aliases = org.resources.iter().filter(|r| {
+        matches!(G::of(r.address.kind), Some(G::User | G::Group)) && r.attrs.contains_key("aliases")
+    });
+    for r in with_aliases {
+        let aliases = r.attrs.get("aliases").and_then(|v| v.as_array());
+        for (i, alias) in aliases.into_iter().flatten().enumerate() {
             let Some(a) = alias.as_str().map(str::to_ascii_lowercase) else {
                 continue;
             };
-            match taken.get(&a) {
+            let of = |h: &Resource| format!("{} {}", h.address.kind.noun(), h.address.id);
+            let holder = [G::User, G::Group]
+                .into_iter()
+                .find_map(|g| org.resource(&g.at(a.as_str())))
+                .map(|h| format!("the address of {}", of(h)))
+                .or_else(|| seen.get(&a).map(|h| format!("an alias of {}", of(h))));
+            match holder {
                 Some(holder) => problems.push(
                     Problem::at(
                         "address_twice",
@@ -184,10 +178,7 @@ fn check_aliases(org: &Org, problems: &mut Problems) {
                     ),
                 ),
                 None => {
-                    taken.insert(
-                        a,
-                        format!("an alias of {} {}", r.address.kind.noun(), r.address.id),
-                    );
+                    seen.insert(a, r);
                 }
             }
         }
@@ -196,12 +187,7 @@ fn check_aliases(org: &Org, problems: &mut Problems) {
 
 /// A person's dates in order, and a departure with a day.
 fn check_dates(org: &Org, r: &Resource, problems: &mut Problems) {
-    let day = |k: &str| {
-        r.attrs
-            .get(k)
-            .and_then(|v| v.as_str())
-            .and_then(crate::util::parse_date)
-    };
+    let day = |k: &str| super::people::day(&r.attrs, k);
     if let (Some(start), Some(until)) = (day("start"), day("until"))
         && until < start
     {

@@ -713,13 +713,6 @@ impl Controller {
             })
             .collect())
     }
-
-    /// Logs out (best effort): sessions are a controller's resource.
-    pub async fn logout(&self) {
-        let _ = self
-            .classic(Method::POST, "/api/logout", Some(&json!({})))
-            .await;
-    }
 }
 
 fn site_info(s: &Value) -> SiteInfo {

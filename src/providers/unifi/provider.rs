@@ -239,19 +239,13 @@ fn live_wlan(w: &Value, org: &Org, networks: &[Value], secrets: &Secrets) -> Att
         .as_str()
         .and_then(|id| networks.iter().find(|n| n["_id"] == id))
         .and_then(vlan_of)
-        .or_else(|| {
-            (w["vlan_enabled"] == true)
-                .then(|| number(&w["vlan"]))
-                .flatten()
-        });
+        .or_else(|| vlan_of(w));
     a.insert("vlan", vlan.map_or(Value::Null, |v| json!(v)));
     a.insert("enabled", json!(w["enabled"] != false));
     // The passphrase is compared here and never leaves as a value.
     if let Some(live) = w["x_passphrase"].as_str().filter(|_| security != "open") {
         let wanted = org
-            .resources
-            .iter()
-            .find(|r| U::of(r.address.kind) == Some(U::Wlan) && r.address.id == ssid)
+            .resource(&U::Wlan.at(ssid))
             .and_then(|r| r.secrets.get("passphrase"))
             .and_then(|name| secrets.resolve(name).ok());
         let same = wanted.is_some_and(|s| s.expose() == live);
@@ -272,7 +266,8 @@ fn number(v: &Value) -> Option<i64> {
     v.as_i64().or_else(|| v.as_str()?.parse().ok())
 }
 
-/// The VLAN of a network that has one.
+/// The VLAN of a network that has one (or of a broadcast that has its own, as
+/// controllers before 7.x wrote it).
 fn vlan_of(n: &Value) -> Option<i64> {
     (n["vlan_enabled"] == true)
         .then(|| number(&n["vlan"]))
@@ -340,6 +335,12 @@ fn held_to_definitions(
     }
 }
 
+/// The first field of `body` the controller's definitions refuse (none when the
+/// definitions could not be read: `held_to_definitions` says so at apply time).
+fn refused(defs: &Result<fields::Fields, String>, body: &Value) -> Option<fields::Violation> {
+    fields::check(defs.as_ref().ok()?, body).into_iter().next()
+}
+
 /// What the controller would refuse, found by `validate` at the line that says it.
 fn check(org: &Org, secrets: &Secrets) -> Problems {
     let mut problems = Problems::default();
@@ -371,9 +372,7 @@ fn check(org: &Org, secrets: &Secrets) -> Problems {
             U::Network => {
                 let body =
                     json!({"vlan": r.attrs.get("vlan").map(Value::to_string).unwrap_or_default()});
-                if let Ok(defs) = &*fields::NETWORK
-                    && let Some(v) = fields::check(defs, &body).into_iter().next()
-                {
+                if let Some(v) = refused(&fields::NETWORK, &body) {
                     problems.push(
                         Problem::at(
                             "controller_refuses",
@@ -415,11 +414,8 @@ fn check(org: &Org, secrets: &Secrets) -> Problems {
                     )),
                     (false, Some(name)) => {
                         if let Ok(value) = secrets.resolve(name)
-                            && let Ok(defs) = &*fields::WLAN
                             && let Some(v) =
-                                fields::check(defs, &json!({"x_passphrase": value.expose()}))
-                                    .into_iter()
-                                    .next()
+                                refused(&fields::WLAN, &json!({"x_passphrase": value.expose()}))
                         {
                             problems.push(Problem::at(
                                 "controller_refuses",
@@ -435,11 +431,7 @@ fn check(org: &Org, secrets: &Secrets) -> Problems {
                     }
                     (true, None) => {}
                 }
-                if let Ok(defs) = &*fields::WLAN
-                    && let Some(v) = fields::check(defs, &json!({"name": r.address.id}))
-                        .into_iter()
-                        .next()
-                {
+                if let Some(v) = refused(&fields::WLAN, &json!({"name": r.address.id})) {
                     problems.push(Problem::at(
                         "controller_refuses",
                         &org.file,

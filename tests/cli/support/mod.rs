@@ -23,6 +23,23 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The top of the org file of Harbour Trust, whose Google tenant `cid` the lab hosts,
+/// down to `modules: accounts:` (9 lines).
+pub fn harbour(cid: &str) -> String {
+    format!(
+        "org: harbour\nname: Harbour Trust\ngoogle:\n  domain: harbour.org\n  customer_id: {cid}\n  admin: admin@harbour.org\n  credentials: secret:harbour/google\nmodules:\n  accounts:\n"
+    )
+}
+
+/// Where a vendor's published contract is: `../shared/contracts/REL`, or under
+/// `STEWARD_CONTRACTS_DIR`.
+pub fn contract_path(rel: &str) -> PathBuf {
+    std::env::var_os("STEWARD_CONTRACTS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("../shared/contracts"))
+        .join(rel)
+}
+
 pub const POOL: &str = "pool: test-pool
 secrets: {dir: secrets}
 state_dir: .steward
