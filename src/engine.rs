@@ -400,9 +400,10 @@ fn plan_org(providers: &[Arc<dyn Provider>], org: &Org, refreshed: &Refreshed) -
             conflicts.extend(review.conflicts);
         }
     }
+    crate::baseline::compliance::cite(org, &mut changes);
     plan::sort_changes(org, &mut changes);
     unmanaged.sort();
-    OrgPlan {
+    let mut op = OrgPlan {
         org: org.id.clone(),
         file: org.file.path.display().to_string(),
         file_sha256: org.sha256.clone(),
@@ -422,7 +423,19 @@ fn plan_org(providers: &[Arc<dyn Provider>], org: &Org, refreshed: &Refreshed) -
         unhealthy,
         conflicts,
         error: None,
+        measured: Default::default(),
+    };
+    // The standard's measures, from what this refresh read.
+    if let Some(baseline) = org.standard.baseline.as_deref() {
+        let take = |name: &str, params: &serde_json::Map<String, serde_json::Value>| {
+            refreshed
+                .parts
+                .iter()
+                .find_map(|(p, part)| provider(p).and_then(|p| p.measure(org, part, name, params)))
+        };
+        op.measured = crate::baseline::compliance::measure(baseline, org, &op, &take);
     }
+    op
 }
 
 /// Plans an org against nothing live, as if every provider had read an empty world
@@ -437,6 +450,7 @@ pub fn plan_offline(providers: &[Arc<dyn Provider>], org: &Org) -> OrgPlan {
                 unmanaged: Vec::new(),
                 unreadable: Default::default(),
                 session: Arc::new(()),
+                observed: None,
             };
             (p.name(), empty)
         })
@@ -462,6 +476,7 @@ pub fn failed_plan(org: &Org, error: String) -> OrgPlan {
         conflicts: vec![],
         summary: Summary::default(),
         error: Some(error),
+        measured: Default::default(),
     }
 }
 

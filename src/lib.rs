@@ -5,6 +5,7 @@
 //! ([`modules`]) -> resource graph ([`graph`]) -> refresh ([`providers`]) -> plan
 //! ([`plan`]) -> apply ([`engine`]).
 
+pub mod baseline;
 pub mod changes;
 pub mod cli;
 pub mod diag;

@@ -148,6 +148,9 @@ pub struct Pool {
     /// steward.yaml as a positioned tree with its text, for the pool-wide module inputs
     /// (checked with each org's, and reported at their line in steward.yaml).
     pub file: Option<Arc<(Arc<SourceFile>, crate::yaml::Node)>>,
+    /// The pool's standard (`baseline.yaml`), once checked against the module catalogue
+    /// ([`crate::baseline::load`]).
+    pub baseline: Option<Arc<crate::baseline::Baseline>>,
 }
 
 impl Pool {
@@ -225,6 +228,7 @@ impl Pool {
             settings,
             today: crate::util::date_text(today),
             file: root_node.map(|n| Arc::new((SourceFile::new(&path, text.clone()), n))),
+            baseline: None,
         })
     }
 

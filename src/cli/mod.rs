@@ -2,6 +2,7 @@
 //! status; errors are rendered here, at the edge, with miette.
 
 mod apply;
+mod baseline;
 mod completions;
 mod drift;
 mod graph;
@@ -73,6 +74,9 @@ pub enum Command {
     Apply(apply::ApplyArgs),
     /// Report what no longer matches the org files (read-only), compared with earlier runs.
     Drift(drift::DriftArgs),
+    /// Every org against the pool's standard (baseline.yaml): meets, exception, does not
+    /// meet; as text, JSON, Markdown or an HTML page.
+    Baseline(baseline::BaselineArgs),
     /// Show an org's dependency graph of modules and resources.
     Graph(graph::GraphArgs),
     /// List the module catalogue.
@@ -260,6 +264,7 @@ pub fn main() -> ExitCode {
         Command::Plan(a) => plan::run(&cli.root, &ui, a),
         Command::Apply(a) => apply::run(&cli.root, &ui, a),
         Command::Drift(a) => drift::run(&cli.root, &ui, a),
+        Command::Baseline(a) => baseline::run(&cli.root, &ui, a),
         Command::Graph(a) => graph::run(&cli.root, &ui, a),
         Command::Modules(a) => modules::run(&cli.root, &ui, a),
         Command::Orgs(a) => orgs::run(&cli.root, &ui, a),
@@ -337,6 +342,20 @@ impl Workspace {
                 "modules",
                 "the module catalogue has problems (above); fix them first",
             )));
+        }
+        let mut pool = pool;
+        match crate::baseline::load(&pool.root, &catalogue, &crate::providers::measures()) {
+            Ok(b) => pool.baseline = b.map(std::sync::Arc::new),
+            Err(problems) => {
+                ui.report(&problems);
+                return Err(Box::new(
+                    Problem::new(
+                        "baseline",
+                        "the pool's standard (baseline.yaml) has problems (above); fix them first",
+                    )
+                    .with_help("nothing is planned or applied while the standard does not check"),
+                ));
+            }
         }
         let secrets = Secrets::new(&pool.secrets_dir(), &pool.config.secrets.env_prefix);
         Ok(Workspace {

@@ -68,6 +68,15 @@ CREATE TABLE IF NOT EXISTS findings (
     accepted INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (run, org, key)
 );
+-- The pool's standard, as each compliance view (`steward baseline`, the weekly drift
+-- report) found it: one row per org and item that applies.
+CREATE TABLE IF NOT EXISTS compliance (
+    at TEXT NOT NULL,
+    org TEXT NOT NULL,
+    item TEXT NOT NULL,
+    status TEXT NOT NULL,
+    PRIMARY KEY (at, org, item)
+);
 ";
 
 impl SqliteHistory {
@@ -90,6 +99,99 @@ impl SqliteHistory {
             .map_err(sql)?;
         conn.execute_batch(SCHEMA).map_err(sql)?;
         Ok(SqliteHistory { conn, path: shown })
+    }
+}
+
+impl SqliteHistory {
+    /// Marks each cell with its status at the org's last recorded view when it was
+    /// another, and returns the totals of those last views (the trend); then records
+    /// this view unless `record` is false. Orgs that could not be checked are not
+    /// recorded.
+    pub fn compare_compliance(
+        &mut self,
+        at: &str,
+        rows: &mut [crate::baseline::compliance::OrgRow],
+        record: bool,
+    ) -> Result<Option<crate::baseline::report::Trend>, HistoryError> {
+        use crate::baseline::compliance::Status;
+        let path = self.path.clone();
+        let sql = |source| HistoryError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql)?;
+        let mut before: Vec<crate::baseline::compliance::OrgRow> = Vec::new();
+        let mut since: Option<String> = None;
+        for row in rows.iter_mut() {
+            let last: Option<String> = tx
+                .query_row(
+                    "SELECT max(at) FROM compliance WHERE org = ?1 AND at < ?2",
+                    params![row.org, at],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(sql)?
+                .flatten();
+            if let Some(last) = last {
+                let mut stmt = tx
+                    .prepare_cached(
+                        "SELECT item, status FROM compliance WHERE at = ?1 AND org = ?2",
+                    )
+                    .map_err(sql)?;
+                let then: BTreeMap<String, Status> = stmt
+                    .query_map(params![last, row.org], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                    })
+                    .map_err(sql)?
+                    .filter_map(Result::ok)
+                    .filter_map(|(item, s)| Status::from_key(&s).map(|s| (item, s)))
+                    .collect();
+                let mut old = row.clone();
+                for (cell, old_cell) in row.cells.iter_mut().zip(old.cells.iter_mut()) {
+                    let was = then
+                        .get(&cell.item)
+                        .copied()
+                        .unwrap_or(Status::NotApplicable);
+                    old_cell.status = was;
+                    if was != cell.status {
+                        cell.was = Some(was);
+                    }
+                }
+                before.push(old);
+                if since.as_ref().is_none_or(|s| *s < last) {
+                    since = Some(last);
+                }
+            }
+            if row.error.is_some() {
+                continue;
+            }
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO compliance (at, org, item, status) VALUES (?1, ?2, ?3, ?4)",
+                )
+                .map_err(sql)?;
+            for cell in row
+                .cells
+                .iter()
+                .filter(|c| c.status != Status::NotApplicable)
+            {
+                insert
+                    .execute(params![at, row.org, cell.item, cell.status.key()])
+                    .map_err(sql)?;
+            }
+        }
+        if record {
+            tx.commit().map_err(sql)?;
+        } else {
+            tx.rollback().map_err(sql)?;
+        }
+        Ok(since.map(|since| crate::baseline::report::Trend {
+            since,
+            before: crate::baseline::report::Totals::of(&before),
+        }))
     }
 }
 

@@ -29,7 +29,7 @@ pub enum Format {
 }
 
 /// `s` as Markdown text that renders literally (no emphasis, links, HTML or tables).
-fn md_text(s: &str) -> String {
+pub(crate) fn md_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if "\\`*_[]<>|#!~".contains(c) {

@@ -82,9 +82,23 @@ pub fn load_text(
     }
 
     let top = sections::check(pool, secrets, path, &file, &root, &mut problems);
-    let Some((enabled, modules)) =
-        render::check(pool, catalogue, secrets, &file, &root, &top, &mut problems)
-    else {
+    let mut standard = crate::baseline::for_org(
+        pool.baseline.as_ref(),
+        &file,
+        &root,
+        &top.value,
+        &mut problems,
+    );
+    let Some((enabled, modules)) = render::check(
+        pool,
+        catalogue,
+        secrets,
+        &file,
+        &root,
+        &top,
+        &mut standard,
+        &mut problems,
+    ) else {
         return Err(problems);
     };
     // Rendering and linking go ahead even after value problems, so reference errors are
@@ -126,6 +140,7 @@ pub fn load_text(
         sha256,
         secret_scope: scope,
         today: pool.today.clone(),
+        standard,
     };
     match link::link(org, catalogue) {
         Ok(org) if problems.is_empty() => {

@@ -71,11 +71,19 @@ pub struct Org {
     /// The day it was rendered for (`YYYY-MM-DD`): today in the pool's time zone, or
     /// `--as-of`. Templates see it as `org.today`.
     pub today: String,
+    /// The pool's standard for this org: its tier, exceptions, and which of its values
+    /// the standard gave.
+    pub standard: crate::baseline::layer::OrgStandard,
 }
 
 impl Org {
     /// File, line and column a dotted path comes from (the nearest existing parent).
+    /// A value the pool's standard gave is located in the standard.
     pub fn locate(&self, path: &str) -> (String, usize, usize) {
+        if let Some(o) = self.standard.origin(path) {
+            let (line, col) = o.at.file.line_col(o.at.span);
+            return (o.at.file.path.display().to_string(), line, col);
+        }
         let span = self.span_of(path);
         let (line, col) = self.file.line_col(span);
         (self.file.path.display().to_string(), line, col)

@@ -20,8 +20,10 @@ use crate::yaml::{Node, Span};
 /// Enabled modules with where the file enables them and their checked inputs.
 pub(super) type Enabled = Vec<(String, Span, Value)>;
 
-/// Checks the `modules:` section. `None` when the modules cannot be ordered (one
+/// Checks the `modules:` section, with the pool's inputs and the standard's items of
+/// the org's tier under the org's own. `None` when the modules cannot be ordered (one
 /// missing, a cycle): nothing can be rendered then.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn check(
     pool: &crate::pool::Pool,
     catalogue: &Catalogue,
@@ -29,8 +31,15 @@ pub(super) fn check(
     file: &Arc<SourceFile>,
     root: &Node,
     top: &Top,
+    standard: &mut crate::baseline::layer::OrgStandard,
     problems: &mut Problems,
 ) -> Option<(Enabled, Vec<String>)> {
+    let today = crate::util::parse_date(&pool.today).unwrap_or_else(crate::util::today);
+    let domain = top.context.domains.first().map_or("", String::as_str);
+    let facts = crate::baseline::layer::OrgFacts {
+        id: &top.id,
+        domain,
+    };
     // Modules: known, inputs valid, requirements enabled, no cycle.
     let mut enabled: Vec<(String, Span, Value)> = Vec::new();
     if let Some(entries) = root.get("modules").and_then(Node::entries) {
@@ -85,6 +94,23 @@ pub(super) fn check(
                 };
                 let from_pool = module.input_schema.check(pool_node, &path, &mut pool_ctx);
                 layer(&mut inputs, node, from_pool, module.input_schema.nested());
+            }
+            if let Some(baseline) = pool.baseline.as_deref() {
+                crate::baseline::layer::apply(
+                    baseline,
+                    standard,
+                    &key.text,
+                    &module.input_schema,
+                    node,
+                    &mut inputs,
+                    &facts,
+                    today,
+                    &mut ctx,
+                );
+                // Requirements read the org's inputs as they end up.
+                if baseline.requires(standard.tier.as_deref(), &key.text) {
+                    standard.inputs.insert(key.text.clone(), inputs.clone());
+                }
             }
             module
                 .input_schema

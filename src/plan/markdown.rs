@@ -310,6 +310,7 @@ mod tests {
             conflicts: vec![],
             summary: Summary::default(),
             error: error.map(str::to_string),
+            measured: Default::default(),
         };
         let plan = Plan::new(vec![
             org("a", None),
@@ -361,6 +362,7 @@ mod tests {
                     unhealthy: vec![],
                     conflicts: vec![],
                     error: None,
+                    measured: Default::default(),
                 }
             })
             .collect();

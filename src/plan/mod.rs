@@ -191,6 +191,10 @@ pub struct OrgPlan {
     /// Set when the org could not be refreshed; it then has no changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The pool's standard's measures of the org, by item: for the compliance view,
+    /// not part of a plan's format.
+    #[serde(skip)]
+    pub measured: BTreeMap<String, crate::providers::Measured>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

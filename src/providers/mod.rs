@@ -46,6 +46,41 @@ pub struct Entry {
     pub check: fn(&Org, &Secrets) -> Problems,
     /// Starts it for a run from the pool's settings.
     pub start: fn(&Pool, &Secrets) -> Started,
+    /// What it can measure of an org's live state for the pool's standard
+    /// (baseline.yaml `measure:`), from what its refresh reads anyway.
+    pub measures: &'static [MeasureSpec],
+}
+
+/// A measure of an org's live state a standard's item may name.
+#[derive(Debug)]
+pub struct MeasureSpec {
+    pub name: &'static str,
+    /// What it checks, in plain words ("every active account uses 2-step verification").
+    pub what: &'static str,
+    /// The item's parameters it reads (`at_most`, `days`), and whether each is required.
+    pub params: &'static [(&'static str, bool)],
+}
+
+/// Every measure: the providers', then the engine's own (`healthy`).
+pub fn measures() -> Vec<&'static MeasureSpec> {
+    static HEALTHY: MeasureSpec = MeasureSpec {
+        name: crate::baseline::HEALTHY,
+        what: "the module's health checks pass (a backup's latest snapshot is recent, an access point is online)",
+        params: &[],
+    };
+    REGISTRY
+        .iter()
+        .flat_map(|p| p.measures)
+        .chain(std::iter::once(&HEALTHY))
+        .collect()
+}
+
+/// What a measure found.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Measured {
+    pub meets: bool,
+    /// In plain words: "2 of 14 active accounts without 2-step verification: ...".
+    pub detail: String,
 }
 
 /// Every kind of every provider, by name.
@@ -199,6 +234,18 @@ pub trait Provider: Send + Sync {
     fn upcoming(&self, _org: &Org, _days: i64) -> Vec<Upcoming> {
         Vec::new()
     }
+
+    /// Takes one of its [`Entry::measures`] of the org from what `refresh` read, with
+    /// the item's parameters; `None` when the measure is not its own.
+    fn measure(
+        &self,
+        _org: &Org,
+        _refresh: &Refresh,
+        _measure: &str,
+        _params: &serde_json::Map<String, serde_json::Value>,
+    ) -> Option<Measured> {
+        None
+    }
 }
 
 /// What apply needs besides the change itself.
@@ -217,6 +264,10 @@ pub struct Refresh {
     /// Places (hosts) that could not be read, with why: nothing is planned there.
     pub unreadable: BTreeMap<String, String>,
     pub session: Session,
+    /// What the refresh saw beyond the live state, for measures only (who uses 2-step
+    /// verification, last sign-ins): kept out of the live state a saved plan rests on,
+    /// since a sign-in must not make a plan stale. Only the provider looks inside.
+    pub observed: Option<Part>,
 }
 
 /// Something an org file says will happen on a day.

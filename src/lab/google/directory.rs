@@ -203,6 +203,9 @@ impl Tenant {
     }
 }
 
+/// What Google says of a user who never signed in.
+const NEVER: &str = "1970-01-01T00:00:00.000Z";
+
 fn visible(o: &Obj) -> bool {
     Instant::now() >= o.visible_at
 }
@@ -246,6 +249,9 @@ impl Lab {
                         "suspended": false,
                         "customerId": t.spec.customer_id,
                         "creationTime": crate::util::now_rfc3339(),
+                        "isEnrolledIn2Sv": false,
+                        "isEnforcedIn2Sv": false,
+                        "lastLoginTime": NEVER,
                     }), Instant::now()),
             );
             built.push(t);
@@ -582,6 +588,28 @@ impl Lab {
                         data["id"] = json!(t.id());
                     }
                     t.users.insert(email, Obj::new(data, now));
+                }
+                // What people did since (`{primaryEmail, isEnrolledIn2Sv, lastLoginTime,
+                // isAdmin, creationTime}`), over the user's other fields.
+                for f in seed["user_facts"].as_array().into_iter().flatten() {
+                    let email = f["primaryEmail"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_ascii_lowercase();
+                    let Some(u) = t.users.get_mut(&email) else {
+                        return not_found(&format!("user {email}"));
+                    };
+                    for k in [
+                        "isEnrolledIn2Sv",
+                        "lastLoginTime",
+                        "isAdmin",
+                        "creationTime",
+                    ] {
+                        if let Some(v) = f.get(k) {
+                            u.data[k] = v.clone();
+                        }
+                    }
+                    u.etag = etag_of(&u.data);
                 }
                 // Org units made by hand, parents first: `{orgUnitPath, description}`.
                 for o in seed["orgunits"].as_array().into_iter().flatten() {
@@ -1436,6 +1464,9 @@ fn users(t: &mut Tenant, req: &ApiRequest<'_>) -> ApiResult {
                 "externalIds": body.get("externalIds").cloned().unwrap_or(json!([])),
                 "customerId": t.spec.customer_id,
                 "creationTime": crate::util::now_rfc3339(),
+                "isEnrolledIn2Sv": false,
+                "isEnforcedIn2Sv": false,
+                "lastLoginTime": NEVER,
             });
             if suspended {
                 data["suspensionReason"] = json!("ADMIN");

@@ -56,7 +56,7 @@ pub async fn read(
         "schemas(schemaName,displayName,fields(fieldName))".to_string(),
     )];
     // A plan's mask, and who holds an admin role (which the module cannot say).
-    let user_fields = USER_FIELDS.replace("externalIds)", "externalIds,isAdmin,isDelegatedAdmin)");
+    let user_fields = USER_FIELDS.replace("isAdmin,", "isAdmin,isDelegatedAdmin,");
     let get = reqwest::Method::GET;
     let before = session.counts().0;
     let read = tokio::try_join!(

@@ -23,6 +23,7 @@ pub static ENTRY: Entry = Entry {
     section: Some(&section::SECTION),
     check: validate::check,
     start,
+    measures: &super::measure::MEASURES,
 };
 
 fn start(pool: &Pool, secrets: &Secrets) -> Started {
@@ -91,12 +92,13 @@ impl Provider for Google {
                 retries = retried - before.1,
                 "google refresh"
             );
-            let live = live?;
+            let (live, people) = live?;
             Ok(Refresh {
                 live,
                 unmanaged: Vec::new(),
                 unreadable: BTreeMap::new(),
                 session,
+                observed: Some(Arc::new(people)),
             })
         })
     }
@@ -148,6 +150,20 @@ impl Provider for Google {
             };
             Ok(super::apply(session, &actx, change).await?)
         })
+    }
+
+    fn measure(
+        &self,
+        org: &Org,
+        refresh: &Refresh,
+        measure: &str,
+        params: &serde_json::Map<String, serde_json::Value>,
+    ) -> Option<providers::Measured> {
+        let people = refresh
+            .observed
+            .as_ref()?
+            .downcast_ref::<super::measure::People>()?;
+        super::measure::take(people, org, measure, params)
     }
 
     fn upcoming(&self, org: &Org, days: i64) -> Vec<providers::Upcoming> {

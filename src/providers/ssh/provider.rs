@@ -22,6 +22,7 @@ pub static ENTRY: Entry = Entry {
     section: Some(&section::SECTION),
     check: |_, _| Problems::default(),
     start,
+    measures: &[],
 };
 
 fn start(pool: &Pool, secrets: &Secrets) -> Started {
@@ -93,6 +94,7 @@ impl Provider for Ssh {
                 unmanaged: read.unmanaged,
                 unreadable: read.errors,
                 session: Arc::new(read.conns),
+                observed: None,
             })
         })
     }

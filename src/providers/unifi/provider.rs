@@ -42,6 +42,7 @@ pub static ENTRY: Entry = Entry {
     section: None,
     check,
     start,
+    measures: &[],
 };
 
 /// What a passphrase read back is shown as: never its value, only whether it is the
@@ -565,6 +566,7 @@ impl Provider for Unifi {
                 unmanaged: Vec::new(),
                 unreadable: BTreeMap::new(),
                 session: Arc::new(session),
+                observed: None,
             })
         })
     }

@@ -1,0 +1,865 @@
+//! The pool's standard: `baseline.yaml` (or `baseline/*.yaml`) at the pool's root.
+//!
+//! Named items, each about one module: inputs every org of a tier gets under its own
+//! (`inputs:`), what the org's own inputs must say (`require:`), or a measure of what a
+//! refresh already reads (`measure:`). Tiers name sets of items and extend one another;
+//! an org file picks its tier and may hold dated exceptions. Everything here is checked
+//! once, against the module catalogue and the providers' measures; the inputs are
+//! checked again with each org's own, at their line here ([`layer`]).
+
+pub mod compliance;
+pub mod layer;
+pub mod report;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock};
+
+use serde_json::{Map, Value};
+
+use crate::diag::{Problem, Problems, SourceFile, suggest};
+use crate::modules::Catalogue;
+use crate::schema::{Ctx, Schema, Type};
+use crate::yaml::{Node, Span};
+
+pub const FILE: &str = "baseline.yaml";
+pub const DIR: &str = "baseline";
+
+static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
+    serde_yaml::from_str(include_str!("schema.yaml"))
+        .unwrap_or_else(|e| panic!("built-in baseline schema is invalid: {e}"))
+});
+
+/// A measure the engine takes itself, from any module's health: `healthy`.
+pub const HEALTHY: &str = "healthy";
+
+/// Where something is defined: its file and the span of its name.
+#[derive(Debug, Clone)]
+pub struct At {
+    pub file: Arc<SourceFile>,
+    pub span: Span,
+}
+
+impl At {
+    pub fn line(&self) -> usize {
+        self.file.line_col(self.span).0
+    }
+
+    /// `baseline.yaml line 12`.
+    pub fn cite(&self) -> String {
+        format!("{} line {}", self.file.path.display(), self.line())
+    }
+}
+
+/// One condition of a requirement on a field: a value, or a bound.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Test {
+    Equals(Value),
+    AtMost(Value),
+    AtLeast(Value),
+}
+
+/// What an org's own inputs must say: every (or some) entry of a list has values.
+#[derive(Debug, Clone)]
+pub struct Require {
+    /// The list input, dotted; empty for a module whose input is the list.
+    pub list: String,
+    /// True: every entry; false: at least one.
+    pub every: bool,
+    pub fields: Vec<(String, Test)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub name: String,
+    pub title: String,
+    pub why: String,
+    pub module: String,
+    /// The module inputs it gives, as written (checked with each org's).
+    pub inputs: Option<Node>,
+    pub require: Vec<Require>,
+    /// A measure's name and its parameters (`at_most`, `days`).
+    pub measure: Option<(String, Map<String, Value>)>,
+    pub at: At,
+}
+
+#[derive(Debug, Clone)]
+pub struct Tier {
+    pub name: String,
+    pub description: String,
+    pub extends: Option<String>,
+    pub items: Vec<String>,
+    pub at: At,
+}
+
+/// The checked standard.
+#[derive(Debug, Clone, Default)]
+pub struct Baseline {
+    pub items: BTreeMap<String, Item>,
+    pub tiers: BTreeMap<String, Tier>,
+    pub default_tier: Option<String>,
+    /// The files it was read from, shown relative to the pool.
+    pub files: Vec<PathBuf>,
+}
+
+impl Baseline {
+    /// The items of `tier`, its ancestors' first, each once.
+    pub fn items_of(&self, tier: &str) -> Vec<&Item> {
+        let mut chain = Vec::new();
+        let mut at = Some(tier);
+        while let Some(name) = at {
+            let Some(t) = self.tiers.get(name) else { break };
+            if chain.iter().any(|c: &&Tier| c.name == t.name) {
+                break;
+            }
+            chain.push(t);
+            at = t.extends.as_deref();
+        }
+        let mut out: Vec<&Item> = Vec::new();
+        for t in chain.iter().rev() {
+            for name in &t.items {
+                if let Some(item) = self.items.get(name)
+                    && !out.iter().any(|i| i.name == *name)
+                {
+                    out.push(item);
+                }
+            }
+        }
+        out
+    }
+
+    /// The tier that brings `item` into `tier` (itself or an ancestor).
+    pub fn tier_of_item(&self, tier: &str, item: &str) -> Option<&str> {
+        let mut at = Some(tier);
+        let mut seen = 0;
+        while let Some(name) = at {
+            let t = self.tiers.get(name)?;
+            if t.items.iter().any(|i| i == item) {
+                return Some(&t.name);
+            }
+            seen += 1;
+            if seen > self.tiers.len() {
+                return None;
+            }
+            at = t.extends.as_deref();
+        }
+        None
+    }
+
+    /// Whether a tier is `tier` or extends it, directly or not.
+    pub fn extends(&self, tier: &str, ancestor: &str) -> bool {
+        let mut at = Some(tier);
+        let mut seen = 0;
+        while let Some(name) = at {
+            if name == ancestor {
+                return true;
+            }
+            seen += 1;
+            if seen > self.tiers.len() {
+                return false;
+            }
+            at = self.tiers.get(name).and_then(|t| t.extends.as_deref());
+        }
+        false
+    }
+}
+
+/// The files of the standard under `root`: `baseline.yaml`, then `baseline/*.yaml` in
+/// name order.
+pub fn files(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let single = root.join(FILE);
+    if single.is_file() {
+        out.push(single);
+    }
+    if let Ok(entries) = std::fs::read_dir(root.join(DIR)) {
+        let mut more: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.extension().is_some_and(|e| e == "yaml" || e == "yml")
+                    && p.file_name()
+                        .is_some_and(|n| !n.to_string_lossy().starts_with('.'))
+            })
+            .collect();
+        more.sort();
+        out.extend(more);
+    }
+    out
+}
+
+/// Reads and checks the pool's standard; `None` when the pool has none.
+pub fn load(
+    root: &Path,
+    catalogue: &Catalogue,
+    measures: &[&crate::providers::MeasureSpec],
+) -> Result<Option<Baseline>, Problems> {
+    let paths = files(root);
+    if paths.is_empty() {
+        return Ok(None);
+    }
+    let mut problems = Problems::default();
+    let mut baseline = Baseline::default();
+    let mut default_tier: Option<(String, At)> = None;
+    for path in &paths {
+        let shown = path.strip_prefix(root).unwrap_or(path).to_path_buf();
+        let text = match crate::util::read_inside(path, root, &shown) {
+            Ok(t) => t,
+            Err(e) => {
+                problems.push(Problem::new("baseline", e.to_string()));
+                continue;
+            }
+        };
+        let file = SourceFile::new(&shown, text);
+        baseline.files.push(shown);
+        let node = match crate::yaml::parse(file.text()) {
+            Ok(n) => n,
+            Err(e) => {
+                problems.push(Problem::at(
+                    "yaml",
+                    &file,
+                    e.span,
+                    format!("YAML syntax error: {}", e.message),
+                    "here",
+                ));
+                continue;
+            }
+        };
+        read_file(
+            &file,
+            &node,
+            &mut baseline,
+            &mut default_tier,
+            &mut problems,
+        );
+    }
+    check(catalogue, measures, &baseline, &mut problems);
+    if let Some((name, at)) = default_tier {
+        if !baseline.tiers.contains_key(&name) {
+            problems.push(unknown("tier", &name, &at, baseline.tiers.keys()));
+        }
+        baseline.default_tier = Some(name);
+    }
+    if problems.is_empty() {
+        Ok(Some(baseline))
+    } else {
+        Err(problems)
+    }
+}
+
+fn unknown<'a>(
+    what: &str,
+    name: &str,
+    at: &At,
+    known: impl Iterator<Item = &'a String>,
+) -> Problem {
+    let known: Vec<&str> = known.map(String::as_str).collect();
+    let p = Problem::at(
+        "baseline_unknown",
+        &at.file,
+        at.span,
+        format!("unknown {what} `{name}`"),
+        format!("no such {what}"),
+    );
+    match suggest(name, known.iter().copied()) {
+        Some(s) => p.with_help(format!("did you mean `{s}`?")),
+        None if known.is_empty() => p.with_help(format!("the pool's standard has no {what}s")),
+        None => p.with_help(format!("{what}s: {}", known.join(", "))),
+    }
+}
+
+/// One file's items and tiers, checked against the schema, into `baseline`.
+fn read_file(
+    file: &Arc<SourceFile>,
+    node: &Node,
+    baseline: &mut Baseline,
+    default_tier: &mut Option<(String, At)>,
+    problems: &mut Problems,
+) {
+    let secrets = crate::secrets::Secrets::new(Path::new("/nonexistent"), "");
+    let scope = crate::secrets::SecretScope {
+        org: String::new(),
+        shared: Vec::new(),
+    };
+    let value = {
+        let mut ctx = Ctx {
+            file,
+            domains: &[],
+            hosts: &[],
+            secrets: &secrets,
+            scope: &scope,
+            problems,
+        };
+        SCHEMA.check(node, "", &mut ctx)
+    };
+    let at = |n: Option<&Node>, fallback: Span| At {
+        file: file.clone(),
+        span: n.map_or(fallback, |n| n.span),
+    };
+    if let Some(name) = value["default_tier"].as_str() {
+        let span = node.get("default_tier").map(|n| n.span).unwrap_or_default();
+        if let Some((_, first)) = default_tier {
+            problems.push(twice("default_tier", first, file, span));
+        } else {
+            *default_tier = Some((name.to_string(), at(node.get("default_tier"), span)));
+        }
+    }
+    for (key, item_node) in node
+        .get("items")
+        .and_then(Node::entries)
+        .unwrap_or_default()
+    {
+        let v = &value["items"][key.text.as_str()];
+        if !v.is_object() {
+            continue;
+        }
+        let here = At {
+            file: file.clone(),
+            span: key.span,
+        };
+        if let Some(first) = baseline.items.get(&key.text) {
+            problems.push(twice(
+                &format!("item `{}`", key.text),
+                &first.at,
+                file,
+                key.span,
+            ));
+            continue;
+        }
+        let text = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+        let mut params = Map::new();
+        for p in ["at_most", "days"] {
+            if let Some(x) = v.get(p).filter(|x| !x.is_null()) {
+                params.insert(p.to_string(), x.clone());
+            }
+        }
+        let item = Item {
+            name: key.text.clone(),
+            title: text("title"),
+            why: text("why"),
+            module: text("module"),
+            inputs: item_node.get("inputs").cloned(),
+            require: read_requires(file, item_node.get("require"), problems),
+            measure: v["measure"].as_str().map(|m| (m.to_string(), params)),
+            at: here,
+        };
+        baseline.items.insert(key.text.clone(), item);
+    }
+    for (key, tier_node) in node
+        .get("tiers")
+        .and_then(Node::entries)
+        .unwrap_or_default()
+    {
+        let v = &value["tiers"][key.text.as_str()];
+        if !v.is_object() {
+            continue;
+        }
+        if let Some(first) = baseline.tiers.get(&key.text) {
+            problems.push(twice(
+                &format!("tier `{}`", key.text),
+                &first.at,
+                file,
+                key.span,
+            ));
+            continue;
+        }
+        let _ = tier_node;
+        baseline.tiers.insert(
+            key.text.clone(),
+            Tier {
+                name: key.text.clone(),
+                description: v["description"].as_str().unwrap_or_default().to_string(),
+                extends: v["extends"].as_str().map(str::to_string),
+                items: v["items"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|x| x.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                at: At {
+                    file: file.clone(),
+                    span: key.span,
+                },
+            },
+        );
+    }
+}
+
+fn twice(what: &str, first: &At, file: &Arc<SourceFile>, span: Span) -> Problem {
+    Problem::at(
+        "baseline_duplicate",
+        file,
+        span,
+        format!("{what} is defined twice"),
+        "defined again here",
+    )
+    .with_help(format!("the first is at {}; keep one", first.cite()))
+}
+
+/// A requirement's conditions: `field: value`, or `field: {at_most: X}` / `{at_least: X}`.
+fn read_requires(
+    file: &Arc<SourceFile>,
+    node: Option<&Node>,
+    problems: &mut Problems,
+) -> Vec<Require> {
+    let mut out = Vec::new();
+    for r in node
+        .map(|n| match &n.kind {
+            crate::yaml::NodeKind::Seq(items) => items.as_slice(),
+            _ => &[],
+        })
+        .unwrap_or_default()
+    {
+        let list = r
+            .get("in")
+            .and_then(Node::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let (every, conds) = match (r.get("every"), r.get("some")) {
+            (Some(e), None) => (true, e),
+            (None, Some(s)) => (false, s),
+            _ => {
+                problems.push(
+                    Problem::at(
+                        "baseline_require",
+                        file,
+                        r.span_head(),
+                        "a requirement says `every:` or `some:`, one of them",
+                        "here",
+                    )
+                    .with_help("e.g. `{in: queues, every: {shared: false}}` or `{in: networks, some: {guest: true}}`"),
+                );
+                continue;
+            }
+        };
+        let mut fields = Vec::new();
+        for (k, v) in conds.entries().unwrap_or_default() {
+            let test = match v.entries() {
+                Some(bounds) => {
+                    let mut test = None;
+                    for (bk, bv) in bounds {
+                        test = match bk.text.as_str() {
+                            "at_most" => Some(Test::AtMost(bv.to_json())),
+                            "at_least" => Some(Test::AtLeast(bv.to_json())),
+                            _ => {
+                                problems.push(
+                                    Problem::at(
+                                        "baseline_require",
+                                        file,
+                                        bk.span,
+                                        format!("unknown bound `{}`", bk.text),
+                                        "here",
+                                    )
+                                    .with_help("a bound is `at_most` or `at_least`"),
+                                );
+                                None
+                            }
+                        };
+                    }
+                    match test {
+                        Some(t) if bounds.len() == 1 => t,
+                        Some(_) => {
+                            problems.push(Problem::at(
+                                "baseline_require",
+                                file,
+                                v.span,
+                                "one bound per field",
+                                "here",
+                            ));
+                            continue;
+                        }
+                        None => continue,
+                    }
+                }
+                None => Test::Equals(v.to_json()),
+            };
+            fields.push((k.text.clone(), test));
+        }
+        out.push(Require {
+            list,
+            every,
+            fields,
+        });
+    }
+    out
+}
+
+/// What only the whole standard and the catalogue can tell: modules and inputs that
+/// exist, requirements on fields that exist, known measures, tiers that form no cycle.
+fn check(
+    catalogue: &Catalogue,
+    measures: &[&crate::providers::MeasureSpec],
+    baseline: &Baseline,
+    problems: &mut Problems,
+) {
+    for item in baseline.items.values() {
+        let at = |n: Option<&Node>| n.map_or(item.at.span, |n| n.span);
+        let Some(module) = catalogue.get(&item.module) else {
+            let span = item_node_span(item, "module");
+            problems.push(unknown(
+                "module",
+                &item.module,
+                &At {
+                    file: item.at.file.clone(),
+                    span,
+                },
+                catalogue.modules.keys(),
+            ));
+            continue;
+        };
+        let kinds = usize::from(item.inputs.is_some() || !item.require.is_empty())
+            + usize::from(item.measure.is_some());
+        if kinds != 1 {
+            problems.push(
+                Problem::at(
+                    "baseline_item",
+                    &item.at.file,
+                    item.at.span,
+                    if kinds == 0 {
+                        format!("item `{}` says nothing to apply, require or measure", item.name)
+                    } else {
+                        format!("item `{}` both sets or requires inputs and measures", item.name)
+                    },
+                    "this item",
+                )
+                .with_help("give `inputs:` and/or `require:`, or a `measure:`; split it into two items otherwise"),
+            );
+        }
+        let schema = &module.input_schema;
+        if let Some(inputs) = &item.inputs {
+            match (schema.ty, &schema.fields) {
+                (Type::Object, Some(fields)) => {
+                    for (key, _) in inputs.entries().unwrap_or_default() {
+                        if !fields.contains_key(&key.text) {
+                            let mut p = Problem::at(
+                                "baseline_input",
+                                &item.at.file,
+                                key.span,
+                                format!("module `{}` has no input `{}`", item.module, key.text),
+                                "no such input",
+                            );
+                            if let Some(s) = suggest(&key.text, fields.keys().map(String::as_str)) {
+                                p = p.with_help(format!("did you mean `{s}`?"));
+                            }
+                            problems.push(p);
+                        }
+                    }
+                }
+                _ => problems.push(
+                    Problem::at(
+                        "baseline_input",
+                        &item.at.file,
+                        at(item.inputs.as_ref()),
+                        format!(
+                            "module `{}` takes a list of each org's own (`steward modules {}`): a standard cannot give its entries",
+                            item.module, item.module
+                        ),
+                        "cannot be given for every org",
+                    )
+                    .with_help("require what every entry must say instead: `require: [{every: {...}}]`"),
+                ),
+            }
+        }
+        for (i, r) in item.require.iter().enumerate() {
+            let span = item_node_span(item, &format!("require.{i}"));
+            let list = if r.list.is_empty() {
+                Some(schema)
+            } else {
+                r.list
+                    .split('.')
+                    .try_fold(schema, |s, seg| s.fields.as_ref()?.get(seg))
+            };
+            let entry = match list {
+                Some(s) if s.ty == Type::List => s.items.as_deref(),
+                _ => None,
+            };
+            let Some(entry) = entry else {
+                problems.push(
+                    Problem::at(
+                        "baseline_require",
+                        &item.at.file,
+                        span,
+                        if r.list.is_empty() {
+                            format!(
+                                "module `{}`'s input is not a list: say which list with `in:`",
+                                item.module
+                            )
+                        } else {
+                            format!(
+                                "`{}` is not a list input of module `{}`",
+                                r.list, item.module
+                            )
+                        },
+                        "here",
+                    )
+                    .with_help(format!(
+                        "`steward modules {}` lists its inputs",
+                        item.module
+                    )),
+                );
+                continue;
+            };
+            let fields = entry.fields.as_ref();
+            for (field, _) in &r.fields {
+                if !fields.is_some_and(|f| f.contains_key(field)) {
+                    let mut p = Problem::at(
+                        "baseline_require",
+                        &item.at.file,
+                        span,
+                        format!(
+                            "the entries of `{}` in module `{}` have no field `{field}`",
+                            if r.list.is_empty() {
+                                &item.module
+                            } else {
+                                &r.list
+                            },
+                            item.module
+                        ),
+                        "here",
+                    );
+                    if let Some(s) =
+                        fields.and_then(|f| suggest(field, f.keys().map(String::as_str)))
+                    {
+                        p = p.with_help(format!("did you mean `{s}`?"));
+                    }
+                    problems.push(p);
+                }
+            }
+        }
+        if let Some((name, params)) = &item.measure {
+            let span = item_node_span(item, "measure");
+            let spec = measures.iter().find(|m| m.name == name);
+            match spec {
+                None => problems.push(unknown(
+                    "measure",
+                    name,
+                    &At {
+                        file: item.at.file.clone(),
+                        span,
+                    },
+                    measures
+                        .iter()
+                        .map(|m| m.name.to_string())
+                        .collect::<Vec<_>>()
+                        .iter(),
+                )),
+                Some(spec) => {
+                    for (p, required) in spec.params {
+                        if *required && !params.contains_key(*p) {
+                            problems.push(
+                                Problem::at(
+                                    "baseline_measure",
+                                    &item.at.file,
+                                    span,
+                                    format!("measure `{name}` needs `{p}`"),
+                                    "here",
+                                )
+                                .with_help(format!("add `{p}:` to the item")),
+                            );
+                        }
+                    }
+                    for p in params.keys() {
+                        if !spec.params.iter().any(|(n, _)| n == p) {
+                            problems.push(Problem::at(
+                                "baseline_measure",
+                                &item.at.file,
+                                item_node_span(item, p),
+                                format!("measure `{name}` takes no `{p}`"),
+                                "not used",
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for tier in baseline.tiers.values() {
+        for (i, name) in tier.items.iter().enumerate() {
+            if !baseline.items.contains_key(name) {
+                let span = tier_node_span(tier, &format!("items.{i}"));
+                problems.push(unknown(
+                    "item",
+                    name,
+                    &At {
+                        file: tier.at.file.clone(),
+                        span,
+                    },
+                    baseline.items.keys(),
+                ));
+            }
+        }
+        if let Some(parent) = &tier.extends {
+            let span = tier_node_span(tier, "extends");
+            if !baseline.tiers.contains_key(parent) {
+                problems.push(unknown(
+                    "tier",
+                    parent,
+                    &At {
+                        file: tier.at.file.clone(),
+                        span,
+                    },
+                    baseline.tiers.keys(),
+                ));
+                continue;
+            }
+            // A cycle: following `extends` comes back here.
+            let mut path = vec![tier.name.as_str()];
+            let mut at = Some(parent.as_str());
+            while let Some(name) = at {
+                if name == tier.name {
+                    path.push(name);
+                    problems.push(
+                        Problem::at(
+                            "baseline_cycle",
+                            &tier.at.file,
+                            span,
+                            format!("tiers extend each other in a cycle: {}", path.join(" -> ")),
+                            "part of the cycle",
+                        )
+                        .with_help("one of these tiers must extend nothing, or another tier"),
+                    );
+                    break;
+                }
+                if path.contains(&name) {
+                    break;
+                }
+                path.push(name);
+                at = baseline.tiers.get(name).and_then(|t| t.extends.as_deref());
+            }
+        }
+    }
+}
+
+/// The span of a dotted path inside an item, for messages (its name when not found).
+fn item_node_span(item: &Item, path: &str) -> Span {
+    node_span(&item.at, &format!("items.{}.{path}", item.name))
+}
+
+fn tier_node_span(tier: &Tier, path: &str) -> Span {
+    node_span(&tier.at, &format!("tiers.{}.{path}", tier.name))
+}
+
+fn node_span(at: &At, path: &str) -> Span {
+    crate::yaml::parse(at.file.text())
+        .ok()
+        .and_then(|root| root.at_path(path).map(|n| n.span))
+        .unwrap_or(at.span)
+}
+
+/// An org file's `tier:` and `exceptions:`, checked against the standard: a known tier,
+/// exceptions to items of that tier, each with a reason. (An exception whose day has
+/// passed loads, and the item counts again; `steward validate` reports it at its line.)
+pub fn for_org(
+    baseline: Option<&Arc<Baseline>>,
+    file: &Arc<SourceFile>,
+    root: &Node,
+    value: &Value,
+    problems: &mut Problems,
+) -> layer::OrgStandard {
+    let mut standard = layer::OrgStandard::default();
+    let span_of = |path: &str| root.at_path(path).map(|n| n.span).unwrap_or_default();
+    let tier = value["tier"].as_str();
+    let given_exceptions = value["exceptions"].as_array().filter(|a| !a.is_empty());
+    let Some(baseline) = baseline else {
+        if tier.is_some() || given_exceptions.is_some() {
+            let key = if tier.is_some() { "tier" } else { "exceptions" };
+            problems.push(
+                Problem::at(
+                    "no_baseline",
+                    file,
+                    span_of(key),
+                    format!("`{key}` names the pool's standard, and this pool has none"),
+                    "here",
+                )
+                .with_help("write baseline.yaml at the pool's root (README: The pool's standard), or remove this"),
+            );
+        }
+        return standard;
+    };
+    standard.baseline = Some(baseline.clone());
+    match tier {
+        Some(t) if !baseline.tiers.contains_key(t) => {
+            problems.push(unknown(
+                "tier",
+                t,
+                &At {
+                    file: file.clone(),
+                    span: span_of("tier"),
+                },
+                baseline.tiers.keys(),
+            ));
+        }
+        Some(t) => standard.tier = Some(t.to_string()),
+        None => {
+            standard.tier = baseline.default_tier.clone();
+            standard.default = standard.tier.is_some();
+        }
+    }
+    for (i, e) in given_exceptions.into_iter().flatten().enumerate() {
+        let item = e["item"].as_str().unwrap_or_default();
+        let reason = e["reason"].as_str().unwrap_or_default().trim();
+        let until = e["until"].as_str().unwrap_or_default();
+        let item_span = span_of(&format!("exceptions.{i}.item"));
+        if !baseline.items.contains_key(item) {
+            problems.push(unknown(
+                "item",
+                item,
+                &At {
+                    file: file.clone(),
+                    span: item_span,
+                },
+                baseline.items.keys(),
+            ));
+            continue;
+        }
+        if let Some(t) = &standard.tier
+            && baseline.tier_of_item(t, item).is_none()
+        {
+            problems.push(
+                Problem::at(
+                    "baseline_exception",
+                    file,
+                    item_span,
+                    format!("item `{item}` is not in this org's tier `{t}`: there is nothing to be excused from"),
+                    "not in the tier",
+                )
+                .with_help("remove the exception, or check the tier"),
+            );
+        }
+        if reason.is_empty() && e.get("reason").is_some() {
+            problems.push(
+                Problem::at(
+                    "baseline_exception",
+                    file,
+                    span_of(&format!("exceptions.{i}.reason")),
+                    "an exception needs a reason",
+                    "empty",
+                )
+                .with_help("say why, in words the org's contact can read"),
+            );
+        }
+        let Some(until_day) = crate::util::parse_date(until) else {
+            continue;
+        };
+        standard.exceptions.push(layer::Exception {
+            item: item.to_string(),
+            reason: reason.to_string(),
+            until: until.to_string(),
+            until_day,
+            line: file.line_col(span_of(&format!("exceptions.{i}"))).0,
+        });
+    }
+    standard
+}
+
+impl Baseline {
+    /// Whether `tier` has requirements on `module`'s inputs.
+    pub fn requires(&self, tier: Option<&str>, module: &str) -> bool {
+        tier.is_some_and(|t| {
+            self.items_of(t)
+                .iter()
+                .any(|i| i.module == module && !i.require.is_empty())
+        })
+    }
+}
