@@ -10,7 +10,7 @@ API requests made (counted by the lab) against the minimum possible
 Every tenth user and every group's first group get an alias (as real tenants have
 them), so refresh reads aliases too.
 
-Usage: benches/pool_bench.py [--orgs 200] [--users 100] [--groups 10] [--runs 3]
+Usage: benches/pool_bench.py [--orgs 200] [--users 100] [--groups 10] [--runs 3] [--people] [--baseline]
                              [--compare OTHER_STEWARD_BINARY]
 Needs a release build: cargo build --release. With --compare, each run of this build is
 followed by a run of the other binary against the same lab and pool (side by side).
@@ -165,9 +165,13 @@ def main():
     ap.add_argument("--compare", help="another steward binary, run side by side with this build")
     ap.add_argument("--people", action="store_true",
                     help="roles, aliases and two leavers per org (issue: people), as a second pool beside the plain one")
+    ap.add_argument("--baseline", action="store_true",
+                    help="the pool's standard: `steward baseline` beside `steward plan`, interleaved (issue: baseline)")
     a = ap.parse_args()
     if a.people:
         return people_side_by_side(a)
+    if a.baseline:
+        return baseline_side_by_side(a)
     binaries = [("this build", BIN)] + ([("compared", os.path.abspath(a.compare))] if a.compare else [])
     with BenchPool("steward-bench-") as bench:
         pool = bench.dir
@@ -265,3 +269,57 @@ def people_side_by_side(a):
 
 if __name__ == "__main__":
     main()
+
+
+# Every kind of item: inputs (org units every bench org has), a requirement, and each of
+# the Google measures, for every org (the default tier).
+STANDARD = """default_tier: standard
+items:
+  org-units: {title: Standard org units, module: accounts, inputs: {org_units: [/Staff, /Volunteers]}}
+  groups: {title: Every org has groups, module: accounts, require: [{in: groups, some: {}}]}
+  two-step: {title: 2-step verification, module: accounts, measure: two_step}
+  few-admins: {title: At most two super administrators, module: accounts, measure: super_admins, at_most: 2}
+  no-unused: {title: No account unused for 90 days, module: accounts, measure: unused_accounts, days: 90}
+tiers:
+  standard: {items: [org-units, groups, two-step, few-admins, no-unused]}
+"""
+
+
+def baseline_side_by_side(a):
+    """One pool with a standard, applied once; then at each latency a no-change `plan`
+    and `steward baseline` interleaved: wall time, peak RSS and API calls of each."""
+    with BenchPool("steward-bench-baseline-") as bench:
+        pool = bench.dir
+        generate(pool, a.orgs, a.users, a.groups)
+        with open(os.path.join(pool, "baseline.yaml"), "w") as f:
+            f.write(STANDARD)
+        subprocess.run([BIN, "lab", "init"], cwd=pool, check=True, capture_output=True)
+        url = bench.start_lab()
+        code, wall, rss, out, err = run(pool, url, ["apply", "--all", "--yes", "--no-progress"])
+        if code != 0:
+            sys.exit(f"apply failed:\n{out[-2000:]}\n{err[-2000:]}")
+        print(f"pool: {a.orgs} orgs x {a.users} users x {a.groups} groups, standard of 5 items (3 measured)")
+        print(f"\n| latency | command | wall (median of {a.runs}) | wall runs | peak RSS | API calls | time vs plan | calls vs plan |")
+        print("|---|---|---|---|---|---|---|---|")
+        commands = [("plan", ["plan", "--all", "--detailed-exitcode"], 0),
+                    ("baseline", ["baseline", "--all", "--no-record", "--format", "json"], 2)]
+        for lat in [int(x) for x in a.latencies.split(",")]:
+            lab_call(url, "/_lab/faults", {"latency_ms": lat})
+            results = {name: ([], [], []) for name, _, _ in commands}
+            for _ in range(a.runs):
+                for name, args, expected in commands:
+                    lab_call(url, "/_lab/stats/reset", {})
+                    code, wall, rss, out, err = run(pool, url, args)
+                    if code != expected:
+                        sys.exit(f"{name}: exit {code} (expected {expected}):\n{out[-2000:]}\n{err[-2000:]}")
+                    walls, rsss, calls = results[name]
+                    walls.append(wall)
+                    rsss.append(rss)
+                    calls.append(lab_call(url, "/_lab/stats")["total"])
+            plan_wall = statistics.median(results["plan"][0])
+            plan_calls = max(results["plan"][2])
+            for name, _, _ in commands:
+                walls, rsss, calls = results[name]
+                w = statistics.median(walls)
+                print(f"| {lat} ms | {name} | {w:.2f} s | {', '.join(f'{x:.2f}' for x in walls)} | "
+                      f"{max(rsss):.0f} MB | {max(calls)} | {w / plan_wall:.2f} | {max(calls) / plan_calls:.2f} |")

@@ -63,6 +63,8 @@ pub enum Reason {
     Module(String),
     /// `steward.yaml` changed.
     PoolFile,
+    /// These items of the pool's standard that reach it changed.
+    Standard(Vec<String>),
 }
 
 impl std::fmt::Display for Reason {
@@ -71,6 +73,15 @@ impl std::fmt::Display for Reason {
             Reason::File => f.write_str("org file changed"),
             Reason::Module(m) => write!(f, "uses module {m}, which changed"),
             Reason::PoolFile => write!(f, "{POOL_FILE} changed"),
+            Reason::Standard(items) => write!(
+                f,
+                "the pool's standard changed: {}",
+                items
+                    .iter()
+                    .map(|i| format!("item `{i}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         }
     }
 }
@@ -233,7 +244,12 @@ pub fn since(
         ..ChangeSet::default()
     };
     let mut pool_file = false;
+    let mut standard = false;
+    let baseline_dir = Path::new(crate::baseline::DIR);
     for c in changed_paths(root, &commit)? {
+        if c.path == Path::new(crate::baseline::FILE) || c.path.parent() == Some(baseline_dir) {
+            standard = true;
+        }
         if c.path == Path::new(POOL_FILE) {
             pool_file = true;
         } else if is_org_file(&c.path, &orgs_rel) {
@@ -259,7 +275,30 @@ pub fn since(
     set.deleted.dedup();
     // Only orgs that exist now can be planned; an added-then-removed file is no change.
     set.selected.retain(|f, _| f.is_file());
+    // The standard then and now: an org is selected when an item that reaches it changed.
+    let outlines = if standard {
+        Some((standard_at(root, &commit)?, standard_now(root)))
+    } else {
+        None
+    };
     for file in org_files {
+        if let Some((then, now)) = &outlines {
+            let own = std::fs::read_to_string(file)
+                .ok()
+                .and_then(|t| crate::yaml::parse(&t).ok())
+                .and_then(|r| {
+                    r.get("tier")
+                        .and_then(crate::yaml::Node::as_str)
+                        .map(str::to_string)
+                });
+            let items = now.changed_for(then, own.as_deref());
+            if !items.is_empty() {
+                set.selected
+                    .entry(file.clone())
+                    .or_default()
+                    .insert(Reason::Standard(items));
+            }
+        }
         if pool_file {
             set.selected
                 .entry(file.clone())
@@ -287,6 +326,46 @@ pub fn since(
         }
     }
     Ok(set)
+}
+
+/// The standard's files as they were at `commit`.
+fn standard_at(root: &Path, commit: &str) -> Result<crate::baseline::Outline, ChangesError> {
+    let listed = git(
+        root,
+        &[
+            "ls-tree",
+            "-r",
+            "-z",
+            "--name-only",
+            commit,
+            "--",
+            crate::baseline::FILE,
+            crate::baseline::DIR,
+        ],
+    )?;
+    let mut texts = Vec::new();
+    for path in listed.split(|b| *b == 0).filter(|f| !f.is_empty()) {
+        let path = String::from_utf8_lossy(path).into_owned();
+        let is_yaml = path.ends_with(".yaml") || path.ends_with(".yml");
+        if !is_yaml {
+            continue;
+        }
+        // `./`: relative to the pool, which may be a folder of the repository.
+        let text = git(root, &["show", &format!("{commit}:./{path}")])?;
+        texts.push(String::from_utf8_lossy(&text).into_owned());
+    }
+    Ok(crate::baseline::Outline::parse(
+        texts.iter().map(String::as_str),
+    ))
+}
+
+/// The standard's files as they are.
+fn standard_now(root: &Path) -> crate::baseline::Outline {
+    let texts: Vec<String> = crate::baseline::files(root)
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .collect();
+    crate::baseline::Outline::parse(texts.iter().map(String::as_str))
 }
 
 /// `I/N`: this job's share of the orgs when N jobs split them.

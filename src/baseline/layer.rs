@@ -19,8 +19,9 @@ pub struct Exception {
     /// Last day it holds, as written and as days since 1970-01-01.
     pub until: String,
     pub until_day: i64,
-    /// Its line in the org file.
+    /// Its line in the org file, and its `until`'s place.
     pub line: usize,
+    pub span: crate::yaml::Span,
 }
 
 impl Exception {

@@ -848,6 +848,7 @@ pub fn for_org(
             until: until.to_string(),
             until_day,
             line: file.line_col(span_of(&format!("exceptions.{i}"))).0,
+            span: span_of(&format!("exceptions.{i}.until")),
         });
     }
     standard
@@ -861,5 +862,91 @@ impl Baseline {
                 .iter()
                 .any(|i| i.module == module && !i.require.is_empty())
         })
+    }
+}
+
+/// The standard as `--changed-since` compares it: each item's content and each tier's
+/// items, read without checking (either side may not check).
+#[derive(Debug, Default, PartialEq)]
+pub struct Outline {
+    items: BTreeMap<String, String>,
+    tiers: BTreeMap<String, (Option<String>, Vec<String>)>,
+    pub default_tier: Option<String>,
+}
+
+impl Outline {
+    pub fn parse<'a>(texts: impl IntoIterator<Item = &'a str>) -> Outline {
+        let mut o = Outline::default();
+        for text in texts {
+            let Ok(root) = crate::yaml::parse(text) else {
+                continue;
+            };
+            if let Some(t) = root.get("default_tier").and_then(Node::as_str) {
+                o.default_tier = Some(t.to_string());
+            }
+            for (k, v) in root
+                .get("items")
+                .and_then(Node::entries)
+                .unwrap_or_default()
+            {
+                o.items.insert(k.text.clone(), v.to_json().to_string());
+            }
+            for (k, v) in root
+                .get("tiers")
+                .and_then(Node::entries)
+                .unwrap_or_default()
+            {
+                let extends = v.get("extends").and_then(Node::as_str).map(str::to_string);
+                let items = v
+                    .get("items")
+                    .map(|n| n.to_json())
+                    .and_then(|j| j.as_array().cloned())
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect();
+                o.tiers.insert(k.text.clone(), (extends, items));
+            }
+        }
+        o
+    }
+
+    /// The items of a tier (its ancestors' too) with their content.
+    fn items_of(&self, tier: &str) -> BTreeMap<&str, Option<&str>> {
+        let mut out = BTreeMap::new();
+        let mut at = Some(tier);
+        let mut seen = 0;
+        while let Some(name) = at {
+            let Some((extends, items)) = self.tiers.get(name) else {
+                break;
+            };
+            for i in items {
+                out.insert(i.as_str(), self.items.get(i).map(String::as_str));
+            }
+            seen += 1;
+            if seen > self.tiers.len() {
+                break;
+            }
+            at = extends.as_deref();
+        }
+        out
+    }
+
+    /// The items whose change reaches an org of `tier` (its own `tier:`, if any, on
+    /// each side): added to its tier, removed, or changed.
+    pub fn changed_for(&self, before: &Outline, own: Option<&str>) -> Vec<String> {
+        let now_tier = own.or(self.default_tier.as_deref());
+        let then_tier = own.or(before.default_tier.as_deref());
+        let now = now_tier.map(|t| self.items_of(t)).unwrap_or_default();
+        let then = then_tier.map(|t| before.items_of(t)).unwrap_or_default();
+        let mut names: Vec<String> = now
+            .keys()
+            .chain(then.keys())
+            .filter(|n| now.get(*n) != then.get(*n))
+            .map(|n| n.to_string())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
     }
 }

@@ -75,6 +75,19 @@ pub fn check(
     history
         .compare_and_record(&at, &mut reports, !no_record)
         .map_err(|e| Problem::new("history", e.to_string()))?;
+    // The pool's standard, from the same plan: each org's row, recorded for the trend.
+    if let Some(baseline) = &ws.pool.baseline {
+        let mut view =
+            crate::baseline::compliance::view(baseline, "", &orgs, &plan, &ws.pool.today, None);
+        history
+            .compare_compliance(&at, &mut view.orgs, !no_record)
+            .map_err(|e| Problem::new("history", e.to_string()))?;
+        for report in &mut reports {
+            if let Some(row) = view.orgs.iter().find(|r| r.org == report.org) {
+                report.standard = drift::StandardPart::of(row, &view.items);
+            }
+        }
+    }
     let pool = ws
         .pool
         .config

@@ -112,6 +112,10 @@ pub struct Selection {
     /// This job's share when N CI jobs split the orgs: I/N, 1 <= I <= N.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<Shard>,
+    /// Only orgs of this tier of the pool's standard, or of a tier extending it: roll a
+    /// change of the standard out to a pilot tier first.
+    #[arg(long, value_name = "NAME")]
+    pub tier: Option<String>,
 }
 
 /// How the network commands run: operations at once, and counting requests.
@@ -469,6 +473,14 @@ impl Workspace {
                 .map(|f| self.org_file(f))
                 .collect::<Result<_, _>>()?;
         }
+        if let Some(tier) = &sel.tier {
+            let before = selected.files.len();
+            selected.files = self.of_tier(tier, std::mem::take(&mut selected.files))?;
+            eprintln!(
+                "Tier {tier}: {} of {before} selected org(s).",
+                selected.files.len()
+            );
+        }
         if let Some(shard) = sel.shard {
             if universe.is_empty() {
                 universe = discovered()?;
@@ -481,6 +493,51 @@ impl Workspace {
             );
         }
         Ok(selected)
+    }
+
+    /// The files among `files` whose org is of `tier` or a tier extending it, read from
+    /// their `tier:` (or the standard's default) without loading them; a file that
+    /// cannot be read is kept, so that loading says why.
+    fn of_tier(&self, tier: &str, files: Vec<PathBuf>) -> Result<Vec<PathBuf>, Box<Problem>> {
+        let Some(baseline) = &self.pool.baseline else {
+            return Err(Box::new(
+                Problem::new(
+                    "no_baseline",
+                    "--tier names a tier of the pool's standard, and this pool has none",
+                )
+                .with_help("write baseline.yaml at the pool's root (README: The pool's standard)"),
+            ));
+        };
+        if !baseline.tiers.contains_key(tier) {
+            let mut p = Problem::new("tier", format!("unknown tier `{tier}`"));
+            p = match crate::diag::suggest(tier, baseline.tiers.keys().map(String::as_str)) {
+                Some(s) => p.with_help(format!("did you mean `{s}`?")),
+                None => p.with_help(format!(
+                    "tiers: {}",
+                    baseline
+                        .tiers
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            };
+            return Err(Box::new(p));
+        }
+        Ok(files
+            .into_iter()
+            .filter(|f| {
+                let Some(root) = std::fs::read_to_string(f)
+                    .ok()
+                    .and_then(|t| crate::yaml::parse(&t).ok())
+                else {
+                    return true;
+                };
+                let own = root.get("tier").and_then(crate::yaml::Node::as_str);
+                own.or(baseline.default_tier.as_deref())
+                    .is_some_and(|t| baseline.extends(t, tier))
+            })
+            .collect())
     }
 
     fn describe(&self, set: &ChangeSet, total: usize) {

@@ -71,11 +71,12 @@ CREATE TABLE IF NOT EXISTS findings (
 -- The pool's standard, as each compliance view (`steward baseline`, the weekly drift
 -- report) found it: one row per org and item that applies.
 CREATE TABLE IF NOT EXISTS compliance (
+    view INTEGER NOT NULL,
     at TEXT NOT NULL,
     org TEXT NOT NULL,
     item TEXT NOT NULL,
     status TEXT NOT NULL,
-    PRIMARY KEY (at, org, item)
+    PRIMARY KEY (view, org, item)
 );
 ";
 
@@ -123,22 +124,29 @@ impl SqliteHistory {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql)?;
+        // Views are numbered: two in the same second are still told apart.
+        let view: i64 = tx
+            .query_row(
+                "SELECT coalesce(max(view), 0) + 1 FROM compliance",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(sql)?;
         let mut before: Vec<crate::baseline::compliance::OrgRow> = Vec::new();
         let mut since: Option<String> = None;
         for row in rows.iter_mut() {
-            let last: Option<String> = tx
+            let last: Option<(i64, String)> = tx
                 .query_row(
-                    "SELECT max(at) FROM compliance WHERE org = ?1 AND at < ?2",
-                    params![row.org, at],
-                    |r| r.get(0),
+                    "SELECT view, at FROM compliance WHERE org = ?1 ORDER BY view DESC LIMIT 1",
+                    params![row.org],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()
-                .map_err(sql)?
-                .flatten();
-            if let Some(last) = last {
+                .map_err(sql)?;
+            if let Some((last, last_at)) = last {
                 let mut stmt = tx
                     .prepare_cached(
-                        "SELECT item, status FROM compliance WHERE at = ?1 AND org = ?2",
+                        "SELECT item, status FROM compliance WHERE view = ?1 AND org = ?2",
                     )
                     .map_err(sql)?;
                 let then: BTreeMap<String, Status> = stmt
@@ -161,8 +169,8 @@ impl SqliteHistory {
                     }
                 }
                 before.push(old);
-                if since.as_ref().is_none_or(|s| *s < last) {
-                    since = Some(last);
+                if since.as_ref().is_none_or(|s| *s < last_at) {
+                    since = Some(last_at);
                 }
             }
             if row.error.is_some() {
@@ -170,7 +178,7 @@ impl SqliteHistory {
             }
             let mut insert = tx
                 .prepare_cached(
-                    "INSERT OR REPLACE INTO compliance (at, org, item, status) VALUES (?1, ?2, ?3, ?4)",
+                    "INSERT INTO compliance (view, at, org, item, status) VALUES (?1, ?2, ?3, ?4, ?5)",
                 )
                 .map_err(sql)?;
             for cell in row
@@ -179,7 +187,7 @@ impl SqliteHistory {
                 .filter(|c| c.status != Status::NotApplicable)
             {
                 insert
-                    .execute(params![at, row.org, cell.item, cell.status.key()])
+                    .execute(params![view, at, row.org, cell.item, cell.status.key()])
                     .map_err(sql)?;
             }
         }

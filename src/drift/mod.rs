@@ -133,6 +133,77 @@ pub struct OrgReport {
     /// What the org file says happens in the next days (people starting and leaving).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub upcoming: Vec<crate::providers::Upcoming>,
+    /// The org against the pool's standard, when the pool has one and the org a tier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub standard: Option<StandardPart>,
+}
+
+/// An org's row of the compliance view, in plain words for its contact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StandardPart {
+    pub tier: String,
+    pub meets: usize,
+    /// Items that apply (an agreed exception counts as neither).
+    pub applies: usize,
+    pub items: Vec<StandardLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StandardLine {
+    pub item: String,
+    pub title: String,
+    /// `meets`, `fails`, `exception`, `unknown`.
+    pub status: String,
+    pub detail: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exception: Option<String>,
+    /// Its status at the last recorded view, when it was another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub was: Option<String>,
+}
+
+impl StandardPart {
+    /// The part of a compliance view's row that applies to the org.
+    pub fn of(
+        row: &crate::baseline::compliance::OrgRow,
+        items: &[crate::baseline::compliance::ItemInfo],
+    ) -> Option<StandardPart> {
+        use crate::baseline::compliance::Status;
+        let tier = row.tier.clone()?;
+        let (meets, applies) = row.score();
+        Some(StandardPart {
+            tier,
+            meets,
+            applies,
+            items: row
+                .cells
+                .iter()
+                .filter(|c| c.status != Status::NotApplicable)
+                .map(|c| StandardLine {
+                    item: c.item.clone(),
+                    title: items
+                        .iter()
+                        .find(|i| i.name == c.item)
+                        .map_or_else(|| c.item.clone(), |i| i.title.clone()),
+                    status: c.status.key().to_string(),
+                    detail: c.detail.clone(),
+                    exception: c.exception.as_ref().map(|e| {
+                        format!(
+                            "agreed exception until {}{}: {}",
+                            e.until,
+                            if e.expired {
+                                " (passed: it counts again)"
+                            } else {
+                                ""
+                            },
+                            e.reason
+                        )
+                    }),
+                    was: c.was.map(|w| w.key().to_string()),
+                })
+                .collect(),
+        })
+    }
 }
 
 impl OrgReport {
@@ -405,6 +476,7 @@ pub fn org_report(org: &Org, plan: &OrgPlan, today: i64) -> OrgReport {
         accepted: Vec::new(),
         resolved: Vec::new(),
         upcoming: Vec::new(),
+        standard: None,
     };
     if report.error.is_some() {
         return report;

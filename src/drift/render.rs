@@ -214,7 +214,7 @@ fn finding_view(f: &Finding) -> Value {
     })
 }
 
-fn org_view(o: &OrgReport) -> Value {
+fn org_view(o: &OrgReport, whole_row: bool) -> Value {
     let (status, bg, fg) = if o.error.is_some() {
         ("could not be checked", "#fee2e2", "#991b1b")
     } else if !o.findings.is_empty() {
@@ -251,12 +251,65 @@ fn org_view(o: &OrgReport) -> Value {
         })).collect::<Vec<_>>(),
         "upcoming": o.upcoming,
         "upcoming_days": super::UPCOMING_DAYS,
+        "standard": o.standard.as_ref().map(|st| json!({
+            "tier": st.tier,
+            "score": format!("{} of {}", st.meets, st.applies),
+            "items": st.items.iter().filter(|l| whole_row || l.status != "meets").map(|l| {
+                let (label, color) = match l.status.as_str() {
+                    "meets" => ("meets", "#065f46"),
+                    "fails" => ("does not meet", "#991b1b"),
+                    "exception" => ("agreed exception", "#92400e"),
+                    _ => ("could not be checked", "#374151"),
+                };
+                json!({
+                    "title": l.title, "label": label, "color": color, "detail": l.detail,
+                    "exception": l.exception,
+                    "was": l.was.as_deref().and_then(crate::baseline::compliance::Status::from_key).map(|w| w.label()),
+                })
+            }).collect::<Vec<_>>(),
+        })),
+        "standard_score": o.standard.as_ref().map_or_else(|| "-".to_string(), |st| format!("{} of {}", st.meets, st.applies)),
     })
+}
+
+/// The pool's standard across the report's orgs: "7 of 9 met (77%); not met: ...".
+fn standard_line(report: &Report) -> Option<String> {
+    let parts: Vec<(&OrgReport, &super::StandardPart)> = report
+        .orgs
+        .iter()
+        .filter_map(|o| o.standard.as_ref().map(|s| (o, s)))
+        .collect();
+    if parts.is_empty() {
+        return None;
+    }
+    let meets: usize = parts.iter().map(|(_, s)| s.meets).sum();
+    let applies: usize = parts.iter().map(|(_, s)| s.applies).sum();
+    let not_met: Vec<String> = parts
+        .iter()
+        .flat_map(|(o, s)| {
+            s.items
+                .iter()
+                .filter(|l| l.status == "fails")
+                .map(move |l| format!("{} ({})", l.title, o.name))
+        })
+        .collect();
+    let pct = (meets * 100).checked_div(applies).unwrap_or(100);
+    let mut line = format!("{meets} of {applies} met ({pct}%)");
+    if !not_met.is_empty() {
+        let shown: Vec<&str> = not_met.iter().take(5).map(String::as_str).collect();
+        line.push_str(&format!("; not met: {}", shown.join("; ")));
+        if not_met.len() > 5 {
+            line.push_str(&format!(" and {} more", not_met.len() - 5));
+        }
+    }
+    Some(line + ".")
 }
 
 /// What the templates see.
 fn view(report: &Report) -> Value {
-    let orgs: Vec<Value> = report.orgs.iter().map(org_view).collect();
+    // An org's own part shows its whole row of the standard; the team's, what is not met.
+    let whole_row = report.orgs.len() == 1;
+    let orgs: Vec<Value> = report.orgs.iter().map(|o| org_view(o, whole_row)).collect();
     // Sections for orgs with something to say, those needing attention first.
     let mut attention: Vec<&OrgReport> = report
         .orgs
@@ -266,6 +319,9 @@ fn view(report: &Report) -> Value {
                 || !o.resolved.is_empty()
                 || !o.accepted.is_empty()
                 || !o.upcoming.is_empty()
+                || o.standard.as_ref().is_some_and(|st| {
+                    report.orgs.len() == 1 || st.items.iter().any(|l| l.status != "meets")
+                })
         })
         .collect();
     attention.sort_by_key(|o| !o.needs_attention());
@@ -281,7 +337,8 @@ fn view(report: &Report) -> Value {
             report.steward_version, report.created_at
         ),
         "orgs": orgs,
-        "attention": attention.into_iter().map(org_view).collect::<Vec<_>>(),
+        "standard": standard_line(report),
+        "attention": attention.into_iter().map(|o| org_view(o, whole_row)).collect::<Vec<_>>(),
     })
 }
 

@@ -201,10 +201,31 @@ pub fn load_all_shared(
     results.sort_by_key(|(i, _)| *i);
     let mut orgs = Vec::new();
     let mut problems = Problems::default();
+    // A problem in a file every org shares (a value of steward.yaml or the standard,
+    // checked with each org's) is told once.
+    let mut shared: std::collections::HashSet<(String, usize, String)> = Default::default();
     for (_, r) in results {
         match r {
             Ok(org) => orgs.push(org),
-            Err(p) => problems.extend(p),
+            Err(p) => {
+                for p in p.0 {
+                    let elsewhere = p
+                        .file
+                        .as_ref()
+                        .filter(|f| !f.path.starts_with(pool.display_path(&pool.orgs_dir())));
+                    if let Some(f) = elsewhere {
+                        let key = (
+                            f.path.display().to_string(),
+                            p.labels.first().map_or(0, |l| l.0.start),
+                            p.message.clone(),
+                        );
+                        if !shared.insert(key) {
+                            continue;
+                        }
+                    }
+                    problems.push(p);
+                }
+            }
         }
     }
     problems.extend(overlaps::overlaps(pool, &orgs));

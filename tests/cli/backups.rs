@@ -24,6 +24,42 @@ fn org(lab: &HostLab, stale_after: &str) -> String {
     )
 }
 
+/// The pool's standard for backups: fresh enough, and healthy.
+const STANDARD: &str = "default_tier: all
+items:
+  fresh:
+    title: Backups are at most two days old
+    module: backups
+    require: [{every: {stale_after: {at_most: 2d}}}]
+  healthy:
+    title: Every backup is healthy
+    module: backups
+    measure: healthy
+tiers:
+  all: {items: [fresh, healthy]}
+";
+
+/// Each item of the standard with its status for the org.
+fn standard(env: &Env) -> Vec<(&'static str, String)> {
+    let run = env.run(&["baseline", "--format", "json", "--no-record"]);
+    assert!(!run.all().contains(PASSWORD), "{run:?}");
+    let view: serde_json::Value =
+        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {run:?}"));
+    ["fresh", "healthy"]
+        .into_iter()
+        .map(|item| {
+            let cell = view["orgs"][0]["cells"]
+                .as_array()
+                .and_then(|cs| cs.iter().find(|c| c["item"] == item))
+                .unwrap_or_else(|| panic!("{view}"));
+            (
+                item,
+                cell["status"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
 fn unhealthy(env: &Env) -> Vec<String> {
     unhealthy_without(env, &[PASSWORD])
 }
@@ -74,6 +110,12 @@ fn backups_run_from_their_timer_unit_restore_and_report_health() {
     // Converged; health says the job has never completed.
     converged_in_one_round_trip(&env);
     assert_eq!(unhealthy(&env), vec!["no_backup"]);
+    // The pool's standard measures it from the same facts: not met yet.
+    env.write("baseline.yaml", STANDARD);
+    assert_eq!(
+        standard(&env),
+        [("fresh", "meets".into()), ("healthy", "fails".into())]
+    );
 
     // Run the job as its timer would, then restore the file from the snapshot.
     lab.sh(
@@ -89,6 +131,10 @@ fn backups_run_from_their_timer_unit_restore_and_report_health() {
     );
     assert_eq!(restored, "minutes of the AGM\n");
     assert_eq!(unhealthy(&env), Vec::<String>::new());
+    assert_eq!(
+        standard(&env),
+        [("fresh", "meets".into()), ("healthy", "meets".into())]
+    );
 
     // Older than stale_after: unhealthy, in the plan and as a drift finding.
     env.write("orgs/riverside.yaml", &org(&lab, "1s"));
@@ -102,6 +148,18 @@ fn backups_run_from_their_timer_unit_restore_and_report_health() {
         "{drift:?}"
     );
     assert!(!drift.all().contains(PASSWORD), "{drift:?}");
+    assert_eq!(
+        standard(&env),
+        [("fresh", "meets".into()), ("healthy", "fails".into())]
+    );
+    // A job allowed to go stale for a week is against the standard, at its line.
+    env.write("orgs/riverside.yaml", &org(&lab, "7d"));
+    let view = env.run(&["baseline", "--no-record"]);
+    assert!(
+        view.stdout
+            .contains("`shared-drive` has stale_after 7d (line 15), the standard at most 2d"),
+        "{view:?}"
+    );
 
     // A backup killed mid-run leaves its lock behind.
     env.write("orgs/riverside.yaml", &org(&lab, "2d"));

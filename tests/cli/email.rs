@@ -216,21 +216,6 @@ fn starttls_is_required_and_a_private_ca_can_be_trusted() {
     assert_eq!(mail[0]["auth_user"], "reports@pool.example");
 }
 
-/// Runs headless Chromium (Debian's `chromium`) with `args` on a file.
-fn chromium(args: &[&str], file: &std::path::Path) -> std::process::Output {
-    Command::new("chromium")
-        .args([
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--hide-scrollbars",
-        ])
-        .args(args)
-        .arg(format!("file://{}", file.display()))
-        .output()
-        .expect("chromium is needed (scripts/test installs Debian's chromium)")
-}
-
 #[test]
 fn the_html_report_renders_in_headless_chromium() {
     let env = drifted();
@@ -245,49 +230,13 @@ fn the_html_report_renders_in_headless_chromium() {
     assert_eq!(run.code, 2, "{run:?}");
 
     // Layout: at a phone's width and a desktop mail client's, nothing runs off the side.
-    let page = env.read("report.html");
-    let probe = env.path("probe.html");
-    std::fs::write(
-        &probe,
-        page.replace(
-            "</body>",
-            "<script>document.title = 'width=' + document.documentElement.scrollWidth + ' viewport=' + window.innerWidth;</script></body>",
-        ),
-    )
-    .expect("probe");
-    for width in [400, 760] {
-        let out = chromium(
-            &[&format!("--window-size={width},900"), "--dump-dom"],
-            &probe,
-        );
-        let dom = String::from_utf8_lossy(&out.stdout);
-        let title = dom
-            .split("<title>")
-            .nth(1)
-            .and_then(|t| t.split("</title>").next())
-            .unwrap_or_else(|| panic!("no title in the DOM: {dom}"));
-        let scroll: u32 = title
-            .split_whitespace()
-            .find_map(|p| p.strip_prefix("width="))
-            .and_then(|w| w.parse().ok())
-            .unwrap_or_else(|| panic!("{title}"));
-        // Chromium keeps a minimum window width, so compare with the real viewport.
-        let viewport: u32 = title
-            .split_whitespace()
-            .find_map(|p| p.strip_prefix("viewport="))
-            .and_then(|w| w.parse().ok())
-            .unwrap_or_else(|| panic!("{title}"));
-        assert!(viewport <= width.max(500), "{title}");
-        assert!(
-            scroll <= viewport,
-            "in a {viewport}px window the page is {scroll}px wide"
-        );
+    for dom in crate::support::fits_widths(&env.read("report.html"), &env.path("probe.html")) {
         assert!(dom.contains("Riverside Food Bank"), "rendered text");
     }
 
     // The screenshot, kept for a look (target/drift-email.png).
     let shot = repo().join("target").join("drift-email.png");
-    let out = chromium(
+    let out = crate::support::chromium(
         &[
             "--window-size=760,1400",
             &format!("--screenshot={}", shot.display()),

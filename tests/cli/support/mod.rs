@@ -495,3 +495,61 @@ pub fn api(
         &body,
     )
 }
+
+/// Runs headless Chromium (Debian's `chromium`) with `args` on a file.
+pub fn chromium(args: &[&str], file: &std::path::Path) -> std::process::Output {
+    Command::new("chromium")
+        .args([
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+        ])
+        .args(args)
+        .arg(format!("file://{}", file.display()))
+        .output()
+        .expect("chromium is needed (scripts/test installs Debian's chromium)")
+}
+
+/// Renders `page` in headless Chromium at a phone's width (400) and a desktop's (760),
+/// written to `probe` with a script that measures it, and asserts nothing runs off the
+/// side; returns the DOM at each width.
+pub fn fits_widths(page: &str, probe: &std::path::Path) -> Vec<String> {
+    std::fs::write(
+        probe,
+        page.replace(
+            "</body>",
+            "<script>document.title = 'width=' + document.documentElement.scrollWidth + ' viewport=' + window.innerWidth;</script></body>",
+        ),
+    )
+    .expect("probe");
+    let mut doms = Vec::new();
+    for width in [400, 760] {
+        let out = chromium(
+            &[&format!("--window-size={width},900"), "--dump-dom"],
+            probe,
+        );
+        let dom = String::from_utf8_lossy(&out.stdout).into_owned();
+        let title = dom
+            .split("<title>")
+            .nth(1)
+            .and_then(|t| t.split("</title>").next())
+            .unwrap_or_else(|| panic!("no title in the DOM: {dom}"));
+        let number = |key: &str| -> u32 {
+            title
+                .split_whitespace()
+                .find_map(|p| p.strip_prefix(key))
+                .and_then(|w| w.parse().ok())
+                .unwrap_or_else(|| panic!("{title}"))
+        };
+        let (scroll, viewport) = (number("width="), number("viewport="));
+        // Chromium keeps a minimum window width, so compare with the real viewport.
+        assert!(viewport <= width.max(500), "{title}");
+        assert!(
+            scroll <= viewport,
+            "in a {viewport}px window the page is {scroll}px wide"
+        );
+        doms.push(dom);
+    }
+    doms
+}
