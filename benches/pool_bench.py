@@ -267,9 +267,6 @@ def people_side_by_side(a):
             bench.__exit__(None, None, None)
 
 
-if __name__ == "__main__":
-    main()
-
 
 # Every kind of item: inputs (org units every bench org has), a requirement, and each of
 # the Google measures, for every org (the default tier).
@@ -323,3 +320,7 @@ def baseline_side_by_side(a):
                 w = statistics.median(walls)
                 print(f"| {lat} ms | {name} | {w:.2f} s | {', '.join(f'{x:.2f}' for x in walls)} | "
                       f"{max(rsss):.0f} MB | {max(calls)} | {w / plan_wall:.2f} | {max(calls) / plan_calls:.2f} |")
+
+if __name__ == "__main__":
+    main()
+

@@ -157,13 +157,18 @@ impl Pool {
     /// Loads `steward.yaml` from `root`, each provider reading its own part.
     pub fn load(root: &Path) -> Result<Pool, Box<Problem>> {
         let path = root.join(POOL_FILE);
-        let text = std::fs::read_to_string(&path).map_err(|e| {
+        let text = crate::util::read_own(&path, root, Path::new(POOL_FILE)).map_err(|e| {
             Box::new(
                 Problem::new(
                     "pool_file",
                     format!("cannot read the pool file {}: {e}", path.display()),
                 )
-                .with_help("run steward from the pool repository, or pass --root DIR"),
+                .with_help(match e {
+                    crate::util::ReadError::Link { .. } => {
+                        "make steward.yaml a file of its own, not a link"
+                    }
+                    _ => "run steward from the pool repository, or pass --root DIR",
+                }),
             )
         })?;
         let config: PoolConfig = if text.trim().is_empty() {

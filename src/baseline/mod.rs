@@ -202,7 +202,7 @@ pub fn load(
     let mut default_tier: Option<(String, At)> = None;
     for path in &paths {
         let shown = path.strip_prefix(root).unwrap_or(path).to_path_buf();
-        let text = match crate::util::read_inside(path, root, &shown) {
+        let text = match crate::util::read_own(path, root, &shown) {
             Ok(t) => t,
             Err(e) => {
                 problems.push(Problem::new("baseline", e.to_string()));

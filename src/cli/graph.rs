@@ -68,7 +68,10 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: GraphArgs) -> CmdResult {
         println!("}}");
         return Ok(Status::Ok);
     }
-    println!("org {}", org.id);
+    match &org.standard.tier {
+        Some(t) => println!("org {} (tier {t} of the pool's standard)", org.id),
+        None => println!("org {}", org.id),
+    }
     for module in &org.modules {
         let requires = ws
             .catalogue
@@ -89,10 +92,19 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: GraphArgs) -> CmdResult {
                 .neighbors_directed(n, Direction::Incoming)
                 .map(|d| org.resources[g[d]].address.to_string())
                 .collect();
+            // Where a value the standard gave comes from.
+            let whence = org.standard.origin(&r.source).map_or_else(String::new, |o| {
+                format!(
+                    "  # the pool's standard: item `{}` (tier `{}`), {}",
+                    o.item,
+                    o.tier,
+                    o.at.cite()
+                )
+            });
             if deps.is_empty() {
-                println!("  {}", r.address);
+                println!("  {}{whence}", r.address);
             } else {
-                println!("  {} <- {}", r.address, deps.join(", "));
+                println!("  {} <- {}{whence}", r.address, deps.join(", "));
             }
         }
     }

@@ -42,6 +42,10 @@ pub enum ReadError {
         target: String,
         allowed: String,
     },
+    #[error(
+        "{path} is a symbolic link: the pool's own files are read where they are, never through a link (it could point at a secret)"
+    )]
+    Link { path: String },
     #[error("{path} is {size} bytes; files of at most {max} bytes are read")]
     TooLarge { path: String, size: u64, max: u64 },
     /// Not UTF-8: the text up to the bad byte (for a position) and the byte's offset.
@@ -54,6 +58,21 @@ pub enum ReadError {
         offset: usize,
         lossy: String,
     },
+}
+
+/// Reads one of the pool's own files at its fixed place (`steward.yaml`,
+/// `baseline.yaml`): it may not be a symbolic link, since a link inside the pool could
+/// point at a secret and a syntax error would quote it. Otherwise as [`read_inside`].
+pub fn read_own(path: &Path, root: &Path, shown: &Path) -> Result<String, ReadError> {
+    let linked = |p: &Path| {
+        std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink())
+    };
+    if linked(path) || path.parent().is_some_and(|d| d != root && linked(d)) {
+        return Err(ReadError::Link {
+            path: shown.display().to_string(),
+        });
+    }
+    read_inside(path, root, shown)
 }
 
 /// Reads a user-edited file that must lie inside `allowed` once every symlink is

@@ -367,6 +367,26 @@ fn measured_items_an_exception_until_its_day_the_trend_and_the_page() {
         "{drift:?}"
     );
 
+    // Riverside's contact gets Riverside's row, in plain words, and nothing of Hillside.
+    let settings = env.read("steward.yaml")
+        + "email:\n  from: Pool IT <it@pool.example>\n  to: [team@pool.example]\n  smtp: {host: 127.0.0.1, port: 2525, security: none}\n";
+    env.write("steward.yaml", &settings);
+    let sent = env.run(&["drift", "--no-record", "--email", "--per-org", "--dry-run", "mail"]);
+    assert!(sent.code == 0 || sent.code == 2, "{sent:?}");
+    let mail = std::fs::read_dir(env.path("mail"))
+        .expect("mail")
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().contains("riverside"))
+        .map(|e| std::fs::read_to_string(e.path()).expect("read"))
+        .expect("the org's own report");
+    let mail = mail.replace("=\r\n", "").replace("=\n", "");
+    assert!(
+        mail.contains("the pool's standard (tier standard): 4 of 4 met")
+            && mail.contains("- [meets] Every active account uses 2-step verification: all 4 active account(s) use 2-step verification"),
+        "{mail}"
+    );
+    assert!(!mail.contains("Hillside"), "{mail}");
+
     // The page the pool publishes, at a phone's width and a desktop's.
     let html = env.path("standard.html");
     let page = env.run(&[
@@ -529,4 +549,85 @@ fn the_readme_standard_checks() {
     env.run(&["lab", "init"]);
     let run = env.run(&["--as-of", "2027-01-01", "validate"]);
     assert_eq!(run.code, 0, "{run:?}");
+}
+
+/// The standard comes in pull requests too: it may not read outside the pool, reach
+/// another org's secrets, or stall Steward.
+#[test]
+fn a_hostile_standard_reads_nothing_outside_and_reaches_no_other_org() {
+    let env = Env::examples();
+    env.run(&["lab", "init"]);
+    let secret = env.read("secrets/riverside-food-bank/google-service-account");
+    assert!(secret.contains("PRIVATE KEY"), "lab key made");
+
+    // A link to a secret.
+    std::os::unix::fs::symlink(
+        env.path("secrets/riverside-food-bank/google-service-account"),
+        env.path("baseline.yaml"),
+    )
+    .expect("symlink");
+    let v = env.run(&["validate"]);
+    assert_eq!(v.code, 1, "{v:?}");
+    assert!(v.stderr.contains("baseline.yaml is a symbolic link"), "{v:?}");
+    assert!(!v.all().contains("PRIVATE KEY"), "{v:?}");
+    std::fs::remove_file(env.path("baseline.yaml")).expect("rm");
+    // So is the pool file: its syntax error would quote what it links to.
+    std::fs::rename(env.path("steward.yaml"), env.path("pool.yaml")).expect("mv");
+    std::os::unix::fs::symlink(
+        env.path("secrets/riverside-food-bank/google-service-account"),
+        env.path("steward.yaml"),
+    )
+    .expect("symlink");
+    let v = env.run(&["validate"]);
+    assert_eq!(v.code, 1, "{v:?}");
+    assert!(v.stderr.contains("steward.yaml is a symbolic link"), "{v:?}");
+    assert!(!v.all().contains("PRIVATE KEY"), "{v:?}");
+    std::fs::remove_file(env.path("steward.yaml")).expect("rm");
+    std::fs::rename(env.path("pool.yaml"), env.path("steward.yaml")).expect("mv");
+
+    // An alias bomb, in baseline/.
+    let mut laughs = String::from("l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for i in 1..10 {
+        let prev = format!("*l{}", i - 1);
+        laughs.push_str(&format!("l{i}: &l{i} [{}]\n", [prev.as_str(); 10].join(", ")));
+    }
+    env.write("baseline/laughs.yaml", &laughs);
+    let v = env.run(&["validate"]);
+    assert_eq!(v.code, 1, "{v:?}");
+    assert!(v.stderr.contains("aliases expand this document beyond"), "{v:?}");
+    std::fs::remove_file(env.path("baseline/laughs.yaml")).expect("rm");
+
+    // Another org's secret as every org's password, and a placeholder that is not one
+    // of the org's facts: each refused at its line, nothing shown.
+    let standard = "default_tier: all
+items:
+  it-user:
+    title: An IT account in every org
+    module: accounts
+    inputs:
+      users:
+        - {email: \"it@{{org.domain}}\", name: Pool IT, password: \"secret:riverside-food-bank/google-service-account\"}
+  named:
+    title: A group named after a secret
+    module: accounts
+    inputs:
+      groups:
+        - {email: \"x@{{org.domain}}\", name: \"{{secrets.riverside}}\"}
+tiers:
+  all: {items: [it-user, named]}
+";
+    env.write("baseline/standard.yaml", standard);
+    let v = env.run(&["validate"]);
+    assert_eq!(v.code, 1, "{v:?}");
+    assert!(
+        v.stderr.contains("riverside-food-bank/google-service-account")
+            && v.stderr.contains(&format!("baseline/standard.yaml:{}", line_of(standard, "it@{{org.domain}}"))),
+        "refused for Hillside at its line: {v:?}"
+    );
+    assert!(
+        v.stderr.contains("only `{{org.domain}}` and `{{org.id}}` may be used")
+            && v.stderr.contains(&format!("baseline/standard.yaml:{}", line_of(standard, "secrets.riverside"))),
+        "{v:?}"
+    );
+    assert!(!v.all().contains("PRIVATE KEY"), "{v:?}");
 }
