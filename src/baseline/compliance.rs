@@ -318,6 +318,11 @@ fn state(item: &Item, org: &Org, plan: &OrgPlan) -> (Option<bool>, String, Optio
             org.standard
                 .origin(path)
                 .is_some_and(|o| o.item == item.name)
+                || org
+                    .standard
+                    .covered
+                    .iter()
+                    .any(|(p, i)| *i == item.name && under(path, p))
                 || item.require.iter().any(|r| {
                     let base = if r.list.is_empty() {
                         format!("modules.{}", item.module)

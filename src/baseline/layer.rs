@@ -67,6 +67,9 @@ pub struct OrgStandard {
     pub exceptions: Vec<Exception>,
     pub origins: Vec<Origin>,
     pub overrides: Vec<Override>,
+    /// Values the org file gives itself that an item asks for too (path, item): a
+    /// change pending there leaves the item unmet as much as one the item gave.
+    pub covered: Vec<(String, String)>,
     /// The org's effective inputs of each module it enables (for requirements).
     pub inputs: std::collections::BTreeMap<String, Value>,
     /// Items the org is excused from, with what they would change were it not: the
@@ -197,7 +200,9 @@ impl Merge<'_> {
     }
 
     fn differs(&mut self, path: String, want: &Value, have: &Value, org: &Node) {
-        if !covers(have, want) {
+        if covers(have, want) {
+            self.standard.covered.push((path, self.item.name.clone()));
+        } else {
             self.standard.overrides.push(Override {
                 item: self.item.name.clone(),
                 path,

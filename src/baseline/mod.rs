@@ -30,6 +30,14 @@ static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
         .unwrap_or_else(|e| panic!("built-in baseline schema is invalid: {e}"))
 });
 
+/// The JSON Schema of a file of the standard, for editors (`steward schema --baseline`).
+pub fn json_schema() -> Value {
+    let mut schema = SCHEMA.to_json_schema();
+    schema["$schema"] = "http://json-schema.org/draft-07/schema#".into();
+    schema["title"] = "Steward: the pool's standard (baseline.yaml)".into();
+    schema
+}
+
 /// A measure the engine takes itself, from any module's health: `healthy`.
 pub const HEALTHY: &str = "healthy";
 

@@ -93,14 +93,17 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: GraphArgs) -> CmdResult {
                 .map(|d| org.resources[g[d]].address.to_string())
                 .collect();
             // Where a value the standard gave comes from.
-            let whence = org.standard.origin(&r.source).map_or_else(String::new, |o| {
-                format!(
-                    "  # the pool's standard: item `{}` (tier `{}`), {}",
-                    o.item,
-                    o.tier,
-                    o.at.cite()
-                )
-            });
+            let whence = org
+                .standard
+                .origin(&r.source)
+                .map_or_else(String::new, |o| {
+                    format!(
+                        "  # the pool's standard: item `{}` (tier `{}`), {}",
+                        o.item,
+                        o.tier,
+                        o.at.cite()
+                    )
+                });
             if deps.is_empty() {
                 println!("  {}{whence}", r.address);
             } else {

@@ -1,5 +1,5 @@
 //! `steward schema`: the JSON Schema of this pool's org files (its modules' inputs
-//! included), or of `steward.yaml`, for editors. Files name theirs on their first line:
+//! included), of `steward.yaml`, or of `baseline.yaml`, for editors. Files name theirs on their first line:
 //! `# yaml-language-server: $schema=../schema/org.schema.json`.
 
 use std::path::PathBuf;
@@ -15,13 +15,18 @@ pub struct SchemaArgs {
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// The schema of `steward.yaml` instead (`schema/steward.schema.json`).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "baseline")]
     pub pool_file: bool,
+    /// The schema of the pool's standard instead, `baseline.yaml` (`schema/baseline.schema.json`).
+    #[arg(long)]
+    pub baseline: bool,
 }
 
 pub fn run(root: &Option<PathBuf>, ui: &Ui, args: SchemaArgs) -> CmdResult {
     let schema = if args.pool_file {
         crate::pool::json_schema()
+    } else if args.baseline {
+        crate::baseline::json_schema()
     } else {
         crate::org::json_schema(&Workspace::open(root, ui)?.catalogue)
     };

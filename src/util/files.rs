@@ -64,9 +64,7 @@ pub enum ReadError {
 /// `baseline.yaml`): it may not be a symbolic link, since a link inside the pool could
 /// point at a secret and a syntax error would quote it. Otherwise as [`read_inside`].
 pub fn read_own(path: &Path, root: &Path, shown: &Path) -> Result<String, ReadError> {
-    let linked = |p: &Path| {
-        std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink())
-    };
+    let linked = |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink());
     if linked(path) || path.parent().is_some_and(|d| d != root && linked(d)) {
         return Err(ReadError::Link {
             path: shown.display().to_string(),

@@ -371,7 +371,14 @@ fn measured_items_an_exception_until_its_day_the_trend_and_the_page() {
     let settings = env.read("steward.yaml")
         + "email:\n  from: Pool IT <it@pool.example>\n  to: [team@pool.example]\n  smtp: {host: 127.0.0.1, port: 2525, security: none}\n";
     env.write("steward.yaml", &settings);
-    let sent = env.run(&["drift", "--no-record", "--email", "--per-org", "--dry-run", "mail"]);
+    let sent = env.run(&[
+        "drift",
+        "--no-record",
+        "--email",
+        "--per-org",
+        "--dry-run",
+        "mail",
+    ]);
     assert!(sent.code == 0 || sent.code == 2, "{sent:?}");
     let mail = std::fs::read_dir(env.path("mail"))
         .expect("mail")
@@ -568,7 +575,10 @@ fn a_hostile_standard_reads_nothing_outside_and_reaches_no_other_org() {
     .expect("symlink");
     let v = env.run(&["validate"]);
     assert_eq!(v.code, 1, "{v:?}");
-    assert!(v.stderr.contains("baseline.yaml is a symbolic link"), "{v:?}");
+    assert!(
+        v.stderr.contains("baseline.yaml is a symbolic link"),
+        "{v:?}"
+    );
     assert!(!v.all().contains("PRIVATE KEY"), "{v:?}");
     std::fs::remove_file(env.path("baseline.yaml")).expect("rm");
     // So is the pool file: its syntax error would quote what it links to.
@@ -580,7 +590,10 @@ fn a_hostile_standard_reads_nothing_outside_and_reaches_no_other_org() {
     .expect("symlink");
     let v = env.run(&["validate"]);
     assert_eq!(v.code, 1, "{v:?}");
-    assert!(v.stderr.contains("steward.yaml is a symbolic link"), "{v:?}");
+    assert!(
+        v.stderr.contains("steward.yaml is a symbolic link"),
+        "{v:?}"
+    );
     assert!(!v.all().contains("PRIVATE KEY"), "{v:?}");
     std::fs::remove_file(env.path("steward.yaml")).expect("rm");
     std::fs::rename(env.path("pool.yaml"), env.path("steward.yaml")).expect("mv");
@@ -589,12 +602,18 @@ fn a_hostile_standard_reads_nothing_outside_and_reaches_no_other_org() {
     let mut laughs = String::from("l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
     for i in 1..10 {
         let prev = format!("*l{}", i - 1);
-        laughs.push_str(&format!("l{i}: &l{i} [{}]\n", [prev.as_str(); 10].join(", ")));
+        laughs.push_str(&format!(
+            "l{i}: &l{i} [{}]\n",
+            [prev.as_str(); 10].join(", ")
+        ));
     }
     env.write("baseline/laughs.yaml", &laughs);
     let v = env.run(&["validate"]);
     assert_eq!(v.code, 1, "{v:?}");
-    assert!(v.stderr.contains("aliases expand this document beyond"), "{v:?}");
+    assert!(
+        v.stderr.contains("aliases expand this document beyond"),
+        "{v:?}"
+    );
     std::fs::remove_file(env.path("baseline/laughs.yaml")).expect("rm");
 
     // Another org's secret as every org's password, and a placeholder that is not one
@@ -620,14 +639,51 @@ tiers:
     let v = env.run(&["validate"]);
     assert_eq!(v.code, 1, "{v:?}");
     assert!(
-        v.stderr.contains("riverside-food-bank/google-service-account")
-            && v.stderr.contains(&format!("baseline/standard.yaml:{}", line_of(standard, "it@{{org.domain}}"))),
+        v.stderr
+            .contains("riverside-food-bank/google-service-account")
+            && v.stderr.contains(&format!(
+                "baseline/standard.yaml:{}",
+                line_of(standard, "it@{{org.domain}}")
+            )),
         "refused for Hillside at its line: {v:?}"
     );
     assert!(
-        v.stderr.contains("only `{{org.domain}}` and `{{org.id}}` may be used")
-            && v.stderr.contains(&format!("baseline/standard.yaml:{}", line_of(standard, "secrets.riverside"))),
+        v.stderr
+            .contains("only `{{org.domain}}` and `{{org.id}}` may be used")
+            && v.stderr.contains(&format!(
+                "baseline/standard.yaml:{}",
+                line_of(standard, "secrets.riverside")
+            )),
         "{v:?}"
     );
     assert!(!v.all().contains("PRIVATE KEY"), "{v:?}");
+}
+
+/// An item the org file already says is met only once it is applied: a value the org
+/// gives itself, not yet live, leaves the item unmet with the command that fixes it.
+#[test]
+fn an_item_the_org_file_says_is_not_met_until_it_is_applied() {
+    let mut env = Env::examples();
+    env.start_lab(&[]);
+    env.write("baseline.yaml", STANDARD);
+    let (code, before) = view(&env, None, &["--no-record"]);
+    assert_eq!(code, 2, "{before}");
+    let c = cell(&before, "riverside-food-bank", "org-units");
+    assert_eq!(c["status"], "fails", "{c}");
+    assert!(
+        c["detail"].as_str().is_some_and(
+            |d| d.contains("not applied yet") && d.contains("+ google_org_unit[/Staff]")
+        ),
+        "{c}"
+    );
+    assert_eq!(
+        c["fix"], "steward apply orgs/riverside-food-bank.yaml",
+        "{c}"
+    );
+    assert_eq!(env.run(&["apply", "--yes"]).code, 0);
+    let (_, after) = view(&env, None, &["--no-record"]);
+    assert_eq!(
+        cell(&after, "riverside-food-bank", "org-units")["status"],
+        "meets"
+    );
 }

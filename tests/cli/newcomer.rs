@@ -167,6 +167,7 @@ fn the_committed_schemas_are_not_stale() {
     for (args, file) in [
         (&["schema"][..], "schema/org.schema.json"),
         (&["schema", "--pool-file"][..], "schema/steward.schema.json"),
+        (&["schema", "--baseline"][..], "schema/baseline.schema.json"),
     ] {
         let run = std::process::Command::new(crate::support::BIN)
             .args(["--root"])
@@ -205,6 +206,10 @@ fn the_quick_start_runs_as_written() {
         "2 org file(s) valid.",
         "Apply: 23 done, 0 failed, 0 skipped.",
         "(exit 0: no changes)",
+        // The pool's standard, measured in the lab's accounts.
+        "== steward baseline",
+        "[FAILS] two-step: Every active account uses 2-step verification",
+        "[meets] staff-org-unit: Staff have an org unit of their own",
         // Wi-Fi on the lab's UniFi controller, one site per org.
         "== steward plan (UniFi)",
         "+ unifi_site[riverside-food-bank]",
