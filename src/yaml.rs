@@ -68,6 +68,19 @@ pub struct SyntaxError {
     pub span: Span,
 }
 
+impl SyntaxError {
+    /// The diagnostic for it, at its place in `file`.
+    pub fn problem(&self, file: &std::sync::Arc<crate::diag::SourceFile>) -> crate::diag::Problem {
+        crate::diag::Problem::at(
+            "yaml",
+            file,
+            self.span,
+            format!("YAML syntax error: {}", self.message),
+            "here",
+        )
+    }
+}
+
 impl Node {
     pub fn as_str(&self) -> Option<&str> {
         match &self.kind {

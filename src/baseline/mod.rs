@@ -180,18 +180,7 @@ pub fn files(root: &Path) -> Vec<PathBuf> {
     if single.is_file() {
         out.push(single);
     }
-    if let Ok(entries) = std::fs::read_dir(root.join(DIR)) {
-        let mut more: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.extension().is_some_and(|e| e == "yaml" || e == "yml")
-                    && p.file_name()
-                        .is_some_and(|n| !n.to_string_lossy().starts_with('.'))
-            })
-            .collect();
-        more.sort();
-        out.extend(more);
-    }
+    out.extend(crate::util::yaml_files(&root.join(DIR)).unwrap_or_default());
     out
 }
 
@@ -222,13 +211,7 @@ pub fn load(
         let node = match crate::yaml::parse(file.text()) {
             Ok(n) => n,
             Err(e) => {
-                problems.push(Problem::at(
-                    "yaml",
-                    &file,
-                    e.span,
-                    format!("YAML syntax error: {}", e.message),
-                    "here",
-                ));
+                problems.push(e.problem(&file));
                 continue;
             }
         };

@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::compliance::{ItemInfo, OrgRow, Status};
+/// The formats, as the drift report has them.
+pub use crate::drift::render::Format;
 
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -83,14 +85,6 @@ pub struct Report {
     pub totals: Totals,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trend: Option<Trend>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Text,
-    Markdown,
-    Html,
-    Json,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -104,6 +104,17 @@ impl SqliteHistory {
 }
 
 impl SqliteHistory {
+    /// A transaction that reads the last state and writes this run's as one: SQLite
+    /// makes other runs wait.
+    fn immediate(&mut self) -> Result<rusqlite::Transaction<'_>, HistoryError> {
+        self.conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|source| HistoryError::Sqlite {
+                path: self.path.clone(),
+                source,
+            })
+    }
+
     /// Marks each cell with its status at the org's last recorded view when it was
     /// another, and returns the totals of those last views (the trend); then records
     /// this view unless `record` is false. Orgs that could not be checked are not
@@ -120,10 +131,7 @@ impl SqliteHistory {
             path: path.clone(),
             source,
         };
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sql)?;
+        let tx = self.immediate()?;
         // Views are numbered: two in the same second are still told apart.
         let view: i64 = tx
             .query_row(
@@ -222,10 +230,7 @@ impl HistoryStore for SqliteHistory {
             path: path.clone(),
             source,
         };
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sql)?;
+        let tx = self.immediate()?;
         tx.execute("INSERT INTO runs (at) VALUES (?1)", params![at])
             .map_err(sql)?;
         let run = tx.last_insert_rowid();

@@ -60,13 +60,7 @@ pub fn load_text(
     let root = match yaml::parse(file.text()) {
         Ok(r) => r,
         Err(e) => {
-            problems.push(Problem::at(
-                "yaml",
-                &file,
-                e.span,
-                format!("YAML syntax error: {}", e.message),
-                "here",
-            ));
+            problems.push(e.problem(&file));
             return Err(problems);
         }
     };

@@ -125,16 +125,7 @@ pub fn id_from_path(path: &Path) -> String {
 
 /// Every org file in `orgs/`, sorted by name.
 pub fn discover(pool: &Pool) -> std::io::Result<Vec<PathBuf>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(pool.orgs_dir())?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.extension().is_some_and(|e| e == "yaml" || e == "yml")
-                && p.file_name()
-                    .is_some_and(|n| !n.to_string_lossy().starts_with('.'))
-        })
-        .collect();
-    files.sort();
-    Ok(files)
+    crate::util::yaml_files(&pool.orgs_dir())
 }
 
 /// Loads many org files on all cores; each org's problems are kept apart so one bad

@@ -380,13 +380,7 @@ fn measured_items_an_exception_until_its_day_the_trend_and_the_page() {
         "mail",
     ]);
     assert!(sent.code == 0 || sent.code == 2, "{sent:?}");
-    let mail = std::fs::read_dir(env.path("mail"))
-        .expect("mail")
-        .flatten()
-        .find(|e| e.file_name().to_string_lossy().contains("riverside"))
-        .map(|e| std::fs::read_to_string(e.path()).expect("read"))
-        .expect("the org's own report");
-    let mail = mail.replace("=\r\n", "").replace("=\n", "");
+    let mail = crate::support::org_mail(&env, "mail", "riverside");
     assert!(
         mail.contains("the pool's standard (tier standard): 4 of 4 met")
             && mail.contains("- [meets] Every active account uses 2-step verification: all 4 active account(s) use 2-step verification"),
@@ -567,36 +561,26 @@ fn a_hostile_standard_reads_nothing_outside_and_reaches_no_other_org() {
     let secret = env.read("secrets/riverside-food-bank/google-service-account");
     assert!(secret.contains("PRIVATE KEY"), "lab key made");
 
-    // A link to a secret.
-    std::os::unix::fs::symlink(
-        env.path("secrets/riverside-food-bank/google-service-account"),
-        env.path("baseline.yaml"),
-    )
-    .expect("symlink");
-    let v = env.run(&["validate"]);
-    assert_eq!(v.code, 1, "{v:?}");
-    assert!(
-        v.stderr.contains("baseline.yaml is a symbolic link"),
-        "{v:?}"
-    );
-    assert!(!v.all().contains("PRIVATE KEY"), "{v:?}");
-    std::fs::remove_file(env.path("baseline.yaml")).expect("rm");
-    // So is the pool file: its syntax error would quote what it links to.
-    std::fs::rename(env.path("steward.yaml"), env.path("pool.yaml")).expect("mv");
-    std::os::unix::fs::symlink(
-        env.path("secrets/riverside-food-bank/google-service-account"),
-        env.path("steward.yaml"),
-    )
-    .expect("symlink");
-    let v = env.run(&["validate"]);
-    assert_eq!(v.code, 1, "{v:?}");
-    assert!(
-        v.stderr.contains("steward.yaml is a symbolic link"),
-        "{v:?}"
-    );
-    assert!(!v.all().contains("PRIVATE KEY"), "{v:?}");
-    std::fs::remove_file(env.path("steward.yaml")).expect("rm");
-    std::fs::rename(env.path("pool.yaml"), env.path("steward.yaml")).expect("mv");
+    // A link to a secret, as the standard or as the pool file: refused by name, never
+    // quoted (a syntax error would show what it links to).
+    for file in ["baseline.yaml", "steward.yaml"] {
+        let kept = env.path(&format!("{file}.kept"));
+        let _ = std::fs::rename(env.path(file), &kept);
+        std::os::unix::fs::symlink(
+            env.path("secrets/riverside-food-bank/google-service-account"),
+            env.path(file),
+        )
+        .expect("symlink");
+        let v = env.run(&["validate"]);
+        assert_eq!(v.code, 1, "{v:?}");
+        assert!(
+            v.stderr.contains(&format!("{file} is a symbolic link")),
+            "{v:?}"
+        );
+        assert!(!v.all().contains("PRIVATE KEY"), "{v:?}");
+        std::fs::remove_file(env.path(file)).expect("rm");
+        let _ = std::fs::rename(&kept, env.path(file));
+    }
 
     // An alias bomb, in baseline/.
     let mut laughs = String::from("l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");

@@ -325,13 +325,7 @@ fn the_weekly_report_lists_who_starts_and_who_leaves_in_the_next_two_weeks() {
         ],
     );
     assert!(sent.code == 0 || sent.code == 2, "{sent:?}");
-    let mail = std::fs::read_dir(env.path("mail"))
-        .expect("mail")
-        .flatten()
-        .find(|e| e.file_name().to_string_lossy().contains("harbour"))
-        .map(|e| std::fs::read_to_string(e.path()).expect("read"))
-        .expect("the org's own report");
-    let text = mail.replace("=\r\n", "").replace("=\n", "");
+    let text = crate::support::org_mail(&env, "mail", "harbour");
     assert!(
         text.contains("2027-02-15: Sam Lowe (sam@harbour.org) leaves (last day 2027-02-14)"),
         "{text}"

@@ -188,13 +188,7 @@ fn an_access_point_offline_is_unhealthy_in_the_weekly_report_of_its_org_only() {
     );
     let sent = env.run(&["drift", "--email", "--per-org", "--dry-run", "mail"]);
     assert_eq!(sent.code, 2, "findings: {sent:?}");
-    let alpha_mail = std::fs::read_dir(env.path("mail"))
-        .expect("mail")
-        .flatten()
-        .find(|e| e.file_name().to_string_lossy().contains("alpha"))
-        .map(|e| std::fs::read_to_string(e.path()).expect("read"))
-        .expect("alpha's report");
-    let text = alpha_mail.replace("=\r\n", "").replace("=\n", "");
+    let text = crate::support::org_mail(&env, "mail", "alpha");
     for finding in [
         "`Hall AP` (74:83:c2:00:00:11) is offline",
         "waiting to be adopted",

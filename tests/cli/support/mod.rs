@@ -553,3 +553,15 @@ pub fn fits_widths(page: &str, probe: &std::path::Path) -> Vec<String> {
     }
     doms
 }
+
+/// The drift e-mail `drift --email --dry-run DIR` wrote for one org (its file name has
+/// the org id), with quoted-printable soft line breaks undone.
+pub fn org_mail(env: &Env, dir: &str, org: &str) -> String {
+    let mail = std::fs::read_dir(env.path(dir))
+        .expect("mail folder")
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().contains(org))
+        .map(|e| std::fs::read_to_string(e.path()).expect("read"))
+        .unwrap_or_else(|| panic!("no mail for {org} in {dir}"));
+    mail.replace("=\r\n", "").replace("=\n", "")
+}
