@@ -100,6 +100,12 @@ pub fn files(pool: &str, ci: Ci) -> Result<Vec<(PathBuf, String)>, InitError> {
     let mut out: Vec<(PathBuf, String)> = vec![
         ("steward.yaml".into(), pool_file(pool)),
         ("orgs/example-org.yaml".into(), EXAMPLE_ORG.to_string()),
+        // The pool's standard, as this repository has it: measures and requirements a
+        // pool starts from (README: The pool's standard).
+        (
+            "baseline.yaml".into(),
+            include_str!("../baseline.yaml").to_string(),
+        ),
         (".gitignore".into(), GITIGNORE.to_string()),
         ("README.md".into(), readme(pool, ci)),
     ];
@@ -145,6 +151,10 @@ pub fn init(dir: &Path, pool: Option<&str>, ci: Ci) -> Result<(String, usize), I
             PathBuf::from(POOL_SCHEMA_FILE),
             pretty(crate::pool::json_schema()),
         ),
+        (
+            PathBuf::from(BASELINE_SCHEMA_FILE),
+            pretty(crate::baseline::json_schema()),
+        ),
     ];
     write(dir, &schemas)?;
     files.extend(schemas);
@@ -153,8 +163,10 @@ pub fn init(dir: &Path, pool: Option<&str>, ci: Ci) -> Result<(String, usize), I
 
 /// Where a pool keeps its org files' JSON Schema (`steward schema --out`)...
 pub const SCHEMA_FILE: &str = "schema/org.schema.json";
-/// ...and that of `steward.yaml` (`steward schema --pool-file --out`).
+/// ...that of `steward.yaml` (`steward schema --pool-file --out`)...
 pub const POOL_SCHEMA_FILE: &str = "schema/steward.schema.json";
+/// ...and that of `baseline.yaml` (`steward schema --baseline --out`).
+pub const BASELINE_SCHEMA_FILE: &str = "schema/baseline.schema.json";
 
 /// A pool id from a folder name: `My Pool` is `my-pool`.
 fn id_from_folder(dir: &Path) -> String {
@@ -278,6 +290,9 @@ steward validate && steward plan && steward apply && steward plan\n\
 \n\
 - A new member: copy `orgs/example-org.yaml` to `orgs/<id>.yaml` (the id is the file\n\
 \x20 name), fill it in, `steward validate`, open a pull request; the plan is its review.\n\
+- The pool's standard is `baseline.yaml`: items every org of a tier gets or is held\n\
+\x20 to, with dated exceptions in org files. `steward baseline` shows each org against\n\
+\x20 it (`--format html --out standard.html` for a page to publish).\n\
 - Secrets never go into git: `secrets/` and `.steward/` are ignored.\n\
 - Editors check org files with `schema/org.schema.json` and `steward.yaml` with\n\
 \x20 `schema/steward.schema.json` (each file's first line names its schema); after\n\

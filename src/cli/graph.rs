@@ -98,7 +98,7 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: GraphArgs) -> CmdResult {
                 .origin(&r.source)
                 .map_or_else(String::new, |o| {
                     format!(
-                        "  # the pool's standard: item `{}` (tier `{}`), {}",
+                        "  # the pool's standard: item `{}`, tier `{}`, {}",
                         o.item,
                         o.tier,
                         o.at.cite()

@@ -111,7 +111,7 @@ fn a_change_to_the_standard_plans_where_it_reaches_citing_its_line_pilot_tier_fi
     let line = line_of(STANDARD, "org_units: [/Staff, /Volunteers]");
     assert!(
         plan.stdout.contains(&format!(
-            "+ google_org_unit[/Volunteers] (the pool's standard: item `org-units` (tier `standard`))  # baseline.yaml:{line}"
+            "+ google_org_unit[/Volunteers] (the pool's standard: item `org-units`, tier `standard`)  # baseline.yaml:{line}"
         )),
         "{plan:?}"
     );
@@ -139,7 +139,7 @@ fn a_change_to_the_standard_plans_where_it_reaches_citing_its_line_pilot_tier_fi
     let entry = line_of(&pilot, "- email: \"pool-it@{{org.domain}}\"");
     assert!(
         changed.stdout.contains(&format!(
-            "+ google_group[pool-it@hillsideyouth.org] (the pool's standard: item `it-group` (tier `pilot`))  # baseline.yaml:{entry}"
+            "+ google_group[pool-it@hillsideyouth.org] (the pool's standard: item `it-group`, tier `pilot`)  # baseline.yaml:{entry}"
         )) && changed
             .stdout
             .contains("+ google_member[pool-it@hillsideyouth.org/alex@pool-it.example]"),
@@ -173,7 +173,7 @@ fn a_change_to_the_standard_plans_where_it_reaches_citing_its_line_pilot_tier_fi
     );
     assert!(
         plan.stdout
-            .contains("+ google_group[pool-it@riversidefood.org] (the pool's standard: item `it-group` (tier `standard`))"),
+            .contains("+ google_group[pool-it@riversidefood.org] (the pool's standard: item `it-group`, tier `standard`)"),
         "{plan:?}"
     );
     assert!(

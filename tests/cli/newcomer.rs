@@ -35,6 +35,15 @@ fn init_writes_a_pool_that_validates_plans_and_applies_against_the_lab() {
     assert_eq!(apply.code, 0, "{apply:?}");
     let again = env.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(again.code, 0, "{again:?}");
+    // The pool's standard it starts with, measured in the lab's accounts.
+    let standard = env.run(&["baseline"]);
+    assert_eq!(standard.code, 2, "{standard:?}");
+    assert!(
+        standard
+            .stdout
+            .contains("[FAILS] two-step: Every active account uses 2-step verification"),
+        "{standard:?}"
+    );
     // The secrets and state the run wrote are git-ignored.
     assert!(
         env.path("secrets/example-org/google-service-account")
@@ -160,6 +169,21 @@ fn editors_check_org_files_with_the_schema_init_writes() {
     assert!(found.iter().any(|(_, m)| m.contains("googel")), "{found:?}");
     let (ok, said) = check_jsonschema(&env, "schema/steward.schema.json", "steward.yaml");
     assert!(!ok && said.contains("googel"), "{said}");
+    // And the pool's standard.
+    assert_eq!(
+        env.run(&["schema", "--baseline"]).stdout,
+        env.read("schema/baseline.schema.json")
+    );
+    let (ok, said) = check_jsonschema(&env, "schema/baseline.schema.json", "baseline.yaml");
+    assert!(ok, "{said}");
+    assert_eq!(language_server(&env, "baseline.yaml"), vec![]);
+    let standard = env.read("baseline.yaml");
+    env.write(
+        "baseline.yaml",
+        &standard.replace("    measure: two_step", "    mesure: two_step"),
+    );
+    let (ok, said) = check_jsonschema(&env, "schema/baseline.schema.json", "baseline.yaml");
+    assert!(!ok && said.contains("mesure"), "{said}");
 }
 
 #[test]
