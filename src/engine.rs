@@ -8,7 +8,7 @@ use std::sync::Arc;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use petgraph::graph::NodeIndex;
 
-use crate::graph::{DepGraph, Outcome, walk};
+use crate::graph::{DepGraph, Outcome, walk_batched};
 use crate::org::Org;
 use crate::plan::{self, Action, Change, OrgPlan, Plan, Summary};
 use crate::pool::Pool;
@@ -276,30 +276,58 @@ impl Engine {
         let graph = change_graph(&op.changes);
         let changes: Arc<Vec<Change>> = Arc::new(op.changes.clone());
         let providers = Arc::new(self.providers.clone());
-        let outcomes = walk(&graph, self.parallelism, |node: NodeIndex| {
-            let sessions = sessions.clone();
-            let ctx = ctx.clone();
-            let changes = changes.clone();
-            let bar = bar.clone();
-            let providers = providers.clone();
-            async move {
-                let change = &changes[node.index()];
-                bar.set_message(format!("{} {}", change.action.symbol(), change.address));
-                let name = change.address.kind.provider();
-                let r = match (
-                    providers.iter().find(|p| p.name() == name),
-                    sessions.get(name),
-                ) {
-                    (Some(p), Some(session)) => p
-                        .apply(session, &ctx, change)
-                        .await
-                        .map_err(|e| e.to_string()),
-                    _ => Err(format!("the org has nothing connected for {name}")),
-                };
-                bar.inc(1);
-                r
-            }
-        })
+        // Changes one provider can carry out together (one host's, ready at once) go
+        // as one batch: a round trip for them all instead of one each.
+        let batch_key = |node: NodeIndex| {
+            let change = &changes[node.index()];
+            let name = change.address.kind.provider();
+            let p = providers.iter().find(|p| p.name() == name)?;
+            p.batch_key(org, change).map(|k| (name, k))
+        };
+        let outcomes = walk_batched(
+            &graph,
+            self.parallelism,
+            batch_key,
+            |nodes: Vec<NodeIndex>| {
+                let sessions = sessions.clone();
+                let ctx = ctx.clone();
+                let changes = changes.clone();
+                let bar = bar.clone();
+                let providers = providers.clone();
+                async move {
+                    let batch: Vec<Change> =
+                        nodes.iter().map(|n| changes[n.index()].clone()).collect();
+                    let first = &batch[0];
+                    bar.set_message(match batch.len() {
+                        1 => format!("{} {}", first.action.symbol(), first.address),
+                        n => format!(
+                            "{} {} and {} more",
+                            first.action.symbol(),
+                            first.address,
+                            n - 1
+                        ),
+                    });
+                    let name = first.address.kind.provider();
+                    let results: Vec<Result<(), String>> = match (
+                        providers.iter().find(|p| p.name() == name),
+                        sessions.get(name),
+                    ) {
+                        (Some(p), Some(session)) => p
+                            .apply_batch(session, &ctx, &batch)
+                            .await
+                            .into_iter()
+                            .map(|r| r.map_err(|e| e.to_string()))
+                            .collect(),
+                        _ => batch
+                            .iter()
+                            .map(|_| Err(format!("the org has nothing connected for {name}")))
+                            .collect(),
+                    };
+                    bar.inc(batch.len() as u64);
+                    results
+                }
+            },
+        )
         .await;
         let results = outcomes
             .into_iter()

@@ -81,6 +81,40 @@ where
     Fut: Future<Output = Result<(), E>> + Send + 'static,
     E: Send + 'static,
 {
+    walk_batched(
+        g,
+        parallelism,
+        |_| None::<()>,
+        |nodes: Vec<NodeIndex>| {
+            let futs: Vec<Fut> = nodes.iter().map(|n| f(*n)).collect();
+            async move {
+                let mut out = Vec::with_capacity(futs.len());
+                for fut in futs {
+                    out.push(fut.await);
+                }
+                out
+            }
+        },
+    )
+    .await
+}
+
+/// As [`walk`], but nodes that are ready at the same moment and share a `key` are
+/// given to `f` together, as one operation (one host's changes in one round trip);
+/// `f` returns a result for each, in their order. Nodes without a key go alone.
+pub async fn walk_batched<N, E, K, KF, F, Fut>(
+    g: &DepGraph<N>,
+    parallelism: usize,
+    key: KF,
+    f: F,
+) -> Vec<Outcome<E>>
+where
+    K: Ord,
+    KF: Fn(NodeIndex) -> Option<K>,
+    F: Fn(Vec<NodeIndex>) -> Fut,
+    Fut: Future<Output = Vec<Result<(), E>>> + Send + 'static,
+    E: Send + 'static,
+{
     let n = g.node_count();
     let mut outcome: Vec<Option<Outcome<E>>> = (0..n).map(|_| None).collect();
     let mut waiting: Vec<usize> = g
@@ -92,43 +126,62 @@ where
         .filter(|i| waiting[i.index()] == 0)
         .collect();
     let limit = Arc::new(Semaphore::new(parallelism.max(1)));
-    let mut running: JoinSet<(NodeIndex, Result<(), E>)> = JoinSet::new();
+    type Done<E> = Vec<(NodeIndex, Result<(), E>)>;
+    let mut running: JoinSet<Done<E>> = JoinSet::new();
 
     loop {
+        // What is ready now, in batches: by key, in the order first seen.
+        let mut batches: Vec<Vec<NodeIndex>> = Vec::new();
+        let mut keyed: std::collections::BTreeMap<K, usize> = std::collections::BTreeMap::new();
         while let Some(node) = ready.pop_front() {
-            let fut = f(node);
+            match key(node) {
+                Some(k) => match keyed.get(&k) {
+                    Some(b) => batches[*b].push(node),
+                    None => {
+                        keyed.insert(k, batches.len());
+                        batches.push(vec![node]);
+                    }
+                },
+                None => batches.push(vec![node]),
+            }
+        }
+        for nodes in batches {
+            let fut = f(nodes.clone());
             let limit = limit.clone();
             running.spawn(async move {
                 let _permit = limit.acquire_owned().await;
-                (node, fut.await)
+                let results = fut.await;
+                nodes.into_iter().zip(results).collect()
             });
         }
         let Some(joined) = running.join_next().await else {
             break;
         };
-        let Ok((node, result)) = joined else {
+        let Ok(done) = joined else {
             // A panicking task is a bug; its dependents simply never become ready and are
             // reported as skipped below.
             continue;
         };
-        match result {
-            Ok(()) => {
-                outcome[node.index()] = Some(Outcome::Done);
-                for next in g.neighbors_directed(node, Direction::Outgoing) {
-                    waiting[next.index()] -= 1;
-                    if waiting[next.index()] == 0 && outcome[next.index()].is_none() {
-                        ready.push_back(next);
+        for (node, result) in done {
+            match result {
+                Ok(()) => {
+                    outcome[node.index()] = Some(Outcome::Done);
+                    for next in g.neighbors_directed(node, Direction::Outgoing) {
+                        waiting[next.index()] -= 1;
+                        if waiting[next.index()] == 0 && outcome[next.index()].is_none() {
+                            ready.push_back(next);
+                        }
                     }
                 }
-            }
-            Err(e) => {
-                outcome[node.index()] = Some(Outcome::Failed(e));
-                let mut stack: Vec<NodeIndex> =
-                    g.neighbors_directed(node, Direction::Outgoing).collect();
-                while let Some(down) = stack.pop() {
-                    if outcome[down.index()].is_none() {
-                        outcome[down.index()] = Some(Outcome::Skipped(node));
-                        stack.extend(g.neighbors_directed(down, Direction::Outgoing));
+                Err(e) => {
+                    outcome[node.index()] = Some(Outcome::Failed(e));
+                    let mut stack: Vec<NodeIndex> =
+                        g.neighbors_directed(node, Direction::Outgoing).collect();
+                    while let Some(down) = stack.pop() {
+                        if outcome[down.index()].is_none() {
+                            outcome[down.index()] = Some(Outcome::Skipped(node));
+                            stack.extend(g.neighbors_directed(down, Direction::Outgoing));
+                        }
                     }
                 }
             }
@@ -197,5 +250,50 @@ mod tests {
         let pos = |n| order.iter().position(|x| *x == n);
         assert!(pos("a") < pos("b"));
         assert_eq!(pos("c"), None);
+    }
+
+    #[tokio::test]
+    async fn nodes_ready_together_with_one_key_go_as_one_batch() {
+        // p1, p2 (host a) and p3 (host b) first; q1, q2 (host a) need p1; r needs q1.
+        let mut g: DepGraph<(&str, Option<&str>)> = DiGraph::new();
+        let p1 = g.add_node(("p1", Some("a")));
+        g.add_node(("p2", Some("a")));
+        g.add_node(("p3", Some("b")));
+        let q1 = g.add_node(("q1", Some("a")));
+        let q2 = g.add_node(("q2", Some("a")));
+        let r = g.add_node(("r", None));
+        g.add_edge(p1, q1, ());
+        g.add_edge(p1, q2, ());
+        g.add_edge(q1, r, ());
+        let batches = Arc::new(Mutex::new(Vec::new()));
+        let weights: Vec<(&str, Option<&str>)> = g.node_weights().copied().collect();
+        let out = walk_batched(
+            &g,
+            4,
+            |i| weights[i.index()].1,
+            |nodes: Vec<NodeIndex>| {
+                let names: Vec<&str> = nodes.iter().map(|n| weights[n.index()].0).collect();
+                let batches = batches.clone();
+                async move {
+                    let results = names
+                        .iter()
+                        .map(|n| if *n == "q1" { Err("boom") } else { Ok(()) })
+                        .collect();
+                    batches.lock().expect("lock").push(names);
+                    results
+                }
+            },
+        )
+        .await;
+        let mut batches = batches.lock().expect("lock").clone();
+        batches.iter_mut().for_each(|b| b.sort());
+        batches.sort();
+        assert_eq!(
+            batches,
+            vec![vec!["p1", "p2"], vec!["p3"], vec!["q1", "q2"]]
+        );
+        assert_eq!(out[q1.index()], Outcome::Failed("boom"));
+        assert_eq!(out[q2.index()], Outcome::Done);
+        assert_eq!(out[r.index()], Outcome::Skipped(q1));
     }
 }

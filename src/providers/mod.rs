@@ -219,6 +219,30 @@ pub trait Provider: Send + Sync {
         change: &'a Change,
     ) -> BoxFuture<'a, Result<(), ProviderError>>;
 
+    /// Changes it carries out together: changes of one org that are ready at the same
+    /// moment and have the same key (one host's) go to [`Provider::apply_batch`] at once.
+    /// `None`, the default: one at a time.
+    fn batch_key(&self, _org: &Org, _change: &Change) -> Option<String> {
+        None
+    }
+
+    /// Carries out changes that share a [`Provider::batch_key`], returning a result for
+    /// each in their order. By default one after another with [`Provider::apply`].
+    fn apply_batch<'a>(
+        &'a self,
+        session: &'a Session,
+        ctx: &'a ApplyCtx,
+        changes: &'a [Change],
+    ) -> BoxFuture<'a, Vec<Result<(), ProviderError>>> {
+        Box::pin(async move {
+            let mut out = Vec::with_capacity(changes.len());
+            for c in changes {
+                out.push(self.apply(session, ctx, c).await);
+            }
+            out
+        })
+    }
+
     /// Its request counts, for `--stats`; `None` when it did nothing worth a line.
     fn stats(&self) -> Option<String>;
 
@@ -312,6 +336,16 @@ pub enum ProviderError {
 }
 
 impl ProviderError {
+    /// The same error again, for each change of a batch it fails.
+    pub fn clone_kept(&self) -> ProviderError {
+        match self {
+            ProviderError::Config(m) => ProviderError::Config(m.clone()),
+            ProviderError::Refused(m) => ProviderError::Refused(m.clone()),
+            ProviderError::Remote(m) => ProviderError::Remote(m.clone()),
+            ProviderError::Internal(m) => ProviderError::Internal(m.clone()),
+        }
+    }
+
     pub fn who(&self) -> Who {
         match self {
             ProviderError::Config(_) => Who::Config,

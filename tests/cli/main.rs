@@ -6,6 +6,7 @@ mod support;
 mod accounts;
 
 mod backups;
+mod bare;
 mod baseline;
 mod changes;
 mod ci_workflows;

@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::shell::quote;
-use super::{HostFacts, HostRead, MARK, NAME, OnSite, SshError, Step, host_name_id};
+use super::{Conn, HostFacts, HostRead, MARK, NAME, OnSite, SshError, Step, host_name_id};
 use crate::resource::{Attrs, Kind, KindSpec, Reference, Resource};
 
 pub const APT_PACKAGE: Kind = Kind::of(&SPEC);
@@ -65,16 +65,117 @@ impl OnSite for Apt {
     }
 
     fn apply(&self, step: &Step<'_>) -> Result<(), SshError> {
-        let name = step.want.str("name");
-        step.conn
-            .check(
-                &format!("apt-get install {name}"),
-                &format!(
-                    "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends {}",
-                    quote(name)
-                ),
-                b"",
-            )
-            .map(|_| ())
+        install(step.conn, &[step.want.str("name")])
+    }
+}
+
+/// Exit statuses of the install script for what apt alone would say less clearly.
+const HELD: i32 = 90;
+const INTERRUPTED: i32 = 91;
+const UNREACHABLE: i32 = 92;
+const UNKNOWN: i32 = 93;
+
+/// How long apt waits for another apt or dpkg (an unattended upgrade) to let go of
+/// its lock before giving up.
+const LOCK_WAIT_SECS: u32 = 300;
+
+/// The script that installs `packages` in one apt transaction, without a question:
+/// a held package or a dpkg interrupted by someone else is refused before anything
+/// changes; package lists are read when a package has none, and again once when the
+/// ones read are out of date.
+pub fn install_script(packages: &[&str]) -> String {
+    let names: Vec<String> = packages.iter().map(|p| quote(p)).collect();
+    let names = names.join(" ");
+    format!(
+        "export LC_ALL=C DEBIAN_FRONTEND=noninteractive\n\
+         held=$(apt-mark showhold {names} 2>/dev/null | tr '\\n' ' ')\n\
+         if [ -n \"$held\" ]; then echo \"$held\"; exit {HELD}; fi\n\
+         audit=$(dpkg --audit 2>/dev/null | sed -n 's/^ \\([^ ]*\\) .*/\\1/p' | sort -u | tr '\\n' ' ')\n\
+         if [ -n \"$audit\" ]; then echo \"$audit\"; exit {INTERRUPTED}; fi\n\
+         update() {{\n\
+         \x20 i=0\n\
+         \x20 until out=$(apt-get update -q --error-on=any 2>&1); do\n\
+         \x20   i=$((i + 1))\n\
+         \x20   case $out in *'Could not get lock'*) [ $i -lt {LOCK_WAIT_SECS} ] && sleep 1 && continue ;; esac\n\
+         \x20   echo \"$out\" | grep -E '^(E|W|Err):' | head -5; exit {UNREACHABLE}\n\
+         \x20 done\n\
+         }}\n\
+         for p in {names}; do\n\
+         \x20 apt-cache show \"$p\" >/dev/null 2>&1 || {{ update; break; }}\n\
+         done\n\
+         for p in {names}; do\n\
+         \x20 apt-cache show \"$p\" >/dev/null 2>&1 || {{ echo \"$p\"; exit {UNKNOWN}; }}\n\
+         done\n\
+         install() {{\n\
+         \x20 apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout={LOCK_WAIT_SECS} \\\n\
+         \x20   -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold {names} 2>&1\n\
+         }}\n\
+         out=$(install) && exit 0\n\
+         case $out in\n\
+         \x20 *'Unable to fetch'*|*'404  Not Found'*|*'Failed to fetch'*)\n\
+         \x20   update\n\
+         \x20   out=$(install) && exit 0\n\
+         \x20   case $out in *'Failed to fetch'*|*'Unable to fetch'*) echo \"$out\" | grep -E '^(E|W|Err):' | head -5; exit {UNREACHABLE} ;; esac ;;\n\
+         esac\n\
+         echo \"$out\"\n\
+         exit 1\n"
+    )
+}
+
+/// Installs `packages` on the host in one round trip (see [`install_script`]).
+pub fn install(conn: &Conn, packages: &[&str]) -> Result<(), SshError> {
+    let out = conn.run("sh -s", install_script(packages).as_bytes())?;
+    let host = &conn.host.name;
+    let said = out.text.trim();
+    let message = match out.status {
+        0 => return Ok(()),
+        HELD => format!(
+            "{said} held on {host} (apt-mark hold): Steward does not install over a hold, and installed nothing. If it should be installed, `apt-mark unhold {said}` on {host}, then apply again"
+        ),
+        INTERRUPTED => format!(
+            "an earlier install on {host} was interrupted and left {said} half-configured; Steward does not finish another run's install, and installed nothing. Run `dpkg --configure -a` on {host} (or see `dpkg --audit`), then apply again"
+        ),
+        UNREACHABLE => format!(
+            "{host} could not read its package repository, so nothing was installed: {}. Check the host's apt sources and that the repository answers, then apply again",
+            said.lines().collect::<Vec<_>>().join("; ")
+        ),
+        UNKNOWN => format!(
+            "no package {said} in {host}'s package sources (apt-cache show {said}); nothing was installed. Check the name, or add the source that has it"
+        ),
+        status => {
+            return Err(SshError::Command {
+                host: host.clone(),
+                what: format!("apt-get install {}", packages.join(" ")),
+                status,
+                output: super::conn::tail(&out.text),
+            });
+        }
+    };
+    Err(SshError::Failed {
+        host: host.clone(),
+        message,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_install_script_is_one_valid_shell_script_quoting_every_name() {
+        let script = install_script(&["cups", "odd name'"]);
+        assert!(
+            script.contains("apt-mark showhold cups 'odd name'\\'''"),
+            "{script}"
+        );
+        let out = std::process::Command::new("sh")
+            .args(["-n", "-c", &script])
+            .output()
+            .expect("sh");
+        assert!(
+            out.status.success(),
+            "{}\n{script}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }

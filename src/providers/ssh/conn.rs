@@ -53,7 +53,7 @@ impl Stats {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum SshError {
     #[error("cannot reach {host} ({address}): {message}")]
     Connect {

@@ -7,9 +7,9 @@ use serde_json::{Map, Value, json};
 
 use super::shell::quote;
 use super::{
-    HostFacts, HostRead, MARK, NAME, OnSite, SshError, Step, apt, conn, failed, host_name_id,
+    Conn, HostFacts, HostRead, MARK, NAME, OnSite, SshError, Step, apt, conn, failed, host_name_id,
 };
-use crate::plan::Action;
+use crate::plan::{Action, Change};
 use crate::resource::{Address, Attrs, Kind, KindSpec, Resource};
 
 pub const CUPS_QUEUE: Kind = Kind::of(&SPEC);
@@ -106,46 +106,15 @@ impl OnSite for Cups {
     }
 
     fn apply(&self, step: &Step<'_>) -> Result<(), SshError> {
-        let (conn, want) = (step.conn, step.want);
-        let create = step.change.action == Action::Create;
-        let rebuild = create
-            || step
-                .change
-                .fields
-                .iter()
-                .any(|f| f.name == "uri" || f.name == "driver");
-        let out = conn.run("sh -s", apply_script(want, create, rebuild).as_bytes())?;
-        match out.status {
-            0 => Ok(()),
-            RAW_EXIT => Err(failed(
-                conn,
-                format!(
-                    "the printer at {} did not answer, so CUPS made a raw queue with no driver (lpadmin -m everywhere exits 0 when that happens); {}. Check that the printer is on and reachable from {}, then apply again",
-                    want.str("uri"),
-                    if create {
-                        "the half-made queue was removed"
-                    } else {
-                        "the queue was left as it was"
-                    },
-                    conn.host.name
-                ),
-            )),
-            status => Err(SshError::Command {
-                host: conn.host.name.clone(),
-                what: format!("lpadmin -p {}", want.str("name")),
-                status,
-                output: conn::tail(&out.text),
-            }),
-        }
+        apply_many(step.conn, &[(step.want.clone(), step.change)])
+            .pop()
+            .unwrap_or_else(|| Err(failed(step.conn, "no result for the queue".into())))
     }
 }
 
 /// What CUPS calls a queue whose printer did not answer when it was made: lpadmin
 /// then quietly makes a raw queue (no driver) and exits 0.
 pub const RAW_MODEL: &str = "Local Raw Printer";
-
-/// Exit status of the apply script when lpadmin fell back to a raw queue.
-pub const RAW_EXIT: i32 = 97;
 
 /// How long cupsd may take to fetch a printer's capabilities, in tenths of a second.
 const RAW_WAIT_TENTHS: u32 = 300;
@@ -325,29 +294,42 @@ pub fn live_attrs(
     a
 }
 
-/// The script that makes a queue look like `want`. `create`: the queue is new (and is
-/// removed again if CUPS could not reach the printer).
-pub fn apply_script(want: &Attrs, create: bool, rebuild: bool) -> String {
+/// What making one queue look like `want` takes, in the parts a batch interleaves.
+struct QueueSteps {
+    /// The queue's name, as a shell word.
+    name: String,
+    /// `lpadmin` defining it (with `-m everywhere` when its driver is to be fetched).
+    define: String,
+    /// Its driver is fetched: wait for it.
+    rebuild: bool,
+    /// It is new: removed again if its printer did not answer.
+    create: bool,
+    /// Its PPD options, then enabled or not, accepting or not: each only after the one
+    /// before succeeded.
+    finish: Vec<String>,
+}
+
+fn steps(want: &Attrs, create: bool, rebuild: bool) -> QueueSteps {
     let name = quote(want.str("name"));
-    let mut lpadmin = format!(
+    let mut define = format!(
         "lpadmin -p {name} -v {} -D {} -o printer-is-shared={}",
         quote(want.str("uri")),
         quote(want.str("description")),
         want.get("shared").and_then(Value::as_bool).unwrap_or(false),
     );
     if let Some(Value::String(location)) = want.get("location") {
-        lpadmin.push_str(&format!(" -L {}", quote(location)));
+        define.push_str(&format!(" -L {}", quote(location)));
     }
     if rebuild {
-        lpadmin.push_str(" -m everywhere");
+        define.push_str(" -m everywhere");
     }
     // PPD options go in a second call: with `-m` the PPD does not exist yet when
     // lpadmin reads its options.
-    let mut options = String::new();
+    let mut finish = Vec::new();
     if let Some(Value::Object(opts)) = want.get("options")
         && !opts.is_empty()
     {
-        options = format!("lpadmin -p {name}");
+        let mut options = format!("lpadmin -p {name}");
         for (k, v) in opts {
             let v = match v {
                 Value::String(s) => s.clone(),
@@ -355,45 +337,145 @@ pub fn apply_script(want: &Attrs, create: bool, rebuild: bool) -> String {
             };
             options.push_str(&format!(" -o {}", quote(&format!("{k}={v}"))));
         }
+        finish.push(options);
     }
-    let undo = if create {
-        format!("lpadmin -x {name}; ")
-    } else {
-        String::new()
-    };
     let enabled = want.get("enabled").and_then(Value::as_bool).unwrap_or(true);
     let accepting = want
         .get("accepting")
         .and_then(Value::as_bool)
         .unwrap_or(true);
-    // With `-m everywhere` cupsd asks the printer in the background, after lpadmin
-    // has exited: the queue is raw until the driver (a PPD) appears. Wait for it, and
-    // give up early when cupsd logs that it could not reach the printer.
-    let wait = if rebuild {
-        format!(
-            "log=/var/log/cups/error_log\n\
-             seen=$(grep -c -F '] '{name}': Unable to' \"$log\" 2>/dev/null || true)\n\
-             {lpadmin}\n\
-             i=0\n\
-             while [ ! -f /etc/cups/ppd/{name}.ppd ]; do\n\
-             \x20 i=$((i + 1))\n\
-             \x20 now=$(grep -c -F '] '{name}': Unable to' \"$log\" 2>/dev/null || true)\n\
-             \x20 if [ \"$i\" -gt {RAW_WAIT_TENTHS} ] || [ \"${{now:-0}}\" -gt \"${{seen:-0}}\" ]; then {undo}exit {RAW_EXIT}; fi\n\
-             \x20 sleep 0.1\n\
-             done\n"
-        )
-    } else {
-        format!("{lpadmin}\n")
-    };
-    format!(
-        "set -e\nexport LC_ALL=C\n{wait}{options}\n{} {name}\n{} {name}\n",
-        if enabled { "cupsenable" } else { "cupsdisable" },
+    finish.push(format!(
+        "{} {name}",
+        if enabled { "cupsenable" } else { "cupsdisable" }
+    ));
+    finish.push(format!(
+        "{} {name}",
         if accepting {
             "cupsaccept"
         } else {
             "cupsreject"
-        },
-    )
+        }
+    ));
+    QueueSteps {
+        name,
+        define,
+        rebuild,
+        create,
+        finish,
+    }
+}
+
+/// The script that makes a queue look like `want`. `create`: the queue is new (and is
+/// removed again if CUPS could not reach the printer).
+pub fn apply_script(want: &Attrs, create: bool, rebuild: bool) -> String {
+    batch_script(&[steps(want, create, rebuild)])
+}
+
+/// Whether a change rebuilds its queue (new, or a new printer or driver): its driver
+/// is then fetched from the printer.
+fn rebuilds(change: &Change) -> bool {
+    change.action == Action::Create
+        || change
+            .fields
+            .iter()
+            .any(|f| f.name == "uri" || f.name == "driver")
+}
+
+/// One script for several queues: each defined, then every driver waited for at once
+/// (cupsd asks the printers in the background after lpadmin exits: the queue is raw
+/// until its PPD appears, and cupsd logs when a printer did not answer), then each
+/// finished. It prints `@@steward queue I STATUS` for the I-th queue: `ok`, `raw`, or
+/// `failed N`.
+fn batch_script(queues: &[QueueSteps]) -> String {
+    let mut s = String::from(
+        "export LC_ALL=C\nlog=/var/log/cups/error_log\nunable() { grep -c -F \"] $1: Unable to\" \"$log\" 2>/dev/null || true; }\n",
+    );
+    for (i, q) in queues.iter().enumerate() {
+        let name = &q.name;
+        let then = if q.rebuild {
+            s.push_str(&format!("seen_{i}=$(unable {name})\n"));
+            "wait"
+        } else {
+            "defined"
+        };
+        s.push_str(&format!(
+            "if {}; then st_{i}='{then}'; else st_{i}=\"failed $?\"; fi\n",
+            q.define
+        ));
+    }
+    if queues.iter().any(|q| q.rebuild) {
+        s.push_str("n=0\nwhile :; do\n  busy=0\n");
+        for (i, q) in queues.iter().enumerate().filter(|(_, q)| q.rebuild) {
+            let name = &q.name;
+            s.push_str(&format!(
+                "  if [ \"$st_{i}\" = wait ]; then\n    now=$(unable {name})\n    if [ -f /etc/cups/ppd/{name}.ppd ]; then st_{i}='defined'\n    elif [ \"${{now:-0}}\" -gt \"${{seen_{i}:-0}}\" ]; then st_{i}='raw'\n    else busy=1; fi\n  fi\n"
+            ));
+        }
+        s.push_str(&format!(
+            "  [ \"$busy\" = 0 ] && break\n  n=$((n + 1))\n  [ \"$n\" -gt {RAW_WAIT_TENTHS} ] && break\n  sleep 0.1\ndone\n"
+        ));
+    }
+    for (i, q) in queues.iter().enumerate() {
+        let undo = if q.create {
+            format!("lpadmin -x {}; ", q.name)
+        } else {
+            String::new()
+        };
+        s.push_str(&format!(
+            "case $st_{i} in\n  defined) if {}; then st_{i}='ok'; else st_{i}=\"failed $?\"; fi ;;\n  wait|raw) {undo}st_{i}='raw' ;;\nesac\necho \"{MARK}queue {i} $st_{i}\"\n",
+            q.finish.join(" && ")
+        ));
+    }
+    s
+}
+
+/// Makes several queues of one host look as wanted, in one round trip; a result for
+/// each, in order.
+pub fn apply_many(conn: &Conn, wants: &[(Attrs, &Change)]) -> Vec<Result<(), SshError>> {
+    let queues: Vec<QueueSteps> = wants
+        .iter()
+        .map(|(want, change)| steps(want, change.action == Action::Create, rebuilds(change)))
+        .collect();
+    let out = match conn.run("sh -s", batch_script(&queues).as_bytes()) {
+        Ok(out) => out,
+        Err(e) => return wants.iter().map(|_| Err(e.clone())).collect(),
+    };
+    let status_of = |i: usize| {
+        let prefix = format!("{MARK}queue {i} ");
+        out.text
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .map(str::to_string)
+    };
+    wants
+        .iter()
+        .enumerate()
+        .map(|(i, (want, change))| match status_of(i).as_deref() {
+            Some("ok") => Ok(()),
+            Some("raw") => Err(failed(
+                conn,
+                format!(
+                    "the printer at {} did not answer, so CUPS made a raw queue with no driver (lpadmin -m everywhere exits 0 when that happens); {}. Check that the printer is on and reachable from {}, then apply again",
+                    want.str("uri"),
+                    if change.action == Action::Create {
+                        "the half-made queue was removed"
+                    } else {
+                        "the queue was left as it was"
+                    },
+                    conn.host.name
+                ),
+            )),
+            other => Err(SshError::Command {
+                host: conn.host.name.clone(),
+                what: format!("lpadmin -p {}", want.str("name")),
+                status: other
+                    .and_then(|s| s.strip_prefix("failed "))
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(out.status),
+                output: conn::tail(&out.text),
+            }),
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -35,7 +35,7 @@ pub struct KnownHosts {
     entries: Vec<Entry>,
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum HostKeyError {
     #[error(
         "host key of {name} is not in {known_hosts}: refusing to connect\n  key offered: {key_type} {fingerprint}\n  if that is the host's real key (check it on the host with `ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub`), add this line to {known_hosts}:\n  {line}"

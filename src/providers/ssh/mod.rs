@@ -450,6 +450,63 @@ pub fn apply(conn: &Conn, secrets: &Secrets, org: &Org, change: &Change) -> Resu
     })
 }
 
+/// Carries out changes of one host that were ready together: the packages in one
+/// apt transaction, the print queues in one script (their drivers fetched at once),
+/// the rest one after another on the same session. A result for each, in order.
+pub fn apply_batch(
+    conn: &Conn,
+    secrets: &Secrets,
+    org: &Org,
+    changes: &[Change],
+) -> Vec<Result<(), SshError>> {
+    let mut results: Vec<Option<Result<(), SshError>>> = changes.iter().map(|_| None).collect();
+    let kind_of = |c: &Change| c.address.kind;
+    // Packages to install: one transaction, one outcome for all.
+    let packages: Vec<usize> = (0..changes.len())
+        .filter(|i| {
+            kind_of(&changes[*i]) == apt::APT_PACKAGE && changes[*i].action != Action::Delete
+        })
+        .collect();
+    if packages.len() > 1 {
+        let names: Vec<&str> = packages
+            .iter()
+            .filter_map(|i| org.resource(&changes[*i].address))
+            .map(|r| r.attrs.str("name"))
+            .collect();
+        let outcome = apt::install(conn, &names);
+        for i in &packages {
+            results[*i] = Some(outcome.clone());
+        }
+    }
+    // Print queues: one script, every driver waited for together.
+    let queues: Vec<usize> = (0..changes.len())
+        .filter(|i| {
+            results[*i].is_none()
+                && kind_of(&changes[*i]) == cups::CUPS_QUEUE
+                && changes[*i].action != Action::Delete
+        })
+        .collect();
+    if queues.len() > 1 {
+        let wants: Vec<(Attrs, &Change)> = queues
+            .iter()
+            .filter_map(|i| {
+                let r = org.resource(&changes[*i].address)?;
+                Some((desired_attrs(r), &changes[*i]))
+            })
+            .collect();
+        if wants.len() == queues.len() {
+            for (i, r) in queues.iter().zip(cups::apply_many(conn, &wants)) {
+                results[*i] = Some(r);
+            }
+        }
+    }
+    changes
+        .iter()
+        .zip(results)
+        .map(|(c, r)| r.unwrap_or_else(|| apply(conn, secrets, org, c)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

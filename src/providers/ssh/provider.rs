@@ -153,6 +153,55 @@ impl Provider for Ssh {
         })
     }
 
+    fn batch_key(&self, org: &Org, change: &Change) -> Option<String> {
+        let r = org.resource(&change.address)?;
+        r.address.kind.host_of(&r.attrs).map(str::to_string)
+    }
+
+    fn apply_batch<'a>(
+        &'a self,
+        session: &'a providers::Session,
+        ctx: &'a ApplyCtx,
+        changes: &'a [Change],
+    ) -> BoxFuture<'a, Vec<Result<(), ProviderError>>> {
+        Box::pin(async move {
+            let all = |e: ProviderError| changes.iter().map(|_| Err(e.clone_kept())).collect();
+            let Some(conns) = session.downcast_ref::<Conns>() else {
+                return all(ProviderError::Internal("not an SSH session".into()));
+            };
+            let host = changes
+                .first()
+                .and_then(|c| ctx.org.resource(&c.address))
+                .and_then(|r| r.address.kind.host_of(&r.attrs))
+                .unwrap_or_default()
+                .to_string();
+            let Some(conn) = conns.get(&host).cloned() else {
+                return all(ProviderError::Remote(format!(
+                    "host {host} is not connected"
+                )));
+            };
+            let (org, batch, secrets) = (ctx.org.clone(), changes.to_vec(), ctx.secrets.clone());
+            let done = tokio::task::spawn_blocking(move || {
+                // The batch holds the host's one session from start to end.
+                let conn = conn.lock().map_err(|_| {
+                    ProviderError::Internal("an earlier change on this host panicked".into())
+                })?;
+                Ok::<_, ProviderError>(
+                    super::apply_batch(&conn, &secrets, &org, &batch)
+                        .into_iter()
+                        .map(|r| r.map_err(ProviderError::from))
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .await;
+            match done {
+                Ok(Ok(results)) => results,
+                Ok(Err(e)) => all(e),
+                Err(e) => all(ProviderError::Internal(e.to_string())),
+            }
+        })
+    }
+
     fn stats(&self) -> Option<String> {
         let stats = &self.settings.stats;
         let (hosts, trips, most) = stats.summary();

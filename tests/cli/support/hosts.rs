@@ -87,6 +87,11 @@ impl HostLab {
         self.script(&["rekey", host]);
     }
 
+    /// Starts or stops the lab's package repository (`start` / `stop`).
+    pub fn repo(&self, what: &str) {
+        self.script(&["repo", what]);
+    }
+
     /// A pool whose ssh settings trust this lab's hosts and log in with its key.
     pub fn pool(&self) -> Env {
         self.pool_with(&format!(
