@@ -11,7 +11,11 @@ run: each tool's first apply, then its no-change run, alternating between the to
 Needs root. Installs ansible-core and pyinfra from PyPI into a venv on first use.
 
     python3 benches/hosts_bench.py [--runs N] [--tools steward,ansible,pyinfra]
-                                   [--compare OTHER_STEWARD_BINARY]
+                                   [--compare OTHER_STEWARD_BINARY] [--bare]
+
+With --bare, every tool's hosts start bare (scripts/lab-hosts role `bare`: CUPS, restic
+and hostapd purged, apt's only source the lab's package repository, no package lists
+yet), so each first apply reads the lists and installs the packages as on a new server.
 
 With --compare, another Steward build runs as one more tool ("compared") on hosts of its
 own, alternating with the others, for a side-by-side of two builds in one run.
@@ -110,16 +114,16 @@ def steward_pool(lab, pool, tool="steward"):
                     f"    networks:\n      - {{ssid: Org{i}-Staff, passphrase: secret:bench/wifi, guest: true}}\n")
 
 
-def host_vars(lab, tool, i):
-    return {"queues": queues(lab), "restic_password": RESTIC_PASSWORD,
+def host_vars(lab, tool, i, bare=False):
+    return {"queues": queues(lab), "restic_password": RESTIC_PASSWORD, "bare": bare,
             "repository": f"sftp:restic@{lab.ip(30)}:/srv/restic/{tool}-{i}",
             "ssid": f"Org{i}-Staff", "wifi_passphrase": WIFI_PASSPHRASE}
 
 
-def ansible_inventory(lab, path):
+def ansible_inventory(lab, path, bare):
     hosts = {}
     for i in range(HOSTS):
-        hosts[f"pc{i}"] = {"ansible_host": lab.ip(FIRST_OCTET["ansible"] + i), **host_vars(lab, "ansible", i)}
+        hosts[f"pc{i}"] = {"ansible_host": lab.ip(FIRST_OCTET["ansible"] + i), **host_vars(lab, "ansible", i, bare)}
     inv = {"all": {"hosts": hosts, "vars": {
         "ansible_user": "root", "ansible_ssh_private_key_file": f"{lab.d}/id_ed25519",
         "ansible_python_interpreter": "/usr/bin/python3",
@@ -127,13 +131,13 @@ def ansible_inventory(lab, path):
     json.dump(inv, open(path, "w"))
 
 
-def pyinfra_inventory(lab, path):
+def pyinfra_inventory(lab, path, bare):
     hosts = []
     for i in range(HOSTS):
         hosts.append((lab.ip(FIRST_OCTET["pyinfra"] + i), {
             "ssh_user": "root", "ssh_key": f"{lab.d}/id_ed25519",
             "ssh_known_hosts_file": f"{lab.d}/known_hosts", "ssh_strict_host_key_checking": "yes",
-            **host_vars(lab, "pyinfra", i)}))
+            **host_vars(lab, "pyinfra", i, bare)}))
     with open(path, "w") as f:
         f.write(f"hosts = {hosts!r}\n")
 
@@ -144,6 +148,7 @@ def main():
     ap.add_argument("--tools", default="steward,ansible,pyinfra")
     ap.add_argument("--keep", action="store_true", help="leave the test hosts up (to look at them)")
     ap.add_argument("--compare", help="another steward binary, run as the tool `compared`")
+    ap.add_argument("--bare", action="store_true", help="every tool's hosts start bare (packages installed from the lab's repository)")
     args = ap.parse_args()
     tools = args.tools.split(",")
     if args.compare:
@@ -160,7 +165,7 @@ def main():
         for tool in tools:
             for i in range(HOSTS):
                 name = f"{tool}{i}"
-                lab.host(name, FIRST_OCTET[tool] + i)
+                lab.host(name, FIRST_OCTET[tool] + i, "bare" if args.bare else "server")
                 prepare_client(lab, name, backup_key)
         lab.sh("backup", "chown -R restic ~restic/.ssh && chmod 600 ~restic/.ssh/authorized_keys")
 
@@ -171,8 +176,8 @@ def main():
         if args.compare:
             os.makedirs(compared_pool)
             steward_pool(lab, compared_pool, "compared")
-        ansible_inventory(lab, os.path.join(work, "inventory.json"))
-        pyinfra_inventory(lab, os.path.join(work, "inventory.py"))
+        ansible_inventory(lab, os.path.join(work, "inventory.json"), args.bare)
+        pyinfra_inventory(lab, os.path.join(work, "inventory.py"), args.bare)
         ansible_env = {"ANSIBLE_PIPELINING": "1", "ANSIBLE_FORKS": "10", "ANSIBLE_HOST_KEY_CHECKING": "1",
                        "ANSIBLE_LOCAL_TEMP": os.path.join(work, "ansible-tmp"),
                        "ANSIBLE_CONTROL_PATH_DIR": os.path.join(work, "cp")}

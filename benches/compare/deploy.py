@@ -10,7 +10,9 @@ JOB = "shared-drive"
 HERE = os.path.dirname(os.path.abspath(__file__))
 d = host.data
 
-apt.packages(name="packages", packages=["cups", "cups-client", "cups-ipp-utils", "restic", "hostapd"])
+# A bare host has no package lists yet (as Steward reads them when it must).
+apt.packages(name="packages", packages=["cups", "cups-client", "cups-ipp-utils", "restic", "hostapd"],
+             update=d.bare, cache_time=86400)
 files.put(name="managed-by note", src=StringIO(f"# This host is managed by pyinfra.\nhost: {host.name}\n"),
           dest="/etc/steward/managed-by", mode="644")
 

@@ -104,6 +104,36 @@ fn printers_apply_print_converge_and_show_hand_drift() {
         "unmanaged queues are left alone"
     );
 
+    // An option changed by hand, in the queue's PPD or in lpoptions' file: read as
+    // `lpoptions -l` shows it, and put back.
+    for (change, undo) in [
+        ("lpadmin -p back-office -o PageSize=Letter", "true"),
+        (
+            "lpoptions -p back-office -o PageSize=Letter",
+            "lpoptions -p back-office -r PageSize",
+        ),
+    ] {
+        lab.sh("office", change);
+        assert!(
+            lab.sh("office", "lpoptions -p back-office -l")
+                .contains("*Letter"),
+            "{change}"
+        );
+        let plan = json(&env.run(&["plan", "--json"]));
+        let changes = plan["orgs"][0]["changes"]
+            .as_array()
+            .expect("changes")
+            .clone();
+        assert_eq!(changes.len(), 1, "{change}: {changes:?}");
+        assert_eq!(
+            changes[0]["fields"],
+            serde_json::json!([{"name": "options", "before": {"PageSize": "Letter"}, "after": {"PageSize": "A4"}}]),
+            "{change}"
+        );
+        lab.sh("office", undo);
+        assert_eq!(env.run(&["apply", "--yes"]).code, 0, "{change}");
+    }
+
     // A managed file edited by hand: the plan shows a unified diff, the mode and the
     // owner.
     lab.sh(
