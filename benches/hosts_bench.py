@@ -114,16 +114,16 @@ def steward_pool(lab, pool, tool="steward"):
                     f"    networks:\n      - {{ssid: Org{i}-Staff, passphrase: secret:bench/wifi, guest: true}}\n")
 
 
-def host_vars(lab, tool, i, bare=False):
-    return {"queues": queues(lab), "restic_password": RESTIC_PASSWORD, "bare": bare,
+def host_vars(lab, tool, i):
+    return {"queues": queues(lab), "restic_password": RESTIC_PASSWORD,
             "repository": f"sftp:restic@{lab.ip(30)}:/srv/restic/{tool}-{i}",
             "ssid": f"Org{i}-Staff", "wifi_passphrase": WIFI_PASSPHRASE}
 
 
-def ansible_inventory(lab, path, bare):
+def ansible_inventory(lab, path):
     hosts = {}
     for i in range(HOSTS):
-        hosts[f"pc{i}"] = {"ansible_host": lab.ip(FIRST_OCTET["ansible"] + i), **host_vars(lab, "ansible", i, bare)}
+        hosts[f"pc{i}"] = {"ansible_host": lab.ip(FIRST_OCTET["ansible"] + i), **host_vars(lab, "ansible", i)}
     inv = {"all": {"hosts": hosts, "vars": {
         "ansible_user": "root", "ansible_ssh_private_key_file": f"{lab.d}/id_ed25519",
         "ansible_python_interpreter": "/usr/bin/python3",
@@ -131,13 +131,13 @@ def ansible_inventory(lab, path, bare):
     json.dump(inv, open(path, "w"))
 
 
-def pyinfra_inventory(lab, path, bare):
+def pyinfra_inventory(lab, path):
     hosts = []
     for i in range(HOSTS):
         hosts.append((lab.ip(FIRST_OCTET["pyinfra"] + i), {
             "ssh_user": "root", "ssh_key": f"{lab.d}/id_ed25519",
             "ssh_known_hosts_file": f"{lab.d}/known_hosts", "ssh_strict_host_key_checking": "yes",
-            **host_vars(lab, "pyinfra", i, bare)}))
+            **host_vars(lab, "pyinfra", i)}))
     with open(path, "w") as f:
         f.write(f"hosts = {hosts!r}\n")
 
@@ -148,6 +148,7 @@ def main():
     ap.add_argument("--tools", default="steward,ansible,pyinfra")
     ap.add_argument("--keep", action="store_true", help="leave the test hosts up (to look at them)")
     ap.add_argument("--compare", help="another steward binary, run as the tool `compared`")
+    ap.add_argument("--compare-old", action="store_true", help="the compared build has no --orgs-at-once (before it existed)")
     ap.add_argument("--bare", action="store_true", help="every tool's hosts start bare (packages installed from the lab's repository)")
     args = ap.parse_args()
     tools = args.tools.split(",")
@@ -176,18 +177,22 @@ def main():
         if args.compare:
             os.makedirs(compared_pool)
             steward_pool(lab, compared_pool, "compared")
-        ansible_inventory(lab, os.path.join(work, "inventory.json"), args.bare)
-        pyinfra_inventory(lab, os.path.join(work, "inventory.py"), args.bare)
+        ansible_inventory(lab, os.path.join(work, "inventory.json"))
+        pyinfra_inventory(lab, os.path.join(work, "inventory.py"))
         ansible_env = {"ANSIBLE_PIPELINING": "1", "ANSIBLE_FORKS": "10", "ANSIBLE_HOST_KEY_CHECKING": "1",
                        "ANSIBLE_LOCAL_TEMP": os.path.join(work, "ansible-tmp"),
                        "ANSIBLE_CONTROL_PATH_DIR": os.path.join(work, "cp")}
         run = {
-            "steward": lambda first: timed([BIN, "apply", "--yes", "--no-progress", "--stats"], pool),
+            # Ten hosts at once for every tool (Ansible's forks, pyinfra's --parallel).
+            "steward": lambda first: timed([BIN, "apply", "--yes", "--no-progress", "--stats", "--orgs-at-once", "10"], pool),
             "compared": lambda first: timed([os.path.abspath(args.compare or BIN), "apply", "--yes", "--no-progress",
-                                              "--stats"], compared_pool),
+                                              "--stats", *(["--orgs-at-once", "10"] if not args.compare_old else [])],
+                                             compared_pool),
             "ansible": lambda first: timed([f"{bin_dir}/ansible-playbook", "-i", os.path.join(work, "inventory.json"),
+                                             *(["-e", "update_lists=true"] if first and args.bare else []),
                                              os.path.join(COMPARE, "playbook.yml")], COMPARE, env=ansible_env),
             "pyinfra": lambda first: timed([f"{bin_dir}/pyinfra", "-y", "--parallel", "10",
+                                             *(["--data", "update_lists=true"] if first and args.bare else []),
                                              os.path.join(work, "inventory.py"), os.path.join(COMPARE, "deploy.py")], COMPARE),
         }
         results = {}
@@ -197,6 +202,9 @@ def main():
             if tool in ("steward", "compared"):
                 m = re.search(r"SSH: .*", out.stderr)
                 extra = f"; {m.group(0) if m else ''}"
+                # With STEWARD_LOG=steward=debug, each round trip's time, for a profile.
+                if os.environ.get("STEWARD_BENCH_LOG"):
+                    open(os.environ["STEWARD_BENCH_LOG"], "w").write(out.stderr)
             print(f"{tool:8} first apply: {took:7.2f} s{extra}", flush=True)
             results[tool] = []
         # Converged: every tool's run should change nothing now. Alternate tools so

@@ -34,7 +34,7 @@ pub enum EngineError {
     Stale { org: String, why: String },
 }
 
-/// Orgs applied at once by a pool-wide apply. Each org's changes run in parallel too
+/// Orgs applied at once by a pool-wide apply, unless `apply --orgs-at-once` says. Each org's changes run in parallel too
 /// (`--parallelism`), and the Google client bounds requests across all of them.
 pub const ORGS_AT_ONCE: usize = 4;
 
@@ -160,7 +160,7 @@ impl Engine {
         }
     }
 
-    /// Applies each org's planned changes: up to [`ORGS_AT_ONCE`] orgs at a time, each
+    /// Applies each org's planned changes: up to `orgs_at_once` orgs at a time, each
     /// with its own progress bar while it runs, and changes within an org in parallel
     /// along its graph. Reports come back in the plan's order.
     pub async fn apply(
@@ -169,6 +169,7 @@ impl Engine {
         plan: &Plan,
         mut sessions: Sessions,
         progress: bool,
+        orgs_at_once: usize,
     ) -> Vec<OrgApply> {
         use futures_util::stream::StreamExt as _;
         let multi = MultiProgress::with_draw_target(if progress {
@@ -213,7 +214,7 @@ impl Engine {
                 });
                 (i, report)
             })
-            .buffer_unordered(ORGS_AT_ONCE);
+            .buffer_unordered(orgs_at_once.max(1));
         while let Some(done) = running.next().await {
             reports.push(done);
         }

@@ -10,9 +10,10 @@ JOB = "shared-drive"
 HERE = os.path.dirname(os.path.abspath(__file__))
 d = host.data
 
-# A bare host has no package lists yet (as Steward reads them when it must).
+# A bare host has no package lists yet: the first apply reads them (Steward reads them
+# when a package has none).
 apt.packages(name="packages", packages=["cups", "cups-client", "cups-ipp-utils", "restic", "hostapd"],
-             update=d.bare, cache_time=86400)
+             update=str(d.get("update_lists", "")).lower() == "true")
 files.put(name="managed-by note", src=StringIO(f"# This host is managed by pyinfra.\nhost: {host.name}\n"),
           dest="/etc/steward/managed-by", mode="644")
 

@@ -24,6 +24,9 @@ pub struct ApplyArgs {
     /// Hide the progress bars (they are hidden anyway when stderr is not a terminal).
     #[arg(long)]
     pub no_progress: bool,
+    /// Orgs applied at once (each with its own progress bar).
+    #[arg(long, value_name = "N", default_value_t = crate::engine::ORGS_AT_ONCE)]
+    pub orgs_at_once: usize,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
@@ -121,7 +124,7 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: ApplyArgs) -> CmdResult {
         outln!("Apply cancelled.");
         return Ok(Status::Failed);
     }
-    let reports = rt.block_on(engine.apply(&orgs, &plan, sessions, progress));
+    let reports = rt.block_on(engine.apply(&orgs, &plan, sessions, progress, args.orgs_at_once));
     let failed = summarise(&reports);
     if args.engine.stats {
         super::plan::print_stats(&engine);
