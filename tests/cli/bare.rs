@@ -52,10 +52,23 @@ fn bare_hosts_get_their_packages_from_the_repository_and_apt_trouble_is_told_cle
 
     // A package held on the annex: refused there, named, nothing installed there; the
     // office is set up all the same.
-    lab.sh(
+    let diag = lab.sh(
         "annex",
-        "apt-get update -q >/dev/null && apt-mark hold restic >/dev/null",
+        "for i in 1 2 3; do apt-get update -q --error-on=any >/dev/null 2>&1 && break; sleep 2; done; \
+         apt-mark hold restic >/dev/null && echo ok || { echo FAILED; ip -br addr; ip route; apt-get update -q 2>&1 | tail -3; }",
     );
+    if !diag.starts_with("ok") {
+        let here = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "ip -br addr | grep stwlab; ss -ltnp | grep 8601; tail -5 {0}/repo.log; cat {0}/subnet; ls /run/steward-lab; for d in /run/steward-lab/*; do cat $d/owner; done",
+                lab.dir.path().display()
+            ))
+            .output()
+            .expect("diag");
+        // What the lab looked like, should the repository not answer here.
+        panic!("{diag}\n{}", String::from_utf8_lossy(&here.stdout));
+    }
     let first = env.run(&["apply", "--yes", "--stats"]);
     assert_eq!(first.code, 1, "the annex failed: {first:?}");
     assert!(

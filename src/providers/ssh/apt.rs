@@ -75,6 +75,10 @@ const INTERRUPTED: i32 = 91;
 const UNREACHABLE: i32 = 92;
 const UNKNOWN: i32 = 93;
 
+/// Times the package lists are read before a repository counts as unreachable (a
+/// network that drops a moment is not a repository that is down).
+const UPDATE_TRIES: u32 = 3;
+
 /// How long apt waits for another apt or dpkg (an unattended upgrade) to let go of
 /// its lock before giving up.
 const LOCK_WAIT_SECS: u32 = 300;
@@ -97,6 +101,7 @@ pub fn install_script(packages: &[&str]) -> String {
          \x20 until out=$(apt-get update -q --error-on=any 2>&1); do\n\
          \x20   i=$((i + 1))\n\
          \x20   case $out in *'Could not get lock'*) [ $i -lt {LOCK_WAIT_SECS} ] && sleep 1 && continue ;; esac\n\
+         \x20   [ $i -lt {UPDATE_TRIES} ] && sleep 2 && continue\n\
          \x20   echo \"$out\" | grep -E '^(E|W|Err):' | head -5; exit {UNREACHABLE}\n\
          \x20 done\n\
          }}\n\

@@ -125,31 +125,12 @@ impl Provider for Ssh {
         ctx: &'a ApplyCtx,
         change: &'a Change,
     ) -> BoxFuture<'a, Result<(), ProviderError>> {
+        // One change is a batch of one: the same session handling.
         Box::pin(async move {
-            let Some(conns) = session.downcast_ref::<Conns>() else {
-                return Err(ProviderError::Internal("not an SSH session".into()));
-            };
-            let host = ctx
-                .org
-                .resource(&change.address)
-                .and_then(|r| r.address.kind.host_of(&r.attrs))
-                .unwrap_or_default()
-                .to_string();
-            let Some(conn) = conns.get(&host).cloned() else {
-                return Err(ProviderError::Remote(format!(
-                    "host {host} is not connected"
-                )));
-            };
-            let (org, change, secrets) = (ctx.org.clone(), change.clone(), ctx.secrets.clone());
-            tokio::task::spawn_blocking(move || {
-                // One change at a time per host: they share the host's one session.
-                let conn = conn.lock().map_err(|_| {
-                    ProviderError::Internal("an earlier change on this host panicked".into())
-                })?;
-                Ok(super::apply(&conn, &secrets, &org, &change)?)
-            })
-            .await
-            .map_err(|e| ProviderError::Internal(e.to_string()))?
+            self.apply_batch(session, ctx, std::slice::from_ref(change))
+                .await
+                .pop()
+                .unwrap_or_else(|| Err(ProviderError::Internal("no result for the change".into())))
         })
     }
 
