@@ -237,6 +237,14 @@ impl Pool {
         })
     }
 
+    /// The pool's name for people: its `name`, else its id.
+    pub fn display_name(&self) -> String {
+        self.config
+            .name
+            .clone()
+            .unwrap_or_else(|| self.config.pool.clone())
+    }
+
     /// Finds the pool root: the nearest folder upwards holding `steward.yaml`.
     pub fn discover(start: &Path) -> Option<PathBuf> {
         start

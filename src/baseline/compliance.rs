@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::layer::covers;
+use super::layer::{covers, under};
 use super::{Baseline, HEALTHY, Item, Test};
 use crate::org::Org;
 use crate::plan::{Change, OrgPlan};
@@ -211,7 +211,6 @@ pub fn evaluate(baseline: &Baseline, org: &Org, plan: &OrgPlan) -> OrgRow {
 
 /// Whether the org meets the item (`None`: not known), in words, and the fix.
 fn state(item: &Item, org: &Org, plan: &OrgPlan) -> (Option<bool>, String, Option<String>) {
-    let apply = Some(format!("steward apply {}", org.file.path.display()));
     if item.measure.is_some() {
         return match plan.measured.get(&item.name) {
             Some(Measured { meets, detail }) => (Some(*meets), detail.clone(), None),
@@ -253,11 +252,7 @@ fn state(item: &Item, org: &Org, plan: &OrgPlan) -> (Option<bool>, String, Optio
             .and_then(Value::as_array)
             .map(Vec::as_slice)
             .unwrap_or_default();
-        let base = if r.list.is_empty() {
-            format!("modules.{}", item.module)
-        } else {
-            format!("modules.{}.{}", item.module, r.list)
-        };
+        let base = r.path(&item.module);
         if r.every {
             for (i, e) in entries.iter().enumerate() {
                 for (field, test) in &r.fields {
@@ -283,31 +278,18 @@ fn state(item: &Item, org: &Org, plan: &OrgPlan) -> (Option<bool>, String, Optio
                 .iter()
                 .map(|(f, t)| format!("{f} {}", test_text(t)))
                 .collect();
+            let list = r.label(&item.module);
             problems.push(if want.is_empty() {
-                format!(
-                    "no entry in `{}`",
-                    if r.list.is_empty() {
-                        &item.module
-                    } else {
-                        &r.list
-                    }
-                )
+                format!("no entry in `{list}`")
             } else {
-                format!(
-                    "no entry in `{}` with {}",
-                    if r.list.is_empty() {
-                        &item.module
-                    } else {
-                        &r.list
-                    },
-                    want.join(" and ")
-                )
+                format!("no entry in `{list}` with {}", want.join(" and "))
             });
             let (_, line, _) = org.locate(&base);
             fix.get_or_insert(format!("edit {} line {line}", org.file.path.display()));
         }
     }
     // What is given or required but not applied yet.
+    let required: Vec<String> = item.require.iter().map(|r| r.path(&item.module)).collect();
     let pending: Vec<&Change> = plan
         .changes
         .iter()
@@ -323,14 +305,7 @@ fn state(item: &Item, org: &Org, plan: &OrgPlan) -> (Option<bool>, String, Optio
                     .covered
                     .iter()
                     .any(|(p, i)| *i == item.name && under(path, p))
-                || item.require.iter().any(|r| {
-                    let base = if r.list.is_empty() {
-                        format!("modules.{}", item.module)
-                    } else {
-                        format!("modules.{}.{}", item.module, r.list)
-                    };
-                    under(path, &base)
-                })
+                || required.iter().any(|base| under(path, base))
         })
         .collect();
     if !pending.is_empty() {
@@ -349,7 +324,7 @@ fn state(item: &Item, org: &Org, plan: &OrgPlan) -> (Option<bool>, String, Optio
             pending.len(),
             some.join(", ")
         ));
-        fix = fix.or(apply);
+        fix = fix.or_else(|| Some(format!("steward apply {}", org.file.path.display())));
     }
     if let Some(why) = org.standard.excused.get(&item.name) {
         problems.push(why.clone());
@@ -372,13 +347,6 @@ fn state(item: &Item, org: &Org, plan: &OrgPlan) -> (Option<bool>, String, Optio
     } else {
         (Some(false), problems.join("; "), fix)
     }
-}
-
-fn under(path: &str, base: &str) -> bool {
-    path == base
-        || path
-            .strip_prefix(base)
-            .is_some_and(|rest| rest.starts_with('.'))
 }
 
 /// An entry as people know it: its name, SSID or e-mail, else its place.

@@ -62,8 +62,6 @@ pub struct OrgStandard {
     pub baseline: Option<Arc<Baseline>>,
     /// The org's tier: its own, or the standard's default.
     pub tier: Option<String>,
-    /// The tier came from `default_tier`, not the org file.
-    pub default: bool,
     pub exceptions: Vec<Exception>,
     pub origins: Vec<Origin>,
     pub overrides: Vec<Override>,
@@ -80,17 +78,18 @@ pub struct OrgStandard {
 impl OrgStandard {
     /// The origin of a dotted path of the org's inputs, if the standard gave it.
     pub fn origin(&self, path: &str) -> Option<&Origin> {
-        self.origins.iter().find(|o| {
-            path == o.path
-                || path
-                    .strip_prefix(o.path.as_str())
-                    .is_some_and(|rest| rest.starts_with('.'))
-        })
+        self.origins.iter().find(|o| under(path, &o.path))
     }
 
     pub fn exception(&self, item: &str) -> Option<&Exception> {
         self.exceptions.iter().find(|e| e.item == item)
     }
+}
+
+/// Whether dotted `path` is `base` or under it.
+pub fn under(path: &str, base: &str) -> bool {
+    path.strip_prefix(base)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
 }
 
 /// The org's facts the standard's inputs may name: `{{org.domain}}`, `{{org.id}}`.
@@ -147,35 +146,29 @@ pub fn apply(
             .tier_of_item(&tier, &item.name)
             .unwrap_or(&tier)
             .to_string();
-        if excused {
-            // Measured all the same, on a copy: what the item would change.
-            let mut scratch = OrgStandard::default();
-            let mut copy = inputs.clone();
-            let mut m = Merge {
-                item,
-                tier: &from,
-                org_file: ctx.file,
-                standard: &mut scratch,
-            };
-            m.object(schema, &mut copy, Some(org), &value, &node, &base);
-            let (adds, differs) = (scratch.origins.len(), scratch.overrides.len());
-            if adds + differs > 0 {
-                standard.excused.insert(
-                    item.name.clone(),
-                    format!(
-                        "without the exception the standard would add {adds} value(s) and the org file differs from it in {differs}"
-                    ),
-                );
-            }
-            continue;
-        }
-        let mut m = Merge {
+        // Excused: measured all the same, on a copy, for what the item would change.
+        let mut scratch = OrgStandard::default();
+        let mut copy = excused.then(|| inputs.clone());
+        let (target, into) = match copy.as_mut() {
+            Some(copy) => (copy, &mut scratch),
+            None => (&mut *inputs, &mut *standard),
+        };
+        Merge {
             item,
             tier: &from,
             org_file: ctx.file,
-            standard,
-        };
-        m.object(schema, inputs, Some(org), &value, &node, &base);
+            standard: into,
+        }
+        .object(schema, target, Some(org), &value, &node, &base);
+        let (adds, differs) = (scratch.origins.len(), scratch.overrides.len());
+        if adds + differs > 0 {
+            standard.excused.insert(
+                item.name.clone(),
+                format!(
+                    "without the exception the standard would add {adds} value(s) and the org file differs from it in {differs}"
+                ),
+            );
+        }
     }
 }
 

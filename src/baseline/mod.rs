@@ -77,6 +77,26 @@ pub struct Require {
     pub fields: Vec<(String, Test)>,
 }
 
+impl Require {
+    /// The list as people call it: its input's name, or the module's.
+    pub fn label<'a>(&'a self, module: &'a str) -> &'a str {
+        if self.list.is_empty() {
+            module
+        } else {
+            &self.list
+        }
+    }
+
+    /// The list's dotted path in an org file.
+    pub fn path(&self, module: &str) -> String {
+        if self.list.is_empty() {
+            format!("modules.{module}")
+        } else {
+            format!("modules.{module}.{}", self.list)
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Item {
     pub name: String,
@@ -89,6 +109,8 @@ pub struct Item {
     /// A measure's name and its parameters (`at_most`, `days`).
     pub measure: Option<(String, Map<String, Value>)>,
     pub at: At,
+    /// As written, for the place of each of its parts in messages.
+    pub node: Node,
 }
 
 #[derive(Debug, Clone)]
@@ -98,6 +120,8 @@ pub struct Tier {
     pub extends: Option<String>,
     pub items: Vec<String>,
     pub at: At,
+    /// As written, for the place of each of its parts in messages.
+    pub node: Node,
 }
 
 /// The checked standard.
@@ -106,25 +130,28 @@ pub struct Baseline {
     pub items: BTreeMap<String, Item>,
     pub tiers: BTreeMap<String, Tier>,
     pub default_tier: Option<String>,
-    /// The files it was read from, shown relative to the pool.
-    pub files: Vec<PathBuf>,
 }
 
 impl Baseline {
-    /// The items of `tier`, its ancestors' first, each once.
-    pub fn items_of(&self, tier: &str) -> Vec<&Item> {
-        let mut chain = Vec::new();
+    /// `tier` and the tiers it extends, nearest first; a cycle (refused when loading)
+    /// ends the chain.
+    fn chain(&self, tier: &str) -> Vec<&Tier> {
+        let mut chain: Vec<&Tier> = Vec::new();
         let mut at = Some(tier);
-        while let Some(name) = at {
-            let Some(t) = self.tiers.get(name) else { break };
-            if chain.iter().any(|c: &&Tier| c.name == t.name) {
+        while let Some(t) = at.and_then(|name| self.tiers.get(name)) {
+            if chain.iter().any(|c| c.name == t.name) {
                 break;
             }
             chain.push(t);
             at = t.extends.as_deref();
         }
+        chain
+    }
+
+    /// The items of `tier`, its ancestors' first, each once.
+    pub fn items_of(&self, tier: &str) -> Vec<&Item> {
         let mut out: Vec<&Item> = Vec::new();
-        for t in chain.iter().rev() {
+        for t in self.chain(tier).iter().rev() {
             for name in &t.items {
                 if let Some(item) = self.items.get(name)
                     && !out.iter().any(|i| i.name == *name)
@@ -138,37 +165,24 @@ impl Baseline {
 
     /// The tier that brings `item` into `tier` (itself or an ancestor).
     pub fn tier_of_item(&self, tier: &str, item: &str) -> Option<&str> {
-        let mut at = Some(tier);
-        let mut seen = 0;
-        while let Some(name) = at {
-            let t = self.tiers.get(name)?;
-            if t.items.iter().any(|i| i == item) {
-                return Some(&t.name);
-            }
-            seen += 1;
-            if seen > self.tiers.len() {
-                return None;
-            }
-            at = t.extends.as_deref();
-        }
-        None
+        self.chain(tier)
+            .into_iter()
+            .find(|t| t.items.iter().any(|i| i == item))
+            .map(|t| t.name.as_str())
     }
 
     /// Whether a tier is `tier` or extends it, directly or not.
     pub fn extends(&self, tier: &str, ancestor: &str) -> bool {
-        let mut at = Some(tier);
-        let mut seen = 0;
-        while let Some(name) = at {
-            if name == ancestor {
-                return true;
-            }
-            seen += 1;
-            if seen > self.tiers.len() {
-                return false;
-            }
-            at = self.tiers.get(name).and_then(|t| t.extends.as_deref());
-        }
-        false
+        self.chain(tier).iter().any(|t| t.name == ancestor)
+    }
+
+    /// Whether `tier` has requirements on `module`'s inputs.
+    pub fn requires(&self, tier: Option<&str>, module: &str) -> bool {
+        tier.is_some_and(|t| {
+            self.items_of(t)
+                .iter()
+                .any(|i| i.module == module && !i.require.is_empty())
+        })
     }
 }
 
@@ -207,7 +221,6 @@ pub fn load(
             }
         };
         let file = SourceFile::new(&shown, text);
-        baseline.files.push(shown);
         let node = match crate::yaml::parse(file.text()) {
             Ok(n) => n,
             Err(e) => {
@@ -226,7 +239,12 @@ pub fn load(
     check(catalogue, measures, &baseline, &mut problems);
     if let Some((name, at)) = default_tier {
         if !baseline.tiers.contains_key(&name) {
-            problems.push(unknown("tier", &name, &at, baseline.tiers.keys()));
+            problems.push(unknown(
+                "tier",
+                &name,
+                &at,
+                baseline.tiers.keys().map(String::as_str),
+            ));
         }
         baseline.default_tier = Some(name);
     }
@@ -237,13 +255,8 @@ pub fn load(
     }
 }
 
-fn unknown<'a>(
-    what: &str,
-    name: &str,
-    at: &At,
-    known: impl Iterator<Item = &'a String>,
-) -> Problem {
-    let known: Vec<&str> = known.map(String::as_str).collect();
+fn unknown<'a>(what: &str, name: &str, at: &At, known: impl Iterator<Item = &'a str>) -> Problem {
+    let known: Vec<&str> = known.collect();
     let p = Problem::at(
         "baseline_unknown",
         &at.file,
@@ -282,16 +295,16 @@ fn read_file(
         };
         SCHEMA.check(node, "", &mut ctx)
     };
-    let at = |n: Option<&Node>, fallback: Span| At {
-        file: file.clone(),
-        span: n.map_or(fallback, |n| n.span),
-    };
     if let Some(name) = value["default_tier"].as_str() {
         let span = node.get("default_tier").map(|n| n.span).unwrap_or_default();
         if let Some((_, first)) = default_tier {
             problems.push(twice("default_tier", first, file, span));
         } else {
-            *default_tier = Some((name.to_string(), at(node.get("default_tier"), span)));
+            let at = At {
+                file: file.clone(),
+                span,
+            };
+            *default_tier = Some((name.to_string(), at));
         }
     }
     for (key, item_node) in node
@@ -332,6 +345,7 @@ fn read_file(
             require: read_requires(file, item_node.get("require"), problems),
             measure: v["measure"].as_str().map(|m| (m.to_string(), params)),
             at: here,
+            node: item_node.clone(),
         };
         baseline.items.insert(key.text.clone(), item);
     }
@@ -353,7 +367,6 @@ fn read_file(
             ));
             continue;
         }
-        let _ = tier_node;
         baseline.tiers.insert(
             key.text.clone(),
             Tier {
@@ -372,6 +385,7 @@ fn read_file(
                     file: file.clone(),
                     span: key.span,
                 },
+                node: tier_node.clone(),
             },
         );
     }
@@ -395,13 +409,7 @@ fn read_requires(
     problems: &mut Problems,
 ) -> Vec<Require> {
     let mut out = Vec::new();
-    for r in node
-        .map(|n| match &n.kind {
-            crate::yaml::NodeKind::Seq(items) => items.as_slice(),
-            _ => &[],
-        })
-        .unwrap_or_default()
-    {
+    for r in node.and_then(Node::items).unwrap_or_default() {
         let list = r
             .get("in")
             .and_then(Node::as_str)
@@ -495,7 +503,7 @@ fn check(
                     file: item.at.file.clone(),
                     span,
                 },
-                catalogue.modules.keys(),
+                catalogue.modules.keys().map(String::as_str),
             ));
             continue;
         };
@@ -600,11 +608,7 @@ fn check(
                         span,
                         format!(
                             "the entries of `{}` in module `{}` have no field `{field}`",
-                            if r.list.is_empty() {
-                                &item.module
-                            } else {
-                                &r.list
-                            },
+                            r.label(&item.module),
                             item.module
                         ),
                         "here",
@@ -629,11 +633,7 @@ fn check(
                         file: item.at.file.clone(),
                         span,
                     },
-                    measures
-                        .iter()
-                        .map(|m| m.name.to_string())
-                        .collect::<Vec<_>>()
-                        .iter(),
+                    measures.iter().map(|m| m.name),
                 )),
                 Some(spec) => {
                     for (p, required) in spec.params {
@@ -676,7 +676,7 @@ fn check(
                         file: tier.at.file.clone(),
                         span,
                     },
-                    baseline.items.keys(),
+                    baseline.items.keys().map(String::as_str),
                 ));
             }
         }
@@ -690,7 +690,7 @@ fn check(
                         file: tier.at.file.clone(),
                         span,
                     },
-                    baseline.tiers.keys(),
+                    baseline.tiers.keys().map(String::as_str),
                 ));
                 continue;
             }
@@ -724,18 +724,11 @@ fn check(
 
 /// The span of a dotted path inside an item, for messages (its name when not found).
 fn item_node_span(item: &Item, path: &str) -> Span {
-    node_span(&item.at, &format!("items.{}.{path}", item.name))
+    item.node.at_path(path).map_or(item.at.span, |n| n.span)
 }
 
 fn tier_node_span(tier: &Tier, path: &str) -> Span {
-    node_span(&tier.at, &format!("tiers.{}.{path}", tier.name))
-}
-
-fn node_span(at: &At, path: &str) -> Span {
-    crate::yaml::parse(at.file.text())
-        .ok()
-        .and_then(|root| root.at_path(path).map(|n| n.span))
-        .unwrap_or(at.span)
+    tier.node.at_path(path).map_or(tier.at.span, |n| n.span)
 }
 
 /// An org file's `tier:` and `exceptions:`, checked against the standard: a known tier,
@@ -778,14 +771,11 @@ pub fn for_org(
                     file: file.clone(),
                     span: span_of("tier"),
                 },
-                baseline.tiers.keys(),
+                baseline.tiers.keys().map(String::as_str),
             ));
         }
         Some(t) => standard.tier = Some(t.to_string()),
-        None => {
-            standard.tier = baseline.default_tier.clone();
-            standard.default = standard.tier.is_some();
-        }
+        None => standard.tier = baseline.default_tier.clone(),
     }
     for (i, e) in given_exceptions.into_iter().flatten().enumerate() {
         let item = e["item"].as_str().unwrap_or_default();
@@ -800,7 +790,7 @@ pub fn for_org(
                     file: file.clone(),
                     span: item_span,
                 },
-                baseline.items.keys(),
+                baseline.items.keys().map(String::as_str),
             ));
             continue;
         }
@@ -845,17 +835,6 @@ pub fn for_org(
     standard
 }
 
-impl Baseline {
-    /// Whether `tier` has requirements on `module`'s inputs.
-    pub fn requires(&self, tier: Option<&str>, module: &str) -> bool {
-        tier.is_some_and(|t| {
-            self.items_of(t)
-                .iter()
-                .any(|i| i.module == module && !i.require.is_empty())
-        })
-    }
-}
-
 /// The standard as `--changed-since` compares it: each item's content and each tier's
 /// items, read without checking (either side may not check).
 #[derive(Debug, Default, PartialEq)]
@@ -890,8 +869,7 @@ impl Outline {
                 let extends = v.get("extends").and_then(Node::as_str).map(str::to_string);
                 let items = v
                     .get("items")
-                    .map(|n| n.to_json())
-                    .and_then(|j| j.as_array().cloned())
+                    .and_then(Node::items)
                     .unwrap_or_default()
                     .iter()
                     .filter_map(|x| x.as_str().map(str::to_string))

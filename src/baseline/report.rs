@@ -167,8 +167,8 @@ fn trend_text(report: &Report) -> Option<String> {
     ))
 }
 
-fn mark(s: Status) -> (&'static str, &'static str, &'static str) {
-    // (text mark, background, foreground)
+/// How a status is shown: (text mark, background, foreground).
+pub fn mark(s: Status) -> (&'static str, &'static str, &'static str) {
     match s {
         Status::Meets => ("meets", "#d1fae5", "#065f46"),
         Status::Fails => ("FAILS", "#fee2e2", "#991b1b"),

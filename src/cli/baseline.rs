@@ -8,7 +8,6 @@ use clap::Args;
 use super::{CmdResult, EngineArgs, Selection, Status, Ui, Workspace, runtime};
 use crate::baseline::report::{self, Format};
 use crate::diag::Problem;
-use crate::drift::history::SqliteHistory;
 
 #[derive(Args, Debug)]
 pub struct BaselineArgs {
@@ -46,17 +45,10 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: BaselineArgs) -> CmdResult {
     if args.engine.stats {
         super::plan::print_stats(&engine);
     }
-    let pool = ws
-        .pool
-        .config
-        .name
-        .clone()
-        .unwrap_or_else(|| ws.pool.config.pool.clone());
+    let pool = ws.pool.display_name();
     let mut view =
         crate::baseline::compliance::view(&baseline, &pool, &orgs, &plan, &ws.pool.today, None);
-    let path = ws.pool.state_dir().join(super::drift::HISTORY_FILE);
-    let mut history =
-        SqliteHistory::open(&path).map_err(|e| Problem::new("history", e.to_string()))?;
+    let mut history = ws.history()?;
     view.trend = history
         .compare_compliance(&view.created_at, &mut view.orgs, !args.no_record)
         .map_err(|e| Problem::new("history", e.to_string()))?;

@@ -8,7 +8,7 @@ use clap::Args;
 use super::{CmdResult, EngineArgs, Selection, Status, Ui, Workspace, runtime};
 use crate::diag::Problem;
 use crate::drift::email;
-use crate::drift::history::{HistoryStore, SqliteHistory};
+use crate::drift::history::HistoryStore;
 use crate::drift::render::{Format, Renderer};
 use crate::drift::{self, Report};
 use crate::engine::Engine;
@@ -69,9 +69,7 @@ pub fn check(
         }
     }
     let at = crate::util::now_rfc3339();
-    let path = ws.pool.state_dir().join(HISTORY_FILE);
-    let mut history =
-        SqliteHistory::open(&path).map_err(|e| Problem::new("history", e.to_string()))?;
+    let mut history = ws.history()?;
     history
         .compare_and_record(&at, &mut reports, !no_record)
         .map_err(|e| Problem::new("history", e.to_string()))?;
@@ -88,12 +86,7 @@ pub fn check(
             }
         }
     }
-    let pool = ws
-        .pool
-        .config
-        .name
-        .clone()
-        .unwrap_or_else(|| ws.pool.config.pool.clone());
+    let pool = ws.pool.display_name();
     Ok((Report::new(pool, at, reports), engine))
 }
 

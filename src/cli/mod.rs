@@ -369,6 +369,13 @@ impl Workspace {
         })
     }
 
+    /// The drift history in the pool's state folder (drift runs and compliance views).
+    pub fn history(&self) -> Result<crate::drift::history::SqliteHistory, Box<Problem>> {
+        let path = self.pool.state_dir().join(drift::HISTORY_FILE);
+        crate::drift::history::SqliteHistory::open(&path)
+            .map_err(|e| Box::new(Problem::new("history", e.to_string())))
+    }
+
     /// The engine that refreshes, plans and applies, bounded as `args` asks.
     pub fn engine(
         &self,

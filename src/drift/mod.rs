@@ -152,14 +152,13 @@ pub struct StandardPart {
 pub struct StandardLine {
     pub item: String,
     pub title: String,
-    /// `meets`, `fails`, `exception`, `unknown`.
-    pub status: String,
+    pub status: crate::baseline::compliance::Status,
     pub detail: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exception: Option<String>,
     /// Its status at the last recorded view, when it was another.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub was: Option<String>,
+    pub was: Option<crate::baseline::compliance::Status>,
 }
 
 impl StandardPart {
@@ -185,7 +184,7 @@ impl StandardPart {
                         .iter()
                         .find(|i| i.name == c.item)
                         .map_or_else(|| c.item.clone(), |i| i.title.clone()),
-                    status: c.status.key().to_string(),
+                    status: c.status,
                     detail: c.detail.clone(),
                     exception: c.exception.as_ref().map(|e| {
                         format!(
@@ -199,7 +198,7 @@ impl StandardPart {
                             e.reason
                         )
                     }),
-                    was: c.was.map(|w| w.key().to_string()),
+                    was: c.was,
                 })
                 .collect(),
         })

@@ -7,6 +7,7 @@ use handlebars::{Handlebars, handlebars_helper};
 use serde_json::{Value, json};
 
 use super::{Category, Finding, OrgReport, Report, Seen};
+use crate::baseline::compliance::Status;
 
 const TEXT: &str = include_str!("templates/report.txt.hbs");
 const MARKDOWN: &str = include_str!("templates/report.md.hbs");
@@ -254,21 +255,20 @@ fn org_view(o: &OrgReport, whole_row: bool) -> Value {
         "standard": o.standard.as_ref().map(|st| json!({
             "tier": st.tier,
             "score": format!("{} of {}", st.meets, st.applies),
-            "items": st.items.iter().filter(|l| whole_row || l.status != "meets").map(|l| {
-                let (label, color) = match l.status.as_str() {
-                    "meets" => ("meets", "#065f46"),
-                    "fails" => ("does not meet", "#991b1b"),
-                    "exception" => ("agreed exception", "#92400e"),
-                    _ => ("could not be checked", "#374151"),
+            "items": st.items.iter().filter(|l| whole_row || l.status != Status::Meets).map(|l| {
+                // Shorter words than the view's, for an e-mail's lines.
+                let label = match l.status {
+                    Status::Meets => "meets",
+                    Status::Fails => "does not meet",
+                    Status::Exception => "agreed exception",
+                    Status::Unknown | Status::NotApplicable => "could not be checked",
                 };
                 json!({
-                    "title": l.title, "label": label, "color": color, "detail": l.detail,
-                    "exception": l.exception,
-                    "was": l.was.as_deref().and_then(crate::baseline::compliance::Status::from_key).map(|w| w.label()),
+                    "title": l.title, "label": label, "color": crate::baseline::report::mark(l.status).2,
+                    "detail": l.detail, "exception": l.exception, "was": l.was.map(Status::label),
                 })
             }).collect::<Vec<_>>(),
         })),
-        "standard_score": o.standard.as_ref().map_or_else(|| "-".to_string(), |st| format!("{} of {}", st.meets, st.applies)),
     })
 }
 
@@ -289,12 +289,15 @@ fn standard_line(report: &Report) -> Option<String> {
         .flat_map(|(o, s)| {
             s.items
                 .iter()
-                .filter(|l| l.status == "fails")
+                .filter(|l| l.status == Status::Fails)
                 .map(move |l| format!("{} ({})", l.title, o.name))
         })
         .collect();
-    let pct = (meets * 100).checked_div(applies).unwrap_or(100);
-    let mut line = format!("{meets} of {applies} met ({pct}%)");
+    let mut line = crate::baseline::report::score(&crate::baseline::report::Totals {
+        meets,
+        applies,
+        ..Default::default()
+    });
     if !not_met.is_empty() {
         let shown: Vec<&str> = not_met.iter().take(5).map(String::as_str).collect();
         line.push_str(&format!("; not met: {}", shown.join("; ")));
@@ -320,7 +323,7 @@ fn view(report: &Report) -> Value {
                 || !o.accepted.is_empty()
                 || !o.upcoming.is_empty()
                 || o.standard.as_ref().is_some_and(|st| {
-                    report.orgs.len() == 1 || st.items.iter().any(|l| l.status != "meets")
+                    report.orgs.len() == 1 || st.items.iter().any(|l| l.status != Status::Meets)
                 })
         })
         .collect();

@@ -83,7 +83,7 @@ pub fn load_text(
         &top.value,
         &mut problems,
     );
-    let Some((enabled, modules)) = render::check(
+    let Some((mut enabled, modules)) = render::check(
         pool,
         catalogue,
         secrets,
@@ -104,11 +104,20 @@ pub fn load_text(
         &file,
         &top,
         &pool.today,
-        enabled,
+        &mut enabled,
         &modules,
         had_problems,
         &mut problems,
     );
+    // Requirements of the standard read the org's inputs as they end up: kept (not
+    // copied) for the modules they are about; the rest are done with.
+    if let Some(baseline) = pool.baseline.as_deref() {
+        for (name, _, inputs) in enabled {
+            if baseline.requires(standard.tier.as_deref(), &name) {
+                standard.inputs.insert(name, inputs);
+            }
+        }
+    }
     let sections::Top {
         id,
         value,

@@ -195,15 +195,13 @@ pub fn load_all_shared(
     // A problem in a file every org shares (a value of steward.yaml or the standard,
     // checked with each org's) is told once.
     let mut shared: std::collections::HashSet<(String, usize, String)> = Default::default();
+    let orgs_dir = pool.display_path(&pool.orgs_dir());
     for (_, r) in results {
         match r {
             Ok(org) => orgs.push(org),
             Err(p) => {
                 for p in p.0 {
-                    let elsewhere = p
-                        .file
-                        .as_ref()
-                        .filter(|f| !f.path.starts_with(pool.display_path(&pool.orgs_dir())));
+                    let elsewhere = p.file.as_ref().filter(|f| !f.path.starts_with(&orgs_dir));
                     if let Some(f) = elsewhere {
                         let key = (
                             f.path.display().to_string(),

@@ -107,10 +107,6 @@ pub(super) fn check(
                     today,
                     &mut ctx,
                 );
-                // Requirements read the org's inputs as they end up.
-                if baseline.requires(standard.tier.as_deref(), &key.text) {
-                    standard.inputs.insert(key.text.clone(), inputs.clone());
-                }
             }
             module
                 .input_schema
@@ -199,7 +195,7 @@ pub(super) fn render(
     file: &Arc<SourceFile>,
     top: &Top,
     today: &str,
-    mut enabled: Enabled,
+    enabled: &mut Enabled,
     modules: &[String],
     had_problems: bool,
     problems: &mut Problems,
@@ -240,7 +236,7 @@ pub(super) fn render(
         let Some(module) = catalogue.get(name) else {
             continue;
         };
-        let org = org_ctx(&enabled, name);
+        let org = org_ctx(enabled, name);
         // Lent to the render and given back: its context is made of them, not a copy.
         let inputs = std::mem::take(&mut enabled[i].2);
         let (result, inputs) = catalogue.render(module, org, inputs);

@@ -323,7 +323,7 @@ pub enum Who {
     Internal,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ProviderError {
     #[error("{0}")]
     Config(String),
@@ -336,16 +336,6 @@ pub enum ProviderError {
 }
 
 impl ProviderError {
-    /// The same error again, for each change of a batch it fails.
-    pub fn clone_kept(&self) -> ProviderError {
-        match self {
-            ProviderError::Config(m) => ProviderError::Config(m.clone()),
-            ProviderError::Refused(m) => ProviderError::Refused(m.clone()),
-            ProviderError::Remote(m) => ProviderError::Remote(m.clone()),
-            ProviderError::Internal(m) => ProviderError::Internal(m.clone()),
-        }
-    }
-
     pub fn who(&self) -> Who {
         match self {
             ProviderError::Config(_) => Who::Config,

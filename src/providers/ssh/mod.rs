@@ -460,14 +460,15 @@ pub fn apply_batch(
     changes: &[Change],
 ) -> Vec<Result<(), SshError>> {
     let mut results: Vec<Option<Result<(), SshError>>> = changes.iter().map(|_| None).collect();
-    let kind_of = |c: &Change| c.address.kind;
+    // The batch's changes (not removals) of one kind, by place.
+    let of_kind = |kind| -> Vec<usize> {
+        (0..changes.len())
+            .filter(|i| changes[*i].address.kind == kind && changes[*i].action != Action::Delete)
+            .collect()
+    };
     // Packages to install: one transaction, one outcome for all.
-    let packages: Vec<usize> = (0..changes.len())
-        .filter(|i| {
-            kind_of(&changes[*i]) == apt::APT_PACKAGE && changes[*i].action != Action::Delete
-        })
-        .collect();
-    if packages.len() > 1 {
+    let packages = of_kind(apt::APT_PACKAGE);
+    if !packages.is_empty() {
         let names: Vec<&str> = packages
             .iter()
             .filter_map(|i| org.resource(&changes[*i].address))
@@ -479,25 +480,17 @@ pub fn apply_batch(
         }
     }
     // Print queues: one script, every driver waited for together.
-    let queues: Vec<usize> = (0..changes.len())
-        .filter(|i| {
-            results[*i].is_none()
-                && kind_of(&changes[*i]) == cups::CUPS_QUEUE
-                && changes[*i].action != Action::Delete
+    let queues = of_kind(cups::CUPS_QUEUE);
+    let wants: Vec<(Attrs, &Change)> = queues
+        .iter()
+        .filter_map(|i| {
+            let r = org.resource(&changes[*i].address)?;
+            Some((desired_attrs(r), &changes[*i]))
         })
         .collect();
-    if queues.len() > 1 {
-        let wants: Vec<(Attrs, &Change)> = queues
-            .iter()
-            .filter_map(|i| {
-                let r = org.resource(&changes[*i].address)?;
-                Some((desired_attrs(r), &changes[*i]))
-            })
-            .collect();
-        if wants.len() == queues.len() {
-            for (i, r) in queues.iter().zip(cups::apply_many(conn, &wants)) {
-                results[*i] = Some(r);
-            }
+    if !queues.is_empty() && wants.len() == queues.len() {
+        for (i, r) in queues.iter().zip(cups::apply_many(conn, &wants)) {
+            results[*i] = Some(r);
         }
     }
     changes

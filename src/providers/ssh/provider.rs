@@ -146,7 +146,7 @@ impl Provider for Ssh {
         changes: &'a [Change],
     ) -> BoxFuture<'a, Vec<Result<(), ProviderError>>> {
         Box::pin(async move {
-            let all = |e: ProviderError| changes.iter().map(|_| Err(e.clone_kept())).collect();
+            let all = |e: ProviderError| changes.iter().map(|_| Err(e.clone())).collect();
             let Some(conns) = session.downcast_ref::<Conns>() else {
                 return all(ProviderError::Internal("not an SSH session".into()));
             };

@@ -264,9 +264,10 @@ pub fn repository_script(repository: &str, password_file: &str) -> String {
     // then) and no lock: the snapshots' times from the listing, no key derived.
     let pf = quote(password_file);
     let marker = opened_marker(repository);
+    let state = opened_state(password_file);
     format!(
         "if [ -r {pf} ] && [ -r {marker} ] && fl=$({listing}) \
-         && [ \"$(sha256sum < {pf} | cut -d' ' -f1) $(printf '%s\\n' \"$fl\" | sed -n 's/^keys //p')\" = \"$(cat {marker})\" ] \
+         && [ {state} = \"$(cat {marker})\" ] \
          && ! printf '%s\\n' \"$fl\" | grep -q '^lock '; then \
          echo 'open fast'; echo \"hostname $(hostname)\"; printf '%s\\n' \"$fl\" | grep -E '^snap(time|ls) '; \
          else\n{slow}fi\n"
@@ -289,39 +290,76 @@ fn opened_marker(repository: &str) -> String {
 /// repository) or `snapls MON DAY HH:MM|YEAR` (sftp's `ls -ln`, in UTC). Fails when it
 /// cannot list. `None` for other backends.
 fn fast_listing(repository: &str) -> Option<String> {
+    match listable(repository)? {
+        Listable::Local(path) => {
+            let d = quote(path);
+            Some(format!(
+                "[ -d {d}/keys ] && printf 'keys %s\\n' \"$(ls -1 {d}/keys | sort | tr '\\n' ',')\" \
+                 && {{ ls -1A {d}/locks 2>/dev/null | sed 's/^/lock /'; \
+                 for f in {d}/snapshots/*; do [ -f \"$f\" ] && echo \"snaptime $(stat -c %Y \"$f\")\"; done; true; }}"
+            ))
+        }
+        Listable::Sftp { dest, port, path } => {
+            let commands = [
+                format!("ls -1 \"{path}/keys\""),
+                format!("ls -1 \"{path}/locks\""),
+                format!("ls -ln \"{path}/snapshots\""),
+            ]
+            .iter()
+            .map(|c| quote(c))
+            .collect::<Vec<_>>()
+            .join(" ");
+            Some(format!(
+                "printf '%s\\n' {commands} | TZ=UTC sftp -q -b -{port} -- {} 2>/dev/null | awk '\
+                 /^sftp> ls -1 .*keys\"$/ {{s=\"k\"; next}} /^sftp> ls -1 .*locks\"$/ {{s=\"l\"; next}} /^sftp> ls -ln/ {{s=\"s\"; next}} \
+                 s==\"k\" {{n=$0; sub(/.*\\//, \"\", n); k=k n \",\"}} s==\"l\" {{n=$0; sub(/.*\\//, \"\", n); print \"lock \" n}} \
+                 s==\"s\" && NF>=9 {{print \"snapls \" $6 \" \" $7 \" \" $8}} END {{print \"keys \" k}}'",
+                quote(dest),
+            ))
+        }
+    }
+}
+
+/// Where a repository's files can be listed without restic.
+enum Listable<'a> {
+    /// A local folder (no trailing `/`).
+    Local(&'a str),
+    /// An sftp path (no trailing `/`), reached as restic reaches it (ssh as the host's
+    /// root); `port` is sftp's option for it, or empty.
+    Sftp {
+        dest: &'a str,
+        port: String,
+        path: &'a str,
+    },
+}
+
+fn listable(repository: &str) -> Option<Listable<'_>> {
     if let Some(path) = repository
         .strip_prefix("local:")
         .or_else(|| repository.starts_with('/').then_some(repository))
     {
-        let d = quote(path.trim_end_matches('/'));
-        return Some(format!(
-            "[ -d {d}/keys ] && printf 'keys %s\\n' \"$(ls -1 {d}/keys | sort | tr '\\n' ',')\" \
-             && {{ ls -1A {d}/locks 2>/dev/null | sed 's/^/lock /'; \
-             for f in {d}/snapshots/*; do [ -f \"$f\" ] && echo \"snaptime $(stat -c %Y \"$f\")\"; done; true; }}"
-        ));
+        return Some(Listable::Local(path.trim_end_matches('/')));
     }
     let (dest, port, path) = sftp_target(repository)?;
+    // sftp's batch language has its own quoting and globbing: paths that would need
+    // more than double quotes go to restic.
     if path.is_empty() || path.contains(['"', '\\', '\n', '*', '?', '[']) {
         return None;
     }
-    let p = path.trim_end_matches('/');
-    let commands = [
-        format!("ls -1 \"{p}/keys\""),
-        format!("ls -1 \"{p}/locks\""),
-        format!("ls -ln \"{p}/snapshots\""),
-    ]
-    .iter()
-    .map(|c| quote(c))
-    .collect::<Vec<_>>()
-    .join(" ");
-    let port = port.map_or(String::new(), |p| format!(" -P {}", quote(p)));
-    Some(format!(
-        "printf '%s\\n' {commands} | TZ=UTC sftp -q -b -{port} -- {} 2>/dev/null | awk '\
-         /^sftp> ls -1 .*keys\"$/ {{s=\"k\"; next}} /^sftp> ls -1 .*locks\"$/ {{s=\"l\"; next}} /^sftp> ls -ln/ {{s=\"s\"; next}} \
-         s==\"k\" {{n=$0; sub(/.*\\//, \"\", n); k=k n \",\"}} s==\"l\" {{n=$0; sub(/.*\\//, \"\", n); print \"lock \" n}} \
-         s==\"s\" && NF>=9 {{print \"snapls \" $6 \" \" $7 \" \" $8}} END {{print \"keys \" k}}'",
-        quote(dest),
-    ))
+    Some(Listable::Sftp {
+        dest,
+        port: port.map_or(String::new(), |p| format!(" -P {}", quote(p))),
+        path: path.trim_end_matches('/'),
+    })
+}
+
+/// The shell words that say what a repository is now, as its marker notes it: the
+/// password file's digest and the key files' names (from a listing in `$fl`).
+fn opened_state(password_file: &str) -> String {
+    format!(
+        "\"$(sha256sum < {} | cut -d' ' -f1) $(printf '%s\\n' \"$fl\" | sed -n 's/^keys //p')\"",
+        quote(password_file)
+    )
 }
 
 /// The lines that note a repository as opened (after `restic init` or a check that it
@@ -331,9 +369,9 @@ fn note_opened(repository: &str, password_file: &str) -> String {
         return String::new();
     };
     let marker = opened_marker(repository);
+    let state = opened_state(password_file);
     format!(
-        "fl=$({listing}) && mkdir -p /var/lib/steward/restic && printf '%s %s\\n' \"$(sha256sum < {} | cut -d' ' -f1)\" \"$(printf '%s\\n' \"$fl\" | sed -n 's/^keys //p')\" > {marker}\n",
-        quote(password_file)
+        "fl=$({listing}) && mkdir -p /var/lib/steward/restic && printf '%s\\n' {state} > {marker}\n"
     )
 }
 
@@ -367,27 +405,21 @@ fn slow_repository_script(repository: &str, password_file: &str) -> String {
 /// whose files can be listed without restic: sftp (as restic itself reaches it: ssh
 /// as the host's root) and a local directory. None for the others.
 fn lock_listing(repository: &str) -> Option<String> {
-    if let Some(path) = repository
-        .strip_prefix("local:")
-        .or_else(|| repository.starts_with('/').then_some(repository))
-    {
-        let locks = format!("{}/locks", path.trim_end_matches('/'));
-        return Some(format!("[ -d {q} ] && ls -1A {q}", q = quote(&locks)));
+    match listable(repository)? {
+        Listable::Local(path) => {
+            let locks = format!("{path}/locks");
+            Some(format!("[ -d {q} ] && ls -1A {q}", q = quote(&locks)))
+        }
+        Listable::Sftp { dest, port, path } => {
+            let command = format!("ls -1 \"{path}/locks\"");
+            // The status is sftp's, so a listing that fails falls back to restic.
+            Some(format!(
+                "l=$(printf '%s\\n' {} | sftp -q -b -{port} -- {} 2>/dev/null) && printf '%s\\n' \"$l\" | sed -e '/^sftp>/d' -e 's|.*/||'",
+                quote(&command),
+                quote(dest),
+            ))
+        }
     }
-    let (dest, port, path) = sftp_target(repository)?;
-    // sftp's batch language has its own quoting and globbing: paths that would need
-    // more than double quotes go to restic.
-    if path.is_empty() || path.contains(['"', '\\', '\n', '*', '?', '[']) {
-        return None;
-    }
-    let command = format!("ls -1 \"{}/locks\"", path.trim_end_matches('/'));
-    let port = port.map_or(String::new(), |p| format!(" -P {}", quote(p)));
-    // The status is sftp's, so a listing that fails falls back to restic.
-    Some(format!(
-        "l=$(printf '%s\\n' {} | sftp -q -b -{port} -- {} 2>/dev/null) && printf '%s\\n' \"$l\" | sed -e '/^sftp>/d' -e 's|.*/||'",
-        quote(&command),
-        quote(dest),
-    ))
 }
 
 /// (`[user@]host`, port, path) of an sftp repository, in either of restic's forms:
