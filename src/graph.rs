@@ -102,6 +102,11 @@ where
 /// As [`walk`], but nodes that are ready at the same moment and share a `key` are
 /// given to `f` together, as one operation (one host's changes in one round trip);
 /// `f` returns a result for each, in their order. Nodes without a key go alone.
+///
+/// A key has one batch running at a time: what becomes ready for it meanwhile waits
+/// and goes with the next. The operations of one key take turns anyway (one host, one
+/// session), so waiting costs nothing and a key's batches follow its part of the
+/// graph level by level, not each moment something finished.
 pub async fn walk_batched<N, E, K, KF, F, Fut>(
     g: &DepGraph<N>,
     parallelism: usize,
@@ -128,6 +133,8 @@ where
     let limit = Arc::new(Semaphore::new(parallelism.max(1)));
     type Done<E> = Vec<(NodeIndex, Result<(), E>)>;
     let mut running: JoinSet<Done<E>> = JoinSet::new();
+    // Keys with a batch running, and what is ready for them meanwhile.
+    let mut busy: std::collections::BTreeMap<K, Vec<NodeIndex>> = std::collections::BTreeMap::new();
 
     loop {
         // What is ready now, in batches: by key, in the order first seen.
@@ -135,6 +142,11 @@ where
         let mut keyed: std::collections::BTreeMap<K, usize> = std::collections::BTreeMap::new();
         while let Some(node) = ready.pop_front() {
             match key(node) {
+                Some(k) if busy.contains_key(&k) => {
+                    if let Some(held) = busy.get_mut(&k) {
+                        held.push(node);
+                    }
+                }
                 Some(k) => match keyed.get(&k) {
                     Some(b) => batches[*b].push(node),
                     None => {
@@ -144,6 +156,9 @@ where
                 },
                 None => batches.push(vec![node]),
             }
+        }
+        for k in keyed.into_keys() {
+            busy.insert(k, Vec::new());
         }
         for nodes in batches {
             let fut = f(nodes.clone());
@@ -159,9 +174,15 @@ where
         };
         let Ok(done) = joined else {
             // A panicking task is a bug; its dependents simply never become ready and are
-            // reported as skipped below.
+            // reported as skipped below (its key stays busy: nothing more is sent there).
             continue;
         };
+        // The key is free again: what waited for it goes next, together.
+        if let Some(k) = done.first().and_then(|(node, _)| key(*node))
+            && let Some(held) = busy.remove(&k)
+        {
+            ready.extend(held);
+        }
         for (node, result) in done {
             match result {
                 Ok(()) => {
@@ -295,5 +316,44 @@ mod tests {
         assert_eq!(out[q1.index()], Outcome::Failed("boom"));
         assert_eq!(out[q2.index()], Outcome::Done);
         assert_eq!(out[r.index()], Outcome::Skipped(q1));
+    }
+
+    #[tokio::test]
+    async fn what_becomes_ready_while_its_key_is_busy_goes_with_the_next_batch() {
+        // a1 (host a, slow) -> a3; b1 (host b, quick) -> a2. a2 is ready while a1 runs:
+        // it waits, and goes with a3 in one batch.
+        let mut g: DepGraph<(&str, &str)> = DiGraph::new();
+        let a1 = g.add_node(("a1", "a"));
+        let a2 = g.add_node(("a2", "a"));
+        let a3 = g.add_node(("a3", "a"));
+        let b1 = g.add_node(("b1", "b"));
+        g.add_edge(a1, a3, ());
+        g.add_edge(b1, a2, ());
+        let batches = Arc::new(Mutex::new(Vec::new()));
+        let weights: Vec<(&str, &str)> = g.node_weights().copied().collect();
+        let out = walk_batched(
+            &g,
+            4,
+            |i| Some(weights[i.index()].1),
+            |nodes: Vec<NodeIndex>| {
+                let mut names: Vec<&str> = nodes.iter().map(|n| weights[n.index()].0).collect();
+                names.sort();
+                let batches = batches.clone();
+                async move {
+                    if names.contains(&"a1") {
+                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    }
+                    let results = names.iter().map(|_| Ok::<(), ()>(())).collect();
+                    batches.lock().expect("lock").push(names);
+                    results
+                }
+            },
+        )
+        .await;
+        assert!(out.iter().all(|o| *o == Outcome::Done), "{out:?}");
+        assert_eq!(
+            *batches.lock().expect("lock"),
+            vec![vec!["b1"], vec!["a1"], vec!["a2", "a3"]]
+        );
     }
 }

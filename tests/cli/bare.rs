@@ -30,6 +30,50 @@ fn installed(lab: &HostLab, host: &str, package: &str) -> bool {
     ) == "installed"
 }
 
+/// The longest chain of dependencies among one host's resources that a first apply
+/// makes, in resources, from `steward graph --dot` (`"a" -> "b"`: a needs b). A
+/// backup job is only read, never made.
+fn graph_depth(dot: &str, host: &str) -> usize {
+    let on_host = |address: &str| {
+        address.contains(&format!("[{host}:")) && !address.starts_with("restic_job[")
+    };
+    let mut needs: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for line in dot.lines() {
+        let words: Vec<&str> = line.split('"').collect();
+        if words.len() >= 4 && words[2].trim() == "->" && !line.contains("ltail") {
+            if on_host(words[1]) && on_host(words[3]) {
+                needs.entry(words[1]).or_default().push(words[3]);
+            }
+        } else if words.len() == 3 && on_host(words[1]) {
+            needs.entry(words[1]).or_default();
+        }
+    }
+    fn depth<'a>(
+        n: &'a str,
+        needs: &std::collections::BTreeMap<&'a str, Vec<&'a str>>,
+        seen: &mut std::collections::BTreeMap<&'a str, usize>,
+    ) -> usize {
+        if let Some(d) = seen.get(n) {
+            return *d;
+        }
+        let d = 1 + needs
+            .get(n)
+            .into_iter()
+            .flatten()
+            .map(|m| depth(m, needs, seen))
+            .max()
+            .unwrap_or(0);
+        seen.insert(n, d);
+        d
+    }
+    let mut seen = Default::default();
+    needs
+        .keys()
+        .map(|n| depth(n, &needs, &mut seen))
+        .max()
+        .unwrap_or(0)
+}
+
 #[test]
 fn bare_hosts_get_their_packages_from_the_repository_and_apt_trouble_is_told_clearly() {
     let lab = HostLab::start(&[
@@ -79,6 +123,21 @@ fn bare_hosts_get_their_packages_from_the_repository_and_apt_trouble_is_told_cle
     );
     assert!(!installed(&lab, "annex", "restic"));
     assert!(!first.all().contains(PASSWORD), "{first:?}");
+    // A round trip per level of the office's graph (the longest chain of what it
+    // changes), whatever the number of changes, plus two reads of its facts: the
+    // plan's, and again under the org's lock before changing anything.
+    let levels = graph_depth(&env.run(&["graph", "--dot", "harbour"]).stdout, "office");
+    assert_eq!(
+        levels, 2,
+        "packages and files, then queues, the repository and units"
+    );
+    assert!(
+        first
+            .stderr
+            .contains(&format!("at most {} for one host", levels + 2)),
+        "{levels} levels: {}",
+        first.stderr
+    );
     for package in ["cups", "cups-client", "cups-ipp-utils", "restic"] {
         assert!(installed(&lab, "office", package), "{package}: {first:?}");
     }

@@ -3,7 +3,9 @@
 use serde_json::json;
 
 use super::shell::quote;
-use super::{Conn, HostFacts, HostRead, MARK, NAME, OnSite, SshError, Step, host_name_id};
+use super::{
+    Conn, HostFacts, HostRead, MARK, NAME, OnSite, Part, Said, SshError, Step, host_name_id,
+};
 use crate::resource::{Attrs, Kind, KindSpec, Reference, Resource};
 
 pub const APT_PACKAGE: Kind = Kind::of(&SPEC);
@@ -64,8 +66,21 @@ impl OnSite for Apt {
         Ok(())
     }
 
-    fn apply(&self, step: &Step<'_>) -> Result<(), SshError> {
-        install(step.conn, &[step.want.str("name")])
+    /// Every package of the batch in one apt transaction, one outcome for all.
+    fn parts<'a>(&self, steps: &[Step<'a>]) -> Vec<Result<Part<'a>, (usize, SshError)>> {
+        let names: Vec<String> = steps
+            .iter()
+            .map(|s| s.want.str("name").to_string())
+            .collect();
+        let lines = install_script(&names);
+        let n = steps.len();
+        vec![Ok(Part {
+            steps: (0..n).collect(),
+            lines,
+            read: Box::new(move |conn: &Conn, said: Said| {
+                vec![installed(&conn.host.name, &names, said); n]
+            }),
+        })]
     }
 }
 
@@ -87,8 +102,8 @@ const LOCK_WAIT_SECS: u32 = 300;
 /// a held package or a dpkg interrupted by someone else is refused before anything
 /// changes; package lists are read when a package has none, and again once when the
 /// ones read are out of date.
-pub fn install_script(packages: &[&str]) -> String {
-    let names: Vec<String> = packages.iter().map(|p| quote(p)).collect();
+pub fn install_script(packages: &[impl AsRef<str>]) -> String {
+    let names: Vec<String> = packages.iter().map(|p| quote(p.as_ref())).collect();
     let names = names.join(" ");
     format!(
         "export LC_ALL=C DEBIAN_FRONTEND=noninteractive\n\
@@ -127,10 +142,8 @@ pub fn install_script(packages: &[&str]) -> String {
     )
 }
 
-/// Installs `packages` on the host in one round trip (see [`install_script`]).
-pub fn install(conn: &Conn, packages: &[&str]) -> Result<(), SshError> {
-    let out = conn.run("sh -s", install_script(packages).as_bytes())?;
-    let host = &conn.host.name;
+/// Reads what the install script said into its outcome, for all its packages.
+fn installed(host: &str, packages: &[String], out: Said) -> Result<(), SshError> {
     let said = out.text.trim();
     let message = match out.status {
         0 => return Ok(()),
@@ -149,7 +162,7 @@ pub fn install(conn: &Conn, packages: &[&str]) -> Result<(), SshError> {
         ),
         status => {
             return Err(SshError::Command {
-                host: host.clone(),
+                host: host.to_string(),
                 what: format!("apt-get install {}", packages.join(" ")),
                 status,
                 output: super::conn::tail(&out.text),
@@ -157,7 +170,7 @@ pub fn install(conn: &Conn, packages: &[&str]) -> Result<(), SshError> {
         }
     };
     Err(SshError::Failed {
-        host: host.clone(),
+        host: host.to_string(),
         message,
     })
 }

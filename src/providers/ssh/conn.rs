@@ -4,7 +4,7 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -107,7 +107,6 @@ pub struct Conn {
     stats: std::sync::Arc<Stats>,
     /// `address:port`, as stats count it.
     key: String,
-    nonce: AtomicU64,
 }
 
 impl std::fmt::Debug for Conn {
@@ -208,7 +207,6 @@ impl Conn {
             session,
             stats: settings.stats.clone(),
             key: format!("{}:{}", host.address, host.port),
-            nonce: AtomicU64::new(0),
         })
     }
 
@@ -300,59 +298,6 @@ impl Conn {
             });
         }
         Ok(out)
-    }
-
-    /// Puts `content` at `path` with mode and owner: sent by SCP to a temporary file,
-    /// then copied beside the target and renamed over it, so readers never see half a
-    /// file.
-    pub fn put_file(
-        &self,
-        path: &str,
-        content: &[u8],
-        mode: u32,
-        owner: &str,
-        group: &str,
-        check: Option<&str>,
-    ) -> Result<(), SshError> {
-        let n = self.nonce.fetch_add(1, Ordering::Relaxed);
-        let tmp = format!("/tmp/.steward-{}-{n}", std::process::id());
-        self.stats.count(&self.key);
-        let mut ch = self
-            .session
-            .scp_send(Path::new(&tmp), 0o600, content.len() as u64, None)
-            .map_err(|e| self.err(e))?;
-        ch.write_all(content).map_err(|e| SshError::Failed {
-            host: self.host.name.clone(),
-            message: format!("sending {path}: {e}"),
-        })?;
-        ch.send_eof().map_err(|e| self.err(e))?;
-        ch.wait_eof().map_err(|e| self.err(e))?;
-        ch.close().map_err(|e| self.err(e))?;
-        ch.wait_close().map_err(|e| self.err(e))?;
-        let dir = path
-            .rsplit_once('/')
-            .map_or("/", |(d, _)| if d.is_empty() { "/" } else { d });
-        let new = format!("{path}.steward-new");
-        // A check (shell lines given the new file as $1) runs before the rename: a
-        // file it rejects never replaces the old one.
-        let check = check.map_or(String::new(), |c| {
-            format!(
-                "if ! sh -c {} sh {new}; then rm -f {new}; exit 1; fi; ",
-                quote(c),
-                new = quote(&new)
-            )
-        });
-        let script = format!(
-            "set -e; mkdir -p {dir}; cp {tmp} {new}; rm -f {tmp}; chown {owner}:{group} {new}; chmod {mode:o} {new}; {check}mv -f {new} {path}",
-            dir = quote(dir),
-            tmp = quote(&tmp),
-            new = quote(&new),
-            owner = quote(owner),
-            group = quote(group),
-            path = quote(path),
-        );
-        self.check(&format!("install {path}"), &script, b"")?;
-        Ok(())
     }
 }
 

@@ -7,7 +7,8 @@ use serde_json::{Map, Value, json};
 
 use super::shell::quote;
 use super::{
-    Conn, HostFacts, HostRead, MARK, NAME, OnSite, SshError, Step, apt, conn, failed, host_name_id,
+    Conn, HostFacts, HostRead, MARK, NAME, OnSite, Part, Said, SshError, Step, apt, conn, failed,
+    host_name_id,
 };
 use crate::plan::{Action, Change};
 use crate::resource::{Address, Attrs, Kind, KindSpec, Resource};
@@ -107,10 +108,15 @@ impl OnSite for Cups {
         a.insert("driver", json!("everywhere"));
     }
 
-    fn apply(&self, step: &Step<'_>) -> Result<(), SshError> {
-        apply_many(step.conn, &[(step.want.clone(), step.change)])
-            .pop()
-            .unwrap_or_else(|| Err(failed(step.conn, "no result for the queue".into())))
+    /// Every queue of the batch in one part, their drivers waited for at once.
+    fn parts<'a>(&self, steps: &[Step<'a>]) -> Vec<Result<Part<'a>, (usize, SshError)>> {
+        let wants: Vec<(Attrs, &'a Change)> =
+            steps.iter().map(|s| (s.want.clone(), s.change)).collect();
+        vec![Ok(Part {
+            steps: (0..steps.len()).collect(),
+            lines: batch_script(&queue_steps(&wants)),
+            read: Box::new(move |conn: &Conn, said: Said| finish(conn, &wants, &said)),
+        })]
     }
 }
 
@@ -475,19 +481,30 @@ fn batch_script(queues: &[QueueSteps]) -> String {
     s
 }
 
-/// Makes several queues of one host look as wanted, in one round trip; a result for
-/// each, in order. A queue cupsd no longer knows right after making it (seen once
-/// on a freshly installed CUPS under load: its scheduler started again before saving
-/// it) is made again, once, in one more round trip.
-pub fn apply_many(conn: &Conn, wants: &[(Attrs, &Change)]) -> Vec<Result<(), SshError>> {
-    let mut results = apply_once(conn, wants);
+/// Reads the batch script's statuses into a result for each queue, in order. A queue
+/// cupsd no longer knows right after making it (seen once on a freshly installed CUPS
+/// under load: its scheduler started again before saving it) is made again, once, in
+/// one more round trip.
+fn finish(conn: &Conn, wants: &[(Attrs, &Change)], said: &Said) -> Vec<Result<(), SshError>> {
+    let mut results = statuses(conn, wants, said);
     let lost: Vec<usize> = (0..wants.len())
         .filter(|i| matches!(&results[*i], Err(Lost)))
         .collect();
     if !lost.is_empty() {
         tracing::debug!(host = %conn.host.name, queues = lost.len(), "cupsd lost new queues; making them again");
         let again: Vec<(Attrs, &Change)> = lost.iter().map(|i| wants[*i].clone()).collect();
-        for (i, r) in lost.iter().zip(apply_once(conn, &again)) {
+        let retried = match conn.run("sh -s", batch_script(&queue_steps(&again)).as_bytes()) {
+            Ok(out) => statuses(
+                conn,
+                &again,
+                &Said {
+                    status: out.status,
+                    text: out.text,
+                },
+            ),
+            Err(e) => again.iter().map(|_| Err(Failed(e.clone()))).collect(),
+        };
+        for (i, r) in lost.iter().zip(retried) {
             results[*i] = r;
         }
     }
@@ -518,15 +535,15 @@ enum QueueError {
 }
 use QueueError::{Failed, Lost};
 
-fn apply_once(conn: &Conn, wants: &[(Attrs, &Change)]) -> Vec<Result<(), QueueError>> {
-    let queues: Vec<QueueSteps> = wants
+fn queue_steps(wants: &[(Attrs, &Change)]) -> Vec<QueueSteps> {
+    wants
         .iter()
         .map(|(want, change)| steps(want, change.action == Action::Create, rebuilds(change)))
-        .collect();
-    let out = match conn.run("sh -s", batch_script(&queues).as_bytes()) {
-        Ok(out) => out,
-        Err(e) => return wants.iter().map(|_| Err(Failed(e.clone()))).collect(),
-    };
+        .collect()
+}
+
+/// Each queue's result from the `@@steward queue I` lines of the batch script.
+fn statuses(conn: &Conn, wants: &[(Attrs, &Change)], out: &Said) -> Vec<Result<(), QueueError>> {
     let status_of = |i: usize| {
         let prefix = format!("{MARK}queue {i} ");
         out.text

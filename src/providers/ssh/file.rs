@@ -5,7 +5,7 @@ use base64::Engine as _;
 use serde_json::json;
 
 use super::shell::quote;
-use super::{HostFacts, HostRead, MARK, NAME, OnSite, SshError, Step, failed, hide_secrets};
+use super::{HostFacts, HostRead, MARK, NAME, OnSite, Script, SshError, Step, failed};
 use crate::resource::{Attrs, FileRule, Kind, KindSpec, Resource};
 use crate::secrets;
 
@@ -71,7 +71,7 @@ impl OnSite for Files {
         }
     }
 
-    fn apply(&self, step: &Step<'_>) -> Result<(), SshError> {
+    fn script(&self, step: &Step<'_>) -> Result<Script, SshError> {
         put(step, None)
     }
 }
@@ -131,9 +131,14 @@ pub(super) fn read(
     Ok(())
 }
 
-/// Writes the file with its secrets filled in, after `check` accepts it when given.
-pub(super) fn put(step: &Step<'_>, check: Option<&str>) -> Result<(), SshError> {
+/// Writes the file with its secrets filled in, after `check` (shell lines given the
+/// new file as `$1`) accepts it when given. The content travels inside the script on
+/// the shell's stdin (never on a command line, never in a file others can read), is
+/// written beside the target and renamed over it: readers never see half a file, and
+/// a file the check rejects never replaces the old one.
+pub(super) fn put(step: &Step<'_>, check: Option<&str>) -> Result<Script, SshError> {
     let (conn, want) = (step.conn, step.want);
+    let path = want.str("path");
     let mode = u32::from_str_radix(want.str("mode"), 8)
         .map_err(|_| failed(conn, format!("bad mode `{}`", want.str("mode"))))?;
     let desired = want.str("content");
@@ -143,13 +148,27 @@ pub(super) fn put(step: &Step<'_>, check: Option<&str>) -> Result<(), SshError> 
     })
     .map_err(|e| failed(conn, e.to_string()))?;
     let content = secrets::fill(desired, &values);
-    conn.put_file(
-        want.str("path"),
-        content.expose().as_bytes(),
-        mode,
-        want.str("owner"),
-        want.str("group"),
-        check,
-    )
-    .map_err(|e| hide_secrets(e, &values))
+    let encoded = base64::engine::general_purpose::STANDARD.encode(content.expose().as_bytes());
+    let dir = path
+        .rsplit_once('/')
+        .map_or("/", |(d, _)| if d.is_empty() { "/" } else { d });
+    let new = quote(&format!("{path}.steward-new"));
+    let check = check.map_or(String::new(), |c| {
+        format!(
+            "if ! sh -c {} sh {new}; then rm -f {new}; exit 1; fi\n",
+            quote(c)
+        )
+    });
+    Ok(Script {
+        // printf is the shell's own: the content is in no process's arguments.
+        lines: format!(
+            "set -e\nmkdir -p {dir}\numask 077\nprintf '%s' '{encoded}' | base64 -d > {new}\nchown {owner}:{group} {new}\nchmod {mode:o} {new}\n{check}mv -f {new} {path}\n",
+            dir = quote(dir),
+            owner = quote(want.str("owner")),
+            group = quote(want.str("group")),
+            path = quote(path),
+        ),
+        what: format!("install {path}"),
+        hide: values,
+    })
 }

@@ -5,7 +5,7 @@
 
 use serde_json::json;
 
-use super::{HostFacts, HostRead, NAME, OnSite, SshError, Step, apt, file};
+use super::{HostFacts, HostRead, NAME, OnSite, Script, SshError, Step, apt, file};
 use crate::resource::{Attrs, FileRule, Kind, KindSpec, Resource};
 
 pub const HOSTAPD_CONFIG: Kind = Kind::of(&SPEC);
@@ -55,7 +55,7 @@ impl OnSite for Hostapd {
         a.insert("group", json!("root"));
     }
 
-    fn apply(&self, step: &Step<'_>) -> Result<(), SshError> {
+    fn script(&self, step: &Step<'_>) -> Result<Script, SshError> {
         file::put(step, Some(CHECK_SCRIPT))
     }
 }

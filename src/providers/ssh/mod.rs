@@ -7,6 +7,7 @@
 //! blocking); a host that cannot be reached fails only its own resources.
 
 pub mod apt;
+pub mod batch;
 pub mod config;
 pub mod conn;
 pub mod cups;
@@ -26,6 +27,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+pub use self::batch::{Part, Said, Script};
 pub use self::conn::{Conn, Settings, SshError};
 pub use self::provider::ENTRY;
 use crate::org::Org;
@@ -65,8 +67,24 @@ pub trait OnSite: Sync {
     ) -> Result<(), SshError>;
     /// Adds what the file leaves implicit to a resource's desired attributes.
     fn defaults(&self, _r: &Resource, _attrs: &mut Attrs) {}
-    /// Makes one change on the host.
-    fn apply(&self, step: &Step<'_>) -> Result<(), SshError>;
+    /// The shell lines making this kind's changes that are ready together on one host,
+    /// for the host's batch script. By default a part per step, from `script`;
+    /// packages and queues make one part for all. A step whose lines cannot be written
+    /// fails on its own, here.
+    fn parts<'a>(&self, steps: &[Step<'a>]) -> Vec<Result<Part<'a>, (usize, SshError)>> {
+        steps
+            .iter()
+            .enumerate()
+            .map(|(i, step)| Ok(Part::one(i, self.script(step).map_err(|e| (i, e))?)))
+            .collect()
+    }
+    /// The shell lines making one change; kinds that are only read have none.
+    fn script(&self, step: &Step<'_>) -> Result<Script, SshError> {
+        Err(failed(
+            step.conn,
+            format!("{} is only read, never changed", step.resource.address),
+        ))
+    }
     /// What the live object says is wrong beyond a difference: (code, message).
     fn health(
         &self,
@@ -422,37 +440,10 @@ pub fn health(org: &Org, live: &crate::providers::LiveState, now: i64) -> Vec<Un
     out
 }
 
-/// Carries out one change on its host.
-pub fn apply(conn: &Conn, secrets: &Secrets, org: &Org, change: &Change) -> Result<(), SshError> {
-    let Some((r, family)) = org
-        .resource(&change.address)
-        .and_then(|r| Some((r, on_site(r.address.kind)?)))
-    else {
-        return Err(failed(
-            conn,
-            format!("{} is not an on-site resource of this org", change.address),
-        ));
-    };
-    if change.action == Action::Delete {
-        return Err(failed(
-            conn,
-            format!("removing {} is not supported", change.address),
-        ));
-    }
-    let want = desired_attrs(r);
-    family.apply(&Step {
-        conn,
-        secrets,
-        org,
-        resource: r,
-        want: &want,
-        change,
-    })
-}
-
-/// Carries out changes of one host that were ready together: the packages in one
-/// apt transaction, the print queues in one script (their drivers fetched at once),
-/// the rest one after another on the same session. A result for each, in order.
+/// Carries out changes of one host that were ready together, in one round trip: each
+/// kind writes the lines for its changes (packages in one apt transaction, queues in
+/// one script waiting for all their drivers at once), and [`batch`] runs them all as
+/// one script. A result for each change, in order.
 pub fn apply_batch(
     conn: &Conn,
     secrets: &Secrets,
@@ -460,43 +451,65 @@ pub fn apply_batch(
     changes: &[Change],
 ) -> Vec<Result<(), SshError>> {
     let mut results: Vec<Option<Result<(), SshError>>> = changes.iter().map(|_| None).collect();
-    // The batch's changes (not removals) of one kind, by place.
-    let of_kind = |kind| -> Vec<usize> {
-        (0..changes.len())
-            .filter(|i| changes[*i].address.kind == kind && changes[*i].action != Action::Delete)
-            .collect()
-    };
-    // Packages to install: one transaction, one outcome for all.
-    let packages = of_kind(apt::APT_PACKAGE);
-    if !packages.is_empty() {
-        let names: Vec<&str> = packages
+    // Each change's resource, kind and desired attributes; what cannot be done is
+    // told now and left out of the script.
+    let mut todo: Vec<(usize, &Resource, Attrs)> = Vec::new();
+    for (i, change) in changes.iter().enumerate() {
+        match org
+            .resource(&change.address)
+            .filter(|r| on_site(r.address.kind).is_some())
+        {
+            None => {
+                results[i] = Some(Err(failed(
+                    conn,
+                    format!("{} is not an on-site resource of this org", change.address),
+                )));
+            }
+            Some(_) if change.action == Action::Delete => {
+                results[i] = Some(Err(failed(
+                    conn,
+                    format!("removing {} is not supported", change.address),
+                )));
+            }
+            Some(r) => todo.push((i, r, desired_attrs(r))),
+        }
+    }
+    let mut parts: Vec<(Vec<usize>, Part<'_>)> = Vec::new();
+    for family in ON_SITE {
+        let mine: Vec<&(usize, &Resource, Attrs)> = todo
             .iter()
-            .filter_map(|i| org.resource(&changes[*i].address))
-            .map(|r| r.attrs.str("name"))
+            .filter(|t| family.kinds().contains(&t.1.address.kind))
             .collect();
-        let outcome = apt::install(conn, &names);
-        for i in &packages {
-            results[*i] = Some(outcome.clone());
+        if mine.is_empty() {
+            continue;
+        }
+        let steps: Vec<Step<'_>> = mine
+            .iter()
+            .map(|(i, r, want)| Step {
+                conn,
+                secrets,
+                org,
+                resource: r,
+                want,
+                change: &changes[*i],
+            })
+            .collect();
+        for part in family.parts(&steps) {
+            match part {
+                Ok(part) => parts.push((part.steps.iter().map(|s| mine[*s].0).collect(), part)),
+                Err((s, e)) => results[mine[s].0] = Some(Err(e)),
+            }
         }
     }
-    // Print queues: one script, every driver waited for together.
-    let queues = of_kind(cups::CUPS_QUEUE);
-    let wants: Vec<(Attrs, &Change)> = queues
-        .iter()
-        .filter_map(|i| {
-            let r = org.resource(&changes[*i].address)?;
-            Some((desired_attrs(r), &changes[*i]))
-        })
-        .collect();
-    if !queues.is_empty() && wants.len() == queues.len() {
-        for (i, r) in queues.iter().zip(cups::apply_many(conn, &wants)) {
-            results[*i] = Some(r);
+    let (places, parts): (Vec<Vec<usize>>, Vec<Part<'_>>) = parts.into_iter().unzip();
+    for (places, outcomes) in places.into_iter().zip(batch::run(conn, parts)) {
+        for (i, r) in places.into_iter().zip(outcomes) {
+            results[i] = Some(r);
         }
     }
-    changes
-        .iter()
-        .zip(results)
-        .map(|(c, r)| r.unwrap_or_else(|| apply(conn, secrets, org, c)))
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(failed(conn, "no result for this change".into()))))
         .collect()
 }
 

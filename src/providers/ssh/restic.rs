@@ -14,7 +14,8 @@ use serde_json::{Value, json};
 
 use super::shell::quote;
 use super::{
-    HostFacts, HostRead, MARK, NAME, OnSite, SshError, Step, apt, failed, file, host_name_id,
+    HostFacts, HostRead, MARK, NAME, OnSite, Script, SshError, Step, apt, failed, file,
+    host_name_id,
 };
 use crate::resource::{Attrs, Kind, KindSpec, Reference, Resource};
 
@@ -163,7 +164,7 @@ impl OnSite for Restic {
         Ok(())
     }
 
-    fn apply(&self, step: &Step<'_>) -> Result<(), SshError> {
+    fn script(&self, step: &Step<'_>) -> Result<Script, SshError> {
         if step.resource.address.kind != RESTIC_REPOSITORY {
             return Err(failed(
                 step.conn,
@@ -171,13 +172,11 @@ impl OnSite for Restic {
             ));
         }
         let repo = step.want.str("repository");
-        step.conn
-            .check(
-                &format!("restic init {repo}"),
-                "sh -s",
-                init_script(repo, step.want.str("password_file")).as_bytes(),
-            )
-            .map(|_| ())
+        Ok(Script {
+            lines: init_script(repo, step.want.str("password_file")),
+            what: format!("restic init {repo}"),
+            hide: Vec::new(),
+        })
     }
 
     fn health(&self, r: &Resource, live: &Attrs, now: i64, out: &mut Vec<(&'static str, String)>) {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use super::shell::quote;
-use super::{HostFacts, HostRead, MARK, NAME, OnSite, SshError, Step, file, host_name_id};
+use super::{HostFacts, HostRead, MARK, NAME, OnSite, Script, SshError, Step, file, host_name_id};
 use crate::org::Org;
 use crate::plan::{Action, Change};
 use crate::resource::{Address, Attrs, Kind, KindSpec, Reference, Resource};
@@ -88,22 +88,19 @@ impl OnSite for Systemd {
         }
     }
 
-    fn apply(&self, step: &Step<'_>) -> Result<(), SshError> {
+    fn script(&self, step: &Step<'_>) -> Result<Script, SshError> {
         let flag = |k: &str| step.want.get(k).and_then(Value::as_bool).unwrap_or(true);
         let name = step.want.str("name");
-        let script = apply_script(
-            name,
-            flag("enabled"),
-            flag("active"),
-            !step.change.triggered_by.is_empty(),
-        );
-        step.conn
-            .check(
-                &format!("systemctl (unit {name})"),
-                "sh -s",
-                script.as_bytes(),
-            )
-            .map(|_| ())
+        Ok(Script {
+            lines: apply_script(
+                name,
+                flag("enabled"),
+                flag("active"),
+                !step.change.triggered_by.is_empty(),
+            ),
+            what: format!("systemctl (unit {name})"),
+            hide: Vec::new(),
+        })
     }
 }
 
