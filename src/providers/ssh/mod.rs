@@ -52,8 +52,9 @@ pub static KINDS: [&KindSpec; 7] = [
 ];
 
 /// The on-site kinds, a file each: what they ask of a host in the fact script, how
-/// they read the answer, the defaults they add, how they change a host, and their
-/// health. This file only batches them: one script, one round trip a host.
+/// they read the answer, the defaults they add, the lines that change a host, and
+/// their health. This file only batches them: a plan's facts in one script, one round
+/// trip a host; an apply's changes ready together in one script ([`batch`]).
 pub trait OnSite: Sync {
     fn kinds(&self) -> &'static [Kind];
     /// Adds to the host's fact script what its resources there need to be known.
