@@ -74,9 +74,9 @@ pub fn script<'s>(parts: impl IntoIterator<Item = &'s str>) -> String {
     let mut s = String::from("export LC_ALL=C\n");
     for (k, lines) in parts.into_iter().enumerate() {
         s.push_str(&format!(
-            "o=$( {{ eval {}; }} </dev/null 2>&1 ); s=$?\n\
-             [ -n \"$o\" ] && printf '%s\\n' \"$o\" | sed 's/^/{MARK}out {k} /'\n\
-             echo \"{MARK}part {k} $s\"\n",
+            "steward_o=$( {{ eval {}; }} </dev/null 2>&1 ); steward_s=$?\n\
+             [ -n \"$steward_o\" ] && printf '%s\\n' \"$steward_o\" | sed 's/^/{MARK}out {k} /'\n\
+             echo \"{MARK}part {k} $steward_s\"\n",
             quote(lines)
         ));
     }
