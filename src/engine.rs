@@ -430,6 +430,7 @@ fn plan_org(providers: &[Arc<dyn Provider>], org: &Org, refreshed: &Refreshed) -
         }
     }
     crate::baseline::compliance::cite(org, &mut changes);
+    plan::cite_pool(org, &mut changes);
     plan::sort_changes(org, &mut changes);
     unmanaged.sort();
     let mut op = OrgPlan {

@@ -232,7 +232,9 @@ impl Pool {
             config,
             settings,
             today: crate::util::date_text(today),
-            file: root_node.map(|n| Arc::new((SourceFile::new(&path, text.clone()), n))),
+            // Named as the org files are, from the pool's root: plans cite it.
+            file: root_node
+                .map(|n| Arc::new((SourceFile::new(Path::new(POOL_FILE), text.clone()), n))),
             baseline: None,
         })
     }

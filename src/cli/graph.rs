@@ -92,18 +92,17 @@ pub fn run(root: &Option<PathBuf>, ui: &Ui, args: GraphArgs) -> CmdResult {
                 .neighbors_directed(n, Direction::Incoming)
                 .map(|d| org.resources[g[d]].address.to_string())
                 .collect();
-            // Where a value the standard gave comes from.
-            let whence = org
-                .standard
-                .origin(&r.source)
-                .map_or_else(String::new, |o| {
-                    format!(
-                        "  # the pool's standard: item `{}`, tier `{}`, {}",
-                        o.item,
-                        o.tier,
-                        o.at.cite()
-                    )
-                });
+            // Where a value the standard or steward.yaml gave comes from.
+            let whence = match (org.standard.origin(&r.source), org.pool_origin(&r.source)) {
+                (Some(o), _) => format!(
+                    "  # the pool's standard: item `{}`, tier `{}`, {}",
+                    o.item,
+                    o.tier,
+                    o.at.cite()
+                ),
+                (None, Some(g)) => format!("  # the pool's inputs, {}", g.at.cite()),
+                (None, None) => String::new(),
+            };
             if deps.is_empty() {
                 println!("  {}{whence}", r.address);
             } else {

@@ -83,6 +83,7 @@ pub fn load_text(
         &top.value,
         &mut problems,
     );
+    let mut pool_given = Vec::new();
     let Some((mut enabled, modules)) = render::check(
         pool,
         catalogue,
@@ -91,6 +92,7 @@ pub fn load_text(
         &root,
         &top,
         &mut standard,
+        &mut pool_given,
         &mut problems,
     ) else {
         return Err(problems);
@@ -144,6 +146,7 @@ pub fn load_text(
         secret_scope: scope,
         today: pool.today.clone(),
         standard,
+        pool_given,
     };
     match link::link(org, catalogue) {
         Ok(org) if problems.is_empty() => {

@@ -74,19 +74,40 @@ pub struct Org {
     /// The pool's standard for this org: its tier, exceptions, and which of its values
     /// the standard gave.
     pub standard: crate::baseline::layer::OrgStandard,
+    /// Values the pool's `modules:` in steward.yaml gave the org, which its own file
+    /// does not give.
+    pub pool_given: Vec<PoolGiven>,
+}
+
+/// A value of the org's inputs from steward.yaml's `modules:`.
+#[derive(Debug, Clone)]
+pub struct PoolGiven {
+    /// Dotted, from the org file's top (`modules.backups.stale_after`).
+    pub path: String,
+    /// Where in steward.yaml.
+    pub at: crate::baseline::At,
 }
 
 impl Org {
     /// File, line and column a dotted path comes from (the nearest existing parent).
-    /// A value the pool's standard gave is located in the standard.
+    /// A value the pool's standard gave is located in the standard, one steward.yaml's
+    /// `modules:` gave in steward.yaml.
     pub fn locate(&self, path: &str) -> (String, usize, usize) {
-        if let Some(o) = self.standard.origin(path) {
-            let (line, col) = o.at.file.line_col(o.at.span);
-            return (o.at.file.path.display().to_string(), line, col);
+        let given = self.standard.origin(path).map(|o| &o.at);
+        if let Some(at) = given.or_else(|| self.pool_origin(path).map(|g| &g.at)) {
+            let (line, col) = at.file.line_col(at.span);
+            return (at.file.path.display().to_string(), line, col);
         }
         let span = self.span_of(path);
         let (line, col) = self.file.line_col(span);
         (self.file.path.display().to_string(), line, col)
+    }
+
+    /// Where steward.yaml gave a dotted path of the org's inputs, if it did.
+    pub fn pool_origin(&self, path: &str) -> Option<&PoolGiven> {
+        self.pool_given
+            .iter()
+            .find(|g| crate::baseline::layer::under(path, &g.path))
     }
 
     pub fn span_of(&self, path: &str) -> Span {

@@ -32,6 +32,7 @@ pub(super) fn check(
     root: &Node,
     top: &Top,
     standard: &mut crate::baseline::layer::OrgStandard,
+    pool_given: &mut Vec<super::PoolGiven>,
     problems: &mut Problems,
 ) -> Option<(Enabled, Vec<String>)> {
     let today = crate::util::parse_date(&pool.today).unwrap_or_else(crate::util::today);
@@ -93,7 +94,26 @@ pub(super) fn check(
                     problems: ctx.problems,
                 };
                 let from_pool = module.input_schema.check(pool_node, &path, &mut pool_ctx);
-                layer(&mut inputs, node, from_pool, module.input_schema.nested());
+                let given = layer(&mut inputs, node, from_pool, module.input_schema.nested());
+                // Where each value the pool gave is, for plans to cite.
+                for key in given {
+                    let (p, at) = key
+                        .split_once('.')
+                        .map_or((key.as_str(), None), |(k, e)| (k, Some(e)));
+                    let Some(mut n) = pool_node.get(p) else {
+                        continue;
+                    };
+                    if let Some(entry) = at {
+                        n = n.get(entry).unwrap_or(n);
+                    }
+                    pool_given.push(super::PoolGiven {
+                        path: format!("{path}.{key}"),
+                        at: crate::baseline::At {
+                            file: pool_file.0.clone(),
+                            span: n.span,
+                        },
+                    });
+                }
             }
             if let Some(baseline) = pool.baseline.as_deref() {
                 crate::baseline::layer::apply(
@@ -157,14 +177,16 @@ pub(super) fn check(
 
 /// Lays the org's checked inputs over the pool's: what the org file does not give is
 /// the pool's; a map input both give has the entries of both, the org's winning.
+/// Returns what the pool gave: `key`, or `key.entry` for a map's entry.
 fn layer(
     org: &mut Value,
     org_node: &Node,
     pool: Value,
     fields: Option<&BTreeMap<String, crate::schema::Schema>>,
-) {
+) -> Vec<String> {
+    let mut gave = Vec::new();
     let (Value::Object(org), Value::Object(pool)) = (org, pool) else {
-        return;
+        return gave;
     };
     for (k, v) in pool {
         let given = org_node.get(&k).is_some();
@@ -175,16 +197,21 @@ fn layer(
             (true, Some(Value::Object(mine))) if is_map => {
                 if let Value::Object(theirs) = v {
                     for (name, entry) in theirs {
-                        mine.entry(name).or_insert(entry);
+                        if !mine.contains_key(&name) {
+                            gave.push(format!("{k}.{name}"));
+                            mine.insert(name, entry);
+                        }
                     }
                 }
             }
             (true, _) => {}
             (false, _) => {
+                gave.push(k.clone());
                 org.insert(k, v);
             }
         }
     }
+    gave
 }
 
 /// Renders every enabled module, in order, into settings and resources. With

@@ -394,6 +394,27 @@ pub fn source_of(org: &Org, path: &str) -> Source {
     }
 }
 
+/// Says on each planned change that steward.yaml's `modules:` gave (and the standard
+/// did not) where it comes from; its source already points at the line there.
+pub fn cite_pool(org: &Org, changes: &mut [Change]) {
+    if org.pool_given.is_empty() {
+        return;
+    }
+    for c in changes {
+        let Some(path) = c.source.as_ref().map(|s| s.path.as_str()) else {
+            continue;
+        };
+        if org.standard.origin(path).is_some() || org.pool_origin(path).is_none() {
+            continue;
+        }
+        let note = "the pool's inputs for the module, in steward.yaml";
+        c.reason = Some(match c.reason.take() {
+            Some(r) => format!("{r}; {note}"),
+            None => note.to_string(),
+        });
+    }
+}
+
 /// Deterministic order: by module order of the org, then kind, then id.
 pub fn sort_changes(org: &Org, changes: &mut [Change]) {
     let module_rank: BTreeMap<&str, usize> = org

@@ -586,3 +586,59 @@ fn a_pool_wide_apply_works_on_several_orgs_at_once() {
     let switches = tenants.windows(2).filter(|w| w[0] != w[1]).count();
     assert!(switches > orgs.len(), "{switches} switches: {tenants:?}");
 }
+
+#[test]
+fn values_the_pool_file_gives_are_cited_at_their_line_in_steward_yaml() {
+    let mut env = Env::examples();
+    env.start_lab(&[]);
+    // Hillside's org units come from steward.yaml's `modules:` instead of its own file.
+    let units = "org_units: [/Staff, /Staff/Coaches, /Board]";
+    let hillside = env.read("orgs/hillside-youth-club.yaml");
+    assert!(hillside.contains(units), "{hillside}");
+    env.write(
+        "orgs/hillside-youth-club.yaml",
+        &hillside.replace(&format!("    {units}\n"), ""),
+    );
+    let pool = format!(
+        "{}\nmodules:\n  accounts:\n    {units}\n",
+        env.read("steward.yaml")
+    );
+    env.write("steward.yaml", &pool);
+    let line = pool.lines().position(|l| l.contains(units)).expect("line") + 1;
+
+    let run = env.run(&["plan", "--json", "hillside-youth-club"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let plan: Value = serde_json::from_str(&run.stdout).expect("JSON plan");
+    let board = plan["orgs"][0]["changes"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["address"]["id"] == "/Board"))
+        .expect("the /Board org unit");
+    assert_eq!(board["source"]["file"], "steward.yaml", "{board}");
+    assert_eq!(board["source"]["line"], line, "{board}");
+    assert_eq!(
+        board["reason"], "the pool's inputs for the module, in steward.yaml",
+        "{board}"
+    );
+    // The org's own values still cite the org file.
+    let user = plan["orgs"][0]["changes"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["address"]["kind"] == "google_user"))
+        .expect("a user");
+    assert_eq!(user["source"]["file"], "orgs/hillside-youth-club.yaml");
+    assert!(user["reason"].is_null(), "{user}");
+
+    let text = env.run(&["plan", "hillside-youth-club"]);
+    assert!(
+        text.stdout.contains(&format!(
+            "+ google_org_unit[/Board] (the pool's inputs for the module, in steward.yaml)  # steward.yaml:{line}"
+        )),
+        "{text:?}"
+    );
+    let graph = env.run(&["graph", "hillside-youth-club"]);
+    assert!(
+        graph.stdout.contains(&format!(
+            "google_org_unit[/Board]  # the pool's inputs, steward.yaml line {line}"
+        )),
+        "{graph:?}"
+    );
+}
