@@ -496,11 +496,10 @@ pub fn cite(org: &Org, changes: &mut [Change]) {
         let Some(o) = c.source.as_ref().and_then(|s| org.standard.origin(&s.path)) else {
             continue;
         };
-        let note = format!("the pool's standard: item `{}`, tier `{}`", o.item, o.tier);
-        c.reason = Some(match c.reason.take() {
-            Some(r) => format!("{r}; {note}"),
-            None => note,
-        });
+        c.add_reason(&format!(
+            "the pool's standard: item `{}`, tier `{}`",
+            o.item, o.tier
+        ));
     }
 }
 

@@ -94,23 +94,14 @@ pub(super) fn check(
                     problems: ctx.problems,
                 };
                 let from_pool = module.input_schema.check(pool_node, &path, &mut pool_ctx);
-                let given = layer(&mut inputs, node, from_pool, module.input_schema.nested());
+                let nested = module.input_schema.nested();
                 // Where each value the pool gave is, for plans to cite.
-                for key in given {
-                    let (p, at) = key
-                        .split_once('.')
-                        .map_or((key.as_str(), None), |(k, e)| (k, Some(e)));
-                    let Some(mut n) = pool_node.get(p) else {
-                        continue;
-                    };
-                    if let Some(entry) = at {
-                        n = n.get(entry).unwrap_or(n);
-                    }
+                for (key, span) in layer(&mut inputs, node, from_pool, pool_node, nested) {
                     pool_given.push(super::PoolGiven {
                         path: format!("{path}.{key}"),
                         at: crate::baseline::At {
                             file: pool_file.0.clone(),
-                            span: n.span,
+                            span,
                         },
                     });
                 }
@@ -177,14 +168,23 @@ pub(super) fn check(
 
 /// Lays the org's checked inputs over the pool's: what the org file does not give is
 /// the pool's; a map input both give has the entries of both, the org's winning.
-/// Returns what the pool gave: `key`, or `key.entry` for a map's entry.
+/// Returns what the pool gave (`key`, or `key.entry` for a map's entry) with where
+/// `pool_node` has it.
 fn layer(
     org: &mut Value,
     org_node: &Node,
     pool: Value,
+    pool_node: &Node,
     fields: Option<&BTreeMap<String, crate::schema::Schema>>,
-) -> Vec<String> {
+) -> Vec<(String, Span)> {
     let mut gave = Vec::new();
+    let span = |k: &str, entry: Option<&str>| {
+        let n = pool_node.get(k);
+        entry
+            .and_then(|e| n?.get(e))
+            .or(n)
+            .map_or(pool_node.span, |n| n.span)
+    };
     let (Value::Object(org), Value::Object(pool)) = (org, pool) else {
         return gave;
     };
@@ -198,7 +198,7 @@ fn layer(
                 if let Value::Object(theirs) = v {
                     for (name, entry) in theirs {
                         if !mine.contains_key(&name) {
-                            gave.push(format!("{k}.{name}"));
+                            gave.push((format!("{k}.{name}"), span(&k, Some(&name))));
                             mine.insert(name, entry);
                         }
                     }
@@ -206,7 +206,7 @@ fn layer(
             }
             (true, _) => {}
             (false, _) => {
-                gave.push(k.clone());
+                gave.push((k.clone(), span(&k, None)));
                 org.insert(k, v);
             }
         }

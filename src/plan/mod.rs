@@ -407,11 +407,7 @@ pub fn cite_pool(org: &Org, changes: &mut [Change]) {
         if org.standard.origin(path).is_some() || org.pool_origin(path).is_none() {
             continue;
         }
-        let note = "the pool's inputs for the module, in steward.yaml";
-        c.reason = Some(match c.reason.take() {
-            Some(r) => format!("{r}; {note}"),
-            None => note.to_string(),
-        });
+        c.add_reason("the pool's inputs for the module, in steward.yaml");
     }
 }
 
@@ -453,6 +449,14 @@ impl Change {
     /// as a leaver. Reviews show these first.
     pub fn is_destructive(&self) -> bool {
         self.action == Action::Delete || self.destructive
+    }
+
+    /// Adds to why it is planned (where a value came from), after what is said already.
+    pub fn add_reason(&mut self, note: &str) {
+        self.reason = Some(match self.reason.take() {
+            Some(r) => format!("{r}; {note}"),
+            None => note.to_string(),
+        });
     }
 }
 

@@ -318,11 +318,7 @@ pub fn cite_roles(
                 } else {
                     "its org unit"
                 };
-                let note = format!("{whence}: {what}");
-                c.reason = Some(match c.reason.take() {
-                    Some(r) => format!("{r}; {note}"),
-                    None => note,
-                });
+                c.add_reason(&format!("{whence}: {what}"));
             }
         }
     }

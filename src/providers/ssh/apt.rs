@@ -4,7 +4,7 @@ use serde_json::json;
 
 use super::shell::quote;
 use super::{
-    Conn, HostFacts, HostRead, MARK, NAME, OnSite, Part, Said, SshError, Step, host_name_id,
+    Conn, HostFacts, HostRead, MARK, NAME, OnSite, Output, Part, SshError, Step, host_name_id,
 };
 use crate::resource::{Attrs, Kind, KindSpec, Reference, Resource};
 
@@ -77,7 +77,7 @@ impl OnSite for Apt {
         vec![Ok(Part {
             steps: (0..n).collect(),
             lines,
-            read: Box::new(move |conn: &Conn, said: Said| {
+            read: Box::new(move |conn: &Conn, said: Output| {
                 vec![installed(&conn.host.name, &names, said); n]
             }),
         })]
@@ -143,7 +143,7 @@ pub fn install_script(packages: &[impl AsRef<str>]) -> String {
 }
 
 /// Reads what the install script said into its outcome, for all its packages.
-fn installed(host: &str, packages: &[String], out: Said) -> Result<(), SshError> {
+fn installed(host: &str, packages: &[String], out: Output) -> Result<(), SshError> {
     let said = out.text.trim();
     let message = match out.status {
         0 => return Ok(()),
@@ -160,14 +160,7 @@ fn installed(host: &str, packages: &[String], out: Said) -> Result<(), SshError>
         UNKNOWN => format!(
             "no package {said} in {host}'s package sources (apt-cache show {said}); nothing was installed. Check the name, or add the source that has it"
         ),
-        status => {
-            return Err(SshError::Command {
-                host: host.to_string(),
-                what: format!("apt-get install {}", packages.join(" ")),
-                status,
-                output: super::conn::tail(&out.text),
-            });
-        }
+        _ => return Err(out.failed(host, &format!("apt-get install {}", packages.join(" ")))),
     };
     Err(SshError::Failed {
         host: host.to_string(),

@@ -10,21 +10,14 @@
 //! only its changes. Each line a part prints comes back prefixed with the part's
 //! number: nothing a part prints can pass for another part's result.
 
-use super::conn::{self, Conn, SshError};
+use super::conn::{Conn, Output, SshError};
 use super::shell::quote;
 use super::{MARK, failed, hide_secrets};
 use crate::secrets::Secret;
 
-/// What one part printed (stdout and stderr together) and its exit status.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Said {
-    pub status: i32,
-    pub text: String,
-}
-
 /// Reads a part's outcome into one result per step it carries out, in order. It is
 /// given the session for what needs another round trip (a queue CUPS lost).
-pub type Read<'a> = Box<dyn FnOnce(&Conn, Said) -> Vec<Result<(), SshError>> + 'a>;
+pub type Read<'a> = Box<dyn FnOnce(&Conn, Output) -> Vec<Result<(), SshError>> + 'a>;
 
 /// Shell lines carrying out some of a kind's steps in the host's batch script.
 pub struct Part<'a> {
@@ -50,18 +43,10 @@ impl<'a> Part<'a> {
         Part {
             steps: vec![step],
             lines,
-            read: Box::new(move |conn: &Conn, said: Said| {
+            read: Box::new(move |conn: &Conn, said: Output| {
                 vec![match said.status {
                     0 => Ok(()),
-                    status => Err(hide_secrets(
-                        SshError::Command {
-                            host: conn.host.name.clone(),
-                            what,
-                            status,
-                            output: conn::tail(&said.text),
-                        },
-                        &hide,
-                    )),
+                    _ => Err(hide_secrets(said.failed(&conn.host.name, &what), &hide)),
                 }]
             }),
         }
@@ -85,7 +70,7 @@ pub fn script<'s>(parts: impl IntoIterator<Item = &'s str>) -> String {
 
 /// Splits the script's output by part: `None` for a part that never reported (the
 /// script was cut short before it ended).
-pub fn split(text: &str, parts: usize) -> Vec<Option<Said>> {
+pub fn split(text: &str, parts: usize) -> Vec<Option<Output>> {
     let mut texts = vec![String::new(); parts];
     let mut statuses: Vec<Option<i32>> = vec![None; parts];
     for line in text.lines() {
@@ -110,7 +95,7 @@ pub fn split(text: &str, parts: usize) -> Vec<Option<Said>> {
     texts
         .into_iter()
         .zip(statuses)
-        .map(|(text, status)| status.map(|status| Said { status, text }))
+        .map(|(text, status)| status.map(|status| Output { status, text }))
         .collect()
 }
 
@@ -200,7 +185,7 @@ mod tests {
         let said = split(&text, 7);
         assert_eq!(
             said[0],
-            Some(Said {
+            Some(Output {
                 status: 3,
                 text: "one\n".into()
             }),
@@ -210,7 +195,7 @@ mod tests {
         assert_eq!(said[1].as_ref().map(|s| s.text.as_str()), Some(""));
         assert_eq!(
             said[2],
-            Some(Said {
+            Some(Output {
                 status: 0,
                 text: "@@steward part 0 0\nmatched\n".into()
             })

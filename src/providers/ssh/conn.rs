@@ -93,8 +93,8 @@ pub enum SshError {
 const SUDO_REFUSED: &str = "steward-sudo-refused: ";
 const SUDO_REFUSED_EXIT: i32 = 125;
 
-/// The output of one remote command.
-#[derive(Debug)]
+/// The output of one remote command (or of one part of a batch script).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Output {
     pub status: i32,
     /// stdout and stderr, interleaved as the host wrote them.
@@ -290,14 +290,21 @@ impl Conn {
     pub fn check(&self, what: &str, command: &str, stdin: &[u8]) -> Result<Output, SshError> {
         let out = self.run(command, stdin)?;
         if out.status != 0 {
-            return Err(SshError::Command {
-                host: self.host.name.clone(),
-                what: what.to_string(),
-                status: out.status,
-                output: tail(&out.text),
-            });
+            return Err(out.failed(&self.host.name, what));
         }
         Ok(out)
+    }
+}
+
+impl Output {
+    /// The command's failure: its exit status and the end of what it said.
+    pub fn failed(&self, host: &str, what: &str) -> SshError {
+        SshError::Command {
+            host: host.to_string(),
+            what: what.to_string(),
+            status: self.status,
+            output: tail(&self.text),
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::shell::quote;
 use super::{
-    Conn, HostFacts, HostRead, MARK, NAME, OnSite, Part, Said, SshError, Step, apt, conn, failed,
+    Conn, HostFacts, HostRead, MARK, NAME, OnSite, Output, Part, SshError, Step, apt, conn, failed,
     host_name_id,
 };
 use crate::plan::{Action, Change};
@@ -115,7 +115,7 @@ impl OnSite for Cups {
         vec![Ok(Part {
             steps: (0..steps.len()).collect(),
             lines: batch_script(&queue_steps(&wants)),
-            read: Box::new(move |conn: &Conn, said: Said| finish(conn, &wants, &said)),
+            read: Box::new(move |conn: &Conn, said: Output| finish(conn, &wants, &said)),
         })]
     }
 }
@@ -485,7 +485,7 @@ fn batch_script(queues: &[QueueSteps]) -> String {
 /// cupsd no longer knows right after making it (seen once on a freshly installed CUPS
 /// under load: its scheduler started again before saving it) is made again, once, in
 /// one more round trip.
-fn finish(conn: &Conn, wants: &[(Attrs, &Change)], said: &Said) -> Vec<Result<(), SshError>> {
+fn finish(conn: &Conn, wants: &[(Attrs, &Change)], said: &Output) -> Vec<Result<(), SshError>> {
     let mut results = statuses(conn, wants, said);
     let lost: Vec<usize> = (0..wants.len())
         .filter(|i| matches!(&results[*i], Err(Lost)))
@@ -494,14 +494,7 @@ fn finish(conn: &Conn, wants: &[(Attrs, &Change)], said: &Said) -> Vec<Result<()
         tracing::debug!(host = %conn.host.name, queues = lost.len(), "cupsd lost new queues; making them again");
         let again: Vec<(Attrs, &Change)> = lost.iter().map(|i| wants[*i].clone()).collect();
         let retried = match conn.run("sh -s", batch_script(&queue_steps(&again)).as_bytes()) {
-            Ok(out) => statuses(
-                conn,
-                &again,
-                &Said {
-                    status: out.status,
-                    text: out.text,
-                },
-            ),
+            Ok(out) => statuses(conn, &again, &out),
             Err(e) => again.iter().map(|_| Err(Failed(e.clone()))).collect(),
         };
         for (i, r) in lost.iter().zip(retried) {
@@ -543,7 +536,7 @@ fn queue_steps(wants: &[(Attrs, &Change)]) -> Vec<QueueSteps> {
 }
 
 /// Each queue's result from the `@@steward queue I` lines of the batch script.
-fn statuses(conn: &Conn, wants: &[(Attrs, &Change)], out: &Said) -> Vec<Result<(), QueueError>> {
+fn statuses(conn: &Conn, wants: &[(Attrs, &Change)], out: &Output) -> Vec<Result<(), QueueError>> {
     let status_of = |i: usize| {
         let prefix = format!("{MARK}queue {i} ");
         out.text

@@ -27,8 +27,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-pub use self::batch::{Part, Said, Script};
-pub use self::conn::{Conn, Settings, SshError};
+pub use self::batch::{Part, Script};
+pub use self::conn::{Conn, Output, Settings, SshError};
 pub use self::provider::ENTRY;
 use crate::org::Org;
 use crate::plan::{Action, Change, Unhealthy};
