@@ -357,14 +357,22 @@ fn hand_made_office(lab: &crate::support::hosts::HostLab) {
              && lpadmin -p old-raw -v socket://10.231.254.9:9100 -E 2>/dev/null; true"
         ),
     );
-    // On a loaded machine cupsd may still be writing the queue's driver when the paper
-    // size is set, and the driver's default wins: set it until it holds.
+    // On a loaded machine cupsd may still be writing a queue's driver when its paper
+    // size is set or it is paused, and finishing the driver undoes both (seen: the
+    // back-office queue enabled again): once both drivers are there, set them until
+    // they hold.
     let held = lab.sh(
         "office",
-        "for i in $(seq 40); do lpoptions -p front-desk -l | grep -q '^PageSize.*\\*A4' && echo held && break; \
-         lpadmin -p front-desk -o PageSize=A4; sleep 0.25; done",
+        "for i in $(seq 80); do \
+         [ -f /etc/cups/ppd/front-desk.ppd ] && [ -f /etc/cups/ppd/back-office.ppd ] \
+         && lpoptions -p front-desk -l | grep -q '^PageSize.*\\*A4' && lpstat -p back-office | grep -q disabled && echo held && break; \
+         lpadmin -p front-desk -o PageSize=A4; cupsdisable back-office; sleep 0.25; done",
     );
-    assert_eq!(held.trim(), "held", "the hand-made queue's paper size");
+    assert_eq!(
+        held.trim(),
+        "held",
+        "the hand-made queues' paper size and pause"
+    );
     lab.sh(
         "office",
         "mkdir -p /srv/shared && printf 'restic-pw-hand-44' > /root/restic.pw && chmod 600 /root/restic.pw \

@@ -24,8 +24,11 @@ fn wifi_is_applied_read_back_from_hostapd_and_checked_before_replacing() {
     env.write("secrets/riverside/wifi-staff", PASSPHRASE);
     env.write("orgs/riverside.yaml", &org(&lab, "Riverside-Staff"));
 
-    let first = env.run(&["apply", "--yes"]);
+    // With every log line on: the file's content (passphrase filled in) travels inside
+    // the host's batch script, which no log shows.
+    let first = env.run(&["apply", "--yes", "-vvv"]);
     assert_eq!(first.code, 0, "{first:?}");
+    assert!(first.stderr.contains("round trip"), "{first:?}");
     assert!(
         first
             .stdout
